@@ -1,0 +1,1 @@
+namespace XenSharp.Abi; internal static class Placeholder {}

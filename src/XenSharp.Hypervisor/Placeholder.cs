@@ -1,0 +1,1 @@
+namespace XenSharp.Hypervisor; internal static class Placeholder {}

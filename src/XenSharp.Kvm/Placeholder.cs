@@ -1,0 +1,1 @@
+namespace XenSharp.Kvm; internal static class Placeholder {}

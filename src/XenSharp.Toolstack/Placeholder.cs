@@ -1,0 +1,1 @@
+namespace XenSharp.Toolstack; internal static class Placeholder {}

@@ -1,0 +1,1 @@
+namespace XenSharp.IntegrationTests; public class Smoke { [Xunit.Fact] public void Works() { } }

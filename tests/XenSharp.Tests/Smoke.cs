@@ -1,0 +1,1 @@
+namespace XenSharp.Tests; public class Smoke { [Xunit.Fact] public void Works() { } }
