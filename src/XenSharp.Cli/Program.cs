@@ -1,1 +1,3 @@
-return 0;
+using XenSharp.Cli;
+
+return XenSharpCommand.Run(args);

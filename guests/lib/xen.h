@@ -1,0 +1,126 @@
+/*
+ * xen.h - the slice of the 64-bit Xen PV guest ABI these test guests use.
+ *
+ * Written for XenSharp from the ABI description in
+ * /work/shared/reference/pv-abi-checklist.md; values are the public ABI's.
+ */
+#ifndef GUEST_XEN_H
+#define GUEST_XEN_H
+
+#include <stdint.h>
+
+/* Hypercall numbers (checklist 2.4). */
+#define HC_set_trap_table    0
+#define HC_memory_op        12
+#define HC_xen_version      17
+#define HC_console_io       18
+#define HC_vm_assist        21
+#define HC_iret             23
+#define HC_sched_op         29
+
+/* errno values as the hypervisor returns them (negated). */
+#define XEN_EPERM    1
+#define XEN_ENOENT   2
+#define XEN_EINVAL  22
+#define XEN_ENOSYS  38
+
+/* xen_version sub-commands. */
+#define XENVER_version           0
+#define XENVER_extraversion      1
+#define XENVER_capabilities      3
+#define XENVER_get_features      6
+#define XENVER_pagesize          7
+
+struct xen_feature_info {
+    uint32_t submap_idx;     /* IN: which 32-bit submap */
+    uint32_t submap;         /* OUT */
+};
+
+#define XENFEAT_writable_page_tables       0
+#define XENFEAT_auto_translated_physmap    2
+#define XENFEAT_dom0                      11
+
+/* console_io sub-commands. */
+#define CONSOLEIO_write  0
+#define CONSOLEIO_read   1
+
+/* sched_op sub-commands and shutdown reasons. */
+#define SCHEDOP_yield     0
+#define SCHEDOP_block     1
+#define SCHEDOP_shutdown  2
+
+#define SHUTDOWN_poweroff 0
+#define SHUTDOWN_reboot   1
+#define SHUTDOWN_suspend  2
+#define SHUTDOWN_crash    3
+
+struct sched_shutdown {
+    uint32_t reason;
+};
+
+/* memory_op sub-commands. */
+#define XENMEM_current_reservation  3
+#define XENMEM_maximum_reservation  4
+
+typedef uint16_t domid_t;
+#define DOMID_SELF ((domid_t)0x7ff0)
+
+/* vm_assist. */
+#define VMASST_CMD_enable                  0
+#define VMASST_CMD_disable                 1
+#define VMASST_TYPE_writable_pagetables    2
+
+/* Reserved hypervisor virtual range (L4 slots 256..271). */
+#define HYPERVISOR_VIRT_START  0xffff800000000000UL
+#define HYPERVISOR_VIRT_END    0xffff880000000000UL
+
+/* start_info flags. */
+#define SIF_PRIVILEGED     (1u << 0)
+#define SIF_INITDOMAIN     (1u << 1)
+#define SIF_MOD_START_PFN  (1u << 3)
+
+#define MAX_GUEST_CMDLINE 1024
+
+/* start_info for a 64-bit PV guest: 1168 bytes (checklist 1.7). */
+struct start_info {
+    char magic[32];                 /*    0 "xen-3.0-x86_64" */
+    uint64_t nr_pages;              /*   32 */
+    uint64_t shared_info;           /*   40 machine address */
+    uint32_t flags;                 /*   48 SIF_* */
+    uint32_t _pad0;
+    uint64_t store_mfn;             /*   56 */
+    uint32_t store_evtchn;          /*   64 */
+    uint32_t _pad1;
+    union {                         /*   72 */
+        struct {
+            uint64_t mfn;           /*   72 */
+            uint32_t evtchn;        /*   80 */
+            uint32_t _pad;
+        } domU;
+        struct {
+            uint32_t info_off;      /*   72 */
+            uint32_t info_size;     /*   76 */
+        } dom0;
+    } console;
+    uint64_t pt_base;               /*   88 VA of the L4 */
+    uint64_t nr_pt_frames;          /*   96 */
+    uint64_t mfn_list;              /*  104 VA of the P2M */
+    uint64_t mod_start;             /*  112 */
+    uint64_t mod_len;               /*  120 */
+    char cmd_line[MAX_GUEST_CMDLINE]; /* 128 */
+    uint64_t first_p2m_pfn;         /* 1152 */
+    uint64_t nr_p2m_frames;         /* 1160 */
+};
+
+_Static_assert(__builtin_offsetof(struct start_info, nr_pages) == 32, "start_info layout");
+_Static_assert(__builtin_offsetof(struct start_info, flags) == 48, "start_info layout");
+_Static_assert(__builtin_offsetof(struct start_info, store_evtchn) == 64, "start_info layout");
+_Static_assert(__builtin_offsetof(struct start_info, console) == 72, "start_info layout");
+_Static_assert(__builtin_offsetof(struct start_info, pt_base) == 88, "start_info layout");
+_Static_assert(__builtin_offsetof(struct start_info, cmd_line) == 128, "start_info layout");
+_Static_assert(__builtin_offsetof(struct start_info, first_p2m_pfn) == 1152, "start_info layout");
+_Static_assert(sizeof(struct start_info) == 1168, "start_info size");
+
+#define XEN_START_MAGIC "xen-3.0-x86_64"
+
+#endif /* GUEST_XEN_H */

@@ -1,1 +1,0 @@
-namespace XenSharp.Abi; internal static class Placeholder {}

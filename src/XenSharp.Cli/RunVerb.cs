@@ -1,0 +1,71 @@
+using System.CommandLine;
+using XenSharp.Hypervisor;
+using XenSharp.Hypervisor.Logging;
+using XenSharp.Kvm;
+using XenSharp.Toolstack.Builder;
+using XenSharp.Toolstack.Config;
+using XenSharp.Toolstack.Image;
+using XenSharp.Toolstack.Run;
+
+namespace XenSharp.Cli;
+
+/// <summary>`xensharp run CFG...`: an embedded hypervisor for the given domains, consoles attached, exit status from how they ended.</summary>
+public static class RunVerb
+{
+    public const int DefaultPoolMiB = 2048;
+
+    public static Command Create()
+    {
+        var configs = new Argument<string[]>("config") { Description = "xl-style domain config files; several start several domains", Arity = ArgumentArity.OneOrMore };
+        var timeout = new Option<double?>("--timeout") { Description = "Destroy domains still running after this many seconds (exit status 124)" };
+        var pool = new Option<int?>("--pool-mb") { Description = $"Machine memory shared by all domains, in MiB (default {DefaultPoolMiB}, or $XENSHARP_POOL_MB)" };
+        var cmd = new Command("run", "Boot PV domains from xl config files and attach their consoles");
+        cmd.Arguments.Add(configs);
+        cmd.Options.Add(timeout);
+        cmd.Options.Add(pool);
+        cmd.SetAction(r => Execute(r.GetValue(configs) ?? [], r.GetValue(timeout), r.GetValue(pool)));
+        return cmd;
+    }
+
+    public static int Execute(string[] configPaths, double? timeoutSeconds, int? poolMiB)
+    {
+        try
+        {
+            var configs = configPaths.Select(XlConfigParser.Load).ToList();
+            DuplicateNames(configs);
+            IReadOnlyList<BuildRequest> _ = RunSession.Prepare(configs); // fail on bad kernels before touching KVM
+            ulong pool = (ulong)(poolMiB ?? PoolFromEnvironment()) << 20;
+            using XenHypervisor hv = XenHypervisor.CreateOnKvm(pool, HypervisorLog.Stderr);
+            var options = new RunOptions { Timeout = timeoutSeconds is { } s ? TimeSpan.FromSeconds(s) : null };
+            IReadOnlyList<DomainOutcome> outcomes = new RunSession(hv, configs, Console.Out, options).RunAsync().GetAwaiter().GetResult();
+            return RunSession.ExitCode(outcomes);
+        }
+        catch (Exception e) when (e is ConfigException or KernelImageException or DomainBuildException or KvmUnavailableException or KvmException or UsageException)
+        {
+            Console.Error.WriteLine($"xensharp: {e.Message}");
+            return DomainOutcome.UsageError;
+        }
+    }
+
+    private static int PoolFromEnvironment()
+    {
+        string? v = Environment.GetEnvironmentVariable("XENSHARP_POOL_MB");
+        if (v is null)
+        {
+            return DefaultPoolMiB;
+        }
+
+        return int.TryParse(v, out int mb) && mb >= 16 && mb % 2 == 0 && mb <= 1 << 20
+            ? mb
+            : throw new UsageException($"XENSHARP_POOL_MB must be an even number of MiB from 16 to 1048576, got \"{v}\"");
+    }
+
+    private static void DuplicateNames(List<DomainConfig> configs)
+    {
+        string? dup = configs.GroupBy(c => c.Name).FirstOrDefault(g => g.Count() > 1)?.Key;
+        if (dup is not null)
+        {
+            throw new UsageException($"two configs name their domain \"{dup}\"; domain names must be unique");
+        }
+    }
+}

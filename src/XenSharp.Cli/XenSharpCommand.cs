@@ -1,0 +1,25 @@
+using System.CommandLine;
+using System.Reflection;
+
+namespace XenSharp.Cli;
+
+/// <summary>The `xensharp` command table, like xl's: one verb per command.</summary>
+public static class XenSharpCommand
+{
+    public static int Run(string[] args)
+    {
+        var root = new RootCommand("XenSharp: a Xen-compatible paravirtualizing hypervisor on KVM");
+        root.Subcommands.Add(RunVerb.Create());
+        var version = new Command("version", "Print the XenSharp version and the Xen interface it implements");
+        version.SetAction(_ =>
+        {
+            Console.WriteLine($"xensharp {Version} (Xen {Hypervisor.Hypercalls.XenVersionHypercall.Major}.{Hypervisor.Hypercalls.XenVersionHypercall.Minor} PV ABI, x86-64)");
+            return 0;
+        });
+        root.Subcommands.Add(version);
+        return root.Parse(args).Invoke();
+    }
+
+    public static string Version =>
+        typeof(XenSharpCommand).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion.Split('+')[0] ?? "0.0.0";
+}

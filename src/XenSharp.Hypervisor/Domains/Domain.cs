@@ -1,0 +1,222 @@
+using XenSharp.Abi;
+using XenSharp.Hypervisor.Logging;
+using XenSharp.Hypervisor.Memory;
+using XenSharp.Hypervisor.Stub;
+
+namespace XenSharp.Hypervisor.Domains;
+
+/// <summary>
+/// A guest domain: its frames (guest memory, shared_info, its private stub pages), its vCPUs and its life-cycle.
+/// Invariants: every frame in <see cref="P2m"/> and <see cref="SharedInfo"/> is owned by this domain in the frame
+/// table; <see cref="Dispose"/> returns every frame the domain held. State changes go through <see cref="_lock"/>;
+/// the first shutdown or crash wins.
+/// </summary>
+public sealed class Domain : IDisposable
+{
+    private readonly object _lock = new();
+    private readonly TaskCompletionSource<DomainState> _ended = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly List<Extent> _extents = new();
+    private bool _disposed;
+
+    internal Domain(XenHypervisor hypervisor, ushort id, string name, int vcpus, ulong nrPages, IConsoleSink console)
+    {
+        Hypervisor = hypervisor;
+        Pool = hypervisor.Pool;
+        Id = id;
+        Name = name;
+        Console = console;
+        NrPages = nrPages;
+        MaxPages = nrPages;
+        try
+        {
+            StubPages = DomainStubPages.Create(Pool, hypervisor.Shared, vcpus);
+            _extents.Add(StubPages.Frames);
+            P2m = new Mfn[nrPages];
+            AllocateGuestMemory(nrPages);
+            Extent si = Pool.Allocate(1, id) ?? throw new OutOfPoolException(1);
+            _extents.Add(si);
+            SharedInfo = si.First;
+            Vcpus = new Vcpu[vcpus];
+            for (int i = 0; i < vcpus; i++)
+            {
+                Vcpus[i] = new Vcpu(this, i);
+            }
+        }
+        catch
+        {
+            FreeFrames();
+            throw;
+        }
+    }
+
+    public XenHypervisor Hypervisor { get; }
+
+    public MachinePool Pool { get; }
+
+    public ushort Id { get; }
+
+    public string Name { get; }
+
+    public IConsoleSink Console { get; }
+
+    public HypervisorLog Log => Hypervisor.Log;
+
+    public ulong NrPages { get; }
+
+    public ulong MaxPages { get; }
+
+    /// <summary>Pseudo-physical to machine: index pfn, value the frame. With one extent, mfn = first + pfn.</summary>
+    public Mfn[] P2m { get; }
+
+    public Mfn SharedInfo { get; }
+
+    public DomainStubPages StubPages { get; } = null!;
+
+    public Vcpu[] Vcpus { get; } = [];
+
+    public IReadOnlyList<Extent> Extents => _extents;
+
+    /// <summary>Guest memory extents only (what the guest may map), for the machine's memory slots.</summary>
+    public IEnumerable<Extent> GuestExtents => _extents.Where(e => e != StubPages.Frames);
+
+    public ulong VmAssist { get; set; }
+
+    /// <summary>The domain's UUID (XENVER_guest_handle).</summary>
+    public Guid Handle { get; } = Guid.NewGuid();
+
+    /// <summary>The reason a guest recorded with SCHEDOP_shutdown_code, reported if it later crashes or shuts down.</summary>
+    public ShutdownReason? ShutdownCode { get; set; }
+
+    public DomainState State { get; private set; } = DomainState.Created;
+
+    public ShutdownReason? ShutdownReason { get; private set; }
+
+    public string? CrashReason { get; private set; }
+
+    /// <summary>Completes when the domain shuts down or crashes.</summary>
+    public Task<DomainState> Ended => _ended.Task;
+
+    /// <summary>Set by the machine layer: stops every vCPU (kicks running ones).</summary>
+    public Action? StopAllVcpus { get; set; }
+
+    public Span<byte> SharedInfoPage => Pool.Frame(SharedInfo);
+
+    public void MarkRunning()
+    {
+        lock (_lock)
+        {
+            if (State == DomainState.Created)
+            {
+                State = DomainState.Running;
+            }
+        }
+    }
+
+    /// <summary>The guest asked to stop (sched_op shutdown). Returns false if the domain had already ended.</summary>
+    public bool Shutdown(ShutdownReason reason)
+    {
+        lock (_lock)
+        {
+            if (State is DomainState.Shutdown or DomainState.Crashed or DomainState.Destroyed)
+            {
+                return false;
+            }
+
+            State = DomainState.Shutdown;
+            ShutdownReason = reason;
+        }
+
+        Log.Domain(Id, $"shutdown: {reason.ToString().ToLowerInvariant()}");
+        End(DomainState.Shutdown);
+        return true;
+    }
+
+    /// <summary>Crashes this domain only, with a logged reason. Safe from any thread; the first end wins.</summary>
+    public bool Crash(string reason)
+    {
+        lock (_lock)
+        {
+            if (State is DomainState.Shutdown or DomainState.Crashed or DomainState.Destroyed)
+            {
+                return false;
+            }
+
+            State = DomainState.Crashed;
+            CrashReason = reason;
+            ShutdownReason = Abi.ShutdownReason.Crash;
+        }
+
+        Log.Domain(Id, $"domain crashed: {reason}");
+        End(DomainState.Crashed);
+        return true;
+    }
+
+    private void End(DomainState state)
+    {
+        StopAllVcpus?.Invoke();
+        _ended.TrySetResult(state);
+    }
+
+    public void Dispose()
+    {
+        lock (_lock)
+        {
+            if (_disposed)
+            {
+                return;
+            }
+
+            _disposed = true;
+            if (State is DomainState.Created or DomainState.Running)
+            {
+                State = DomainState.Destroyed;
+            }
+        }
+
+        _ended.TrySetResult(State);
+        FreeFrames();
+    }
+
+    private void AllocateGuestMemory(ulong nrPages)
+    {
+        // Prefer one extent; fall back to smaller pieces so a fragmented pool still fits the domain.
+        ulong pfn = 0;
+        ulong chunk = nrPages;
+        while (pfn < nrPages)
+        {
+            ulong want = Math.Min(chunk, nrPages - pfn);
+            Extent? e = Pool.Allocate(want, Id, want >= 512 ? 512UL : 1UL);
+            if (e is not { } got)
+            {
+                if (chunk <= 512)
+                {
+                    throw new OutOfPoolException(nrPages - pfn);
+                }
+
+                chunk /= 2;
+                continue;
+            }
+
+            _extents.Add(got);
+            for (ulong i = 0; i < got.Count; i++)
+            {
+                P2m[pfn + i] = got.First.Add(i);
+                Pool.SetM2p(got.First.Add(i), pfn + i);
+            }
+
+            pfn += got.Count;
+        }
+    }
+
+    private void FreeFrames()
+    {
+        foreach (Extent e in _extents)
+        {
+            Pool.Free(e);
+        }
+
+        _extents.Clear();
+    }
+
+    public override string ToString() => $"d{Id} ({Name})";
+}

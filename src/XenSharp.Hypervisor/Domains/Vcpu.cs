@@ -1,0 +1,99 @@
+using System.Buffers.Binary;
+using XenSharp.Abi;
+using XenSharp.Hypervisor.Memory;
+using XenSharp.Hypervisor.Pv;
+using XenSharp.Hypervisor.Stub;
+
+namespace XenSharp.Hypervisor.Domains;
+
+/// <summary>
+/// A virtual CPU's Xen-visible state. Its guest registers live in the stub frame at the top of its ring-0 stack while
+/// it is in the host; <see cref="FrameGet"/>/<see cref="FrameSet"/> read and edit them there.
+/// Only the vCPU's own thread touches this object while the domain runs.
+/// </summary>
+public sealed class Vcpu
+{
+    private readonly ulong _frameAddress;
+
+    internal Vcpu(Domain domain, int id)
+    {
+        Domain = domain;
+        Id = id;
+        _frameAddress = domain.StubPages.FrameMachineAddress(id);
+    }
+
+    public Domain Domain { get; }
+
+    public int Id { get; }
+
+    /// <summary>The guest kernel's top-level table (CR3 while in kernel mode).</summary>
+    public Mfn KernelL4 { get; set; }
+
+    public Mfn? UserL4 { get; set; }
+
+    public bool InKernelMode { get; private set; } = true;
+
+    public ulong KernelSs { get; set; }
+
+    public ulong KernelSp { get; set; }
+
+    public TrapInfo[] TrapTable { get; } = new TrapInfo[256];
+
+    public ulong EventCallback { get; set; }
+
+    public ulong FailsafeCallback { get; set; }
+
+    public ulong SyscallCallback { get; set; }
+
+    public ulong Syscall32Callback { get; set; }
+
+    public ulong SysenterCallback { get; set; }
+
+    public ulong NmiCallback { get; set; }
+
+    /// <summary>Set by another thread to stop this vCPU; the vCPU thread checks it after every exit.</summary>
+    public volatile bool StopRequested;
+
+    /// <summary>Signalled when something the vCPU may be blocked on changes (events, stop).</summary>
+    public SemaphoreSlim Wake { get; } = new(0);
+
+    /// <summary>This vCPU's vcpu_info slot in shared_info.</summary>
+    public Span<byte> VcpuInfo => Domain.SharedInfoPage.Slice(Id * SharedInfoLayout.VcpuInfoSize, SharedInfoLayout.VcpuInfoSize);
+
+    public Mfn CurrentL4 => InKernelMode ? KernelL4 : UserL4 ?? KernelL4;
+
+    public ulong FrameGet(int offset) =>
+        BinaryPrimitives.ReadUInt64LittleEndian(Domain.Pool.Memory.GetSpan(_frameAddress + (ulong)offset, 8));
+
+    public void FrameSet(int offset, ulong value) =>
+        BinaryPrimitives.WriteUInt64LittleEndian(Domain.Pool.Memory.GetSpan(_frameAddress + (ulong)offset, 8), value);
+
+    public void SetKernelMode(bool kernel)
+    {
+        InKernelMode = kernel;
+        Domain.StubPages.SetKernelMode(Id, kernel);
+    }
+
+    public bool CopyFromGuest(ulong va, Span<byte> destination) =>
+        GuestAccess.CopyFrom(Domain.Pool, Domain.Id, CurrentL4, va, destination);
+
+    public bool CopyToGuest(ulong va, ReadOnlySpan<byte> source) =>
+        GuestAccess.CopyTo(Domain.Pool, Domain.Id, CurrentL4, va, source);
+
+    /// <summary>Prepares the frame the stub's start entry restores: the guest's first instruction in ring 3.</summary>
+    public void SetInitialContext(ulong rip, ulong rsp, ulong rsi)
+    {
+        Span<byte> frame = Domain.Pool.Memory.GetSpan(_frameAddress, StubFrame.Size);
+        frame.Clear();
+        FrameSet(StubFrame.Rip, rip);
+        FrameSet(StubFrame.Cs, XenSelectors.FlatKernelCs);
+        FrameSet(StubFrame.Rflags, 0x202);
+        FrameSet(StubFrame.Rsp, rsp);
+        FrameSet(StubFrame.Ss, XenSelectors.FlatKernelSs);
+        FrameSet(StubFrame.Rsi, rsi);
+        KernelSs = XenSelectors.FlatKernelSs;
+        KernelSp = rsp;
+    }
+
+    public override string ToString() => $"d{Domain.Id}v{Id}";
+}

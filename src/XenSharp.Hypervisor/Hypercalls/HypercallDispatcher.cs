@@ -1,0 +1,44 @@
+using XenSharp.Abi;
+using XenSharp.Hypervisor.Domains;
+
+namespace XenSharp.Hypervisor.Hypercalls;
+
+/// <summary>
+/// The hypercall table, like Xen's hypercall-defs: one entry per number, filled once. Handlers copy guest input once
+/// into locals, validate, act and copy results out; a guest error is a negative errno, never an exception.
+/// </summary>
+public static class HypercallDispatcher
+{
+    private static readonly HypercallHandler?[] Table = Build();
+
+    private static HypercallHandler?[] Build()
+    {
+        var t = new HypercallHandler?[64];
+        t[HypercallNumber.SetTrapTable] = TrapHypercalls.SetTrapTable;
+        t[HypercallNumber.StackSwitch] = TrapHypercalls.StackSwitch;
+        t[HypercallNumber.SetCallbacks] = CallbackHypercalls.SetCallbacks;
+        t[HypercallNumber.CallbackOp] = CallbackHypercalls.CallbackOp;
+        t[HypercallNumber.SchedOpCompat] = SchedOpHypercall.SchedOpCompat;
+        t[HypercallNumber.SchedOp] = SchedOpHypercall.SchedOp;
+        t[HypercallNumber.XenVersion] = XenVersionHypercall.XenVersion;
+        t[HypercallNumber.ConsoleIo] = ConsoleIoHypercall.ConsoleIo;
+        t[HypercallNumber.VmAssist] = VmAssistHypercall.VmAssist;
+        t[HypercallNumber.MemoryOp] = MemoryOpHypercall.MemoryOp;
+        return t;
+    }
+
+    public static bool IsImplemented(ulong number) => number < (ulong)Table.Length && Table[number] is not null;
+
+    public static ulong Dispatch(Vcpu vcpu, ulong number, ulong a1, ulong a2, ulong a3, ulong a4, ulong a5)
+    {
+        HypercallHandler? h = number < (ulong)Table.Length ? Table[number] : null;
+        if (h is null)
+        {
+            Domain d = vcpu.Domain;
+            d.Log.Limited($"d{d.Id}-hypercall-{number}", $"(d{d.Id}v{vcpu.Id}) unimplemented hypercall {number}: -ENOSYS");
+            return unchecked((ulong)(long)-XenErrno.ENOSYS);
+        }
+
+        return unchecked((ulong)h(vcpu, a1, a2, a3, a4, a5));
+    }
+}

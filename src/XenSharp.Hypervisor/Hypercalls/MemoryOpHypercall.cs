@@ -1,0 +1,55 @@
+using System.Buffers.Binary;
+using XenSharp.Abi;
+using XenSharp.Hypervisor.Domains;
+
+namespace XenSharp.Hypervisor.Hypercalls;
+
+/// <summary>memory_op(cmd, arg): the reservation queries and the M2P location so far.</summary>
+public static class MemoryOpHypercall
+{
+    public static long MemoryOp(Vcpu vcpu, ulong cmd, ulong arg, ulong a3, ulong a4, ulong a5)
+    {
+        Domain d = vcpu.Domain;
+        switch ((int)(cmd & Abi.MemoryOp.CommandMask))
+        {
+            case Abi.MemoryOp.MaximumRamPage:
+                return (long)d.Pool.TotalFrames;
+            case Abi.MemoryOp.CurrentReservation:
+            case Abi.MemoryOp.MaximumReservation:
+            case Abi.MemoryOp.MaximumGpfn:
+            {
+                Span<byte> id = stackalloc byte[2];
+                if (!vcpu.CopyFromGuest(arg, id))
+                {
+                    return -XenErrno.EFAULT;
+                }
+
+                ushort domid = BinaryPrimitives.ReadUInt16LittleEndian(id);
+                if (domid != Abi.MemoryOp.DomidSelf && domid != d.Id)
+                {
+                    return -XenErrno.EPERM; // a domU may only ask about itself
+                }
+
+                return (int)(cmd & Abi.MemoryOp.CommandMask) switch
+                {
+                    Abi.MemoryOp.CurrentReservation => (long)d.NrPages,
+                    Abi.MemoryOp.MaximumReservation => (long)d.MaxPages,
+                    _ => (long)d.NrPages - 1,
+                };
+            }
+
+            case Abi.MemoryOp.MachphysMapping:
+            {
+                Span<byte> m = stackalloc byte[24];
+                BinaryPrimitives.WriteUInt64LittleEndian(m, XenVirtualLayout.MachToPhysStart);
+                BinaryPrimitives.WriteUInt64LittleEndian(m[8..], XenVirtualLayout.MachToPhysEnd);
+                BinaryPrimitives.WriteUInt64LittleEndian(m[16..], XenVirtualLayout.MachToPhysEntries - 1);
+                return vcpu.CopyToGuest(arg, m) ? 0 : -XenErrno.EFAULT;
+            }
+
+            default:
+                d.Log.Limited($"d{d.Id}-memop-{cmd}", $"(d{d.Id}v{vcpu.Id}) unimplemented memory_op {cmd}: -ENOSYS");
+                return -XenErrno.ENOSYS;
+        }
+    }
+}

@@ -1,0 +1,29 @@
+using XenSharp.Abi;
+using XenSharp.Hypervisor.Domains;
+
+namespace XenSharp.Hypervisor.Hypercalls;
+
+/// <summary>vm_assist(cmd, type): records the assists a 64-bit PV guest may turn on.</summary>
+public static class VmAssistHypercall
+{
+    public static long VmAssist(Vcpu vcpu, ulong cmd, ulong type, ulong a3, ulong a4, ulong a5)
+    {
+        if (type >= 64 || (Abi.VmAssist.Pv64ValidMask & (1UL << (int)type)) == 0)
+        {
+            return -XenErrno.EINVAL;
+        }
+
+        Domain d = vcpu.Domain;
+        switch (cmd)
+        {
+            case Abi.VmAssist.CmdEnable:
+                d.VmAssist |= 1UL << (int)type;
+                return 0;
+            case Abi.VmAssist.CmdDisable:
+                d.VmAssist &= ~(1UL << (int)type);
+                return 0;
+            default:
+                return -XenErrno.ENOSYS;
+        }
+    }
+}

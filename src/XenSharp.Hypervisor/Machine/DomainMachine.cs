@@ -1,0 +1,96 @@
+using XenSharp.Hypervisor.Domains;
+using XenSharp.Hypervisor.Memory;
+using XenSharp.Hypervisor.Stub;
+using XenSharp.Kvm;
+
+namespace XenSharp.Hypervisor.Machine;
+
+/// <summary>
+/// A domain's KVM machine: one KVM VM whose memory slots cover only the domain's own frames, its private stub pages
+/// and the shared hypervisor frames (stub code, IDT, M2P); one host thread per running vCPU.
+/// </summary>
+internal sealed class DomainMachine : IDisposable
+{
+    private readonly Domain _domain;
+    private readonly KvmVm _vm;
+    private readonly VcpuRunner[] _runners;
+    private bool _disposed;
+
+    public DomainMachine(XenHypervisor hypervisor, Domain domain, KvmSystem kvm)
+    {
+        _domain = domain;
+        _vm = kvm.CreateVm();
+        try
+        {
+            _vm.CreateIrqchip();
+            uint slot = 0;
+            IMachineMemory memory = hypervisor.Pool.Memory;
+            void Map(Extent e) => _vm.SetMemorySlot(slot++, e.First.Address, e.Bytes, memory.HostAddress(e.First.Address));
+            Map(hypervisor.Pool.M2p);
+            Map(hypervisor.Shared.Frames);
+            foreach (Extent e in domain.Extents)
+            {
+                Map(e);
+            }
+
+            IReadOnlyList<CpuidEntry> cpuid = CpuidPolicy.ForKvm(kvm.GetSupportedCpuid());
+            _runners = new VcpuRunner[domain.Vcpus.Length];
+            for (int i = 0; i < _runners.Length; i++)
+            {
+                _runners[i] = new VcpuRunner(domain.Vcpus[i], _vm.CreateVcpu(i), cpuid, hypervisor.Shared.Stub);
+            }
+        }
+        catch
+        {
+            _vm.Dispose();
+            throw;
+        }
+
+        domain.StopAllVcpus = StopAll;
+    }
+
+    public void Start() => _runners[0].Start();
+
+    /// <summary>Asks every vCPU to stop and kicks the running ones out of the guest with an MSI to the stub's kick vector.</summary>
+    public void StopAll()
+    {
+        foreach (VcpuRunner r in _runners)
+        {
+            r.Vcpu.StopRequested = true;
+            if (r.IsRunning)
+            {
+                try
+                {
+                    _vm.SignalMsi(0xfee00000UL | ((ulong)r.Vcpu.Id << 12), StubVector.Kick);
+                }
+                catch (KvmException e)
+                {
+                    _domain.Log.Vcpu(_domain.Id, r.Vcpu.Id, $"kick failed: {e.Message}");
+                }
+            }
+        }
+    }
+
+    public void Dispose()
+    {
+        if (_disposed)
+        {
+            return;
+        }
+
+        _disposed = true;
+        StopAll();
+        foreach (VcpuRunner r in _runners)
+        {
+            // A kick can land while the thread is between exits; keep kicking until it is out.
+            while (!r.Join(TimeSpan.FromMilliseconds(200)))
+            {
+                StopAll();
+            }
+
+            r.Dispose();
+        }
+
+        _vm.Dispose();
+    }
+}

@@ -1,0 +1,144 @@
+using XenSharp.Abi;
+using XenSharp.Hypervisor.Domains;
+using XenSharp.Hypervisor.Hypercalls;
+using XenSharp.Hypervisor.Pv;
+using XenSharp.Hypervisor.Stub;
+using XenSharp.Kvm;
+
+namespace XenSharp.Hypervisor.Machine;
+
+/// <summary>
+/// One vCPU's host thread: sets up the KVM vCPU to start in the stub in ring 0, then runs the KVM_RUN loop. The only
+/// exits expected are the stub's <c>out</c> (a hypercall or a guest event; the frame in memory says which) and kicks.
+/// Anything else is the guest's doing or a stub fault, and crashes this domain only. No guest action may throw out of
+/// this loop: unexpected exceptions crash the domain with the exception's message.
+/// </summary>
+internal sealed class VcpuRunner : IDisposable
+{
+    private const ulong Cr0 = 0x80050033;   // PG AM WP NE ET MP PE
+    private const ulong Cr4 = 0x620;        // OSXMMEXCPT OSFXSR PAE
+    private const ulong Efer = 0xd01;       // NXE LMA LME SCE
+    private const ulong SyscallMask = 0x47700; // AC NT DF IF TF cleared on syscall entry
+
+    private readonly KvmVcpu _kvm;
+    private Thread? _thread;
+
+    public VcpuRunner(Vcpu vcpu, KvmVcpu kvm, IReadOnlyList<CpuidEntry> cpuid, StubImage stub)
+    {
+        Vcpu = vcpu;
+        _kvm = kvm;
+        _kvm.SetCpuid(cpuid.ToArray());
+        SetupRing0(stub);
+    }
+
+    public Vcpu Vcpu { get; }
+
+    public bool IsRunning => _thread is { IsAlive: true };
+
+    public void Start()
+    {
+        _thread = new Thread(Loop) { Name = $"vcpu d{Vcpu.Domain.Id}v{Vcpu.Id}", IsBackground = true };
+        _thread.Start();
+    }
+
+    public bool Join(TimeSpan timeout) => _thread is null || _thread.Join(timeout);
+
+    public void Dispose() => _kvm.Dispose();
+
+    private void SetupRing0(StubImage stub)
+    {
+        int id = Vcpu.Id;
+        SpecialRegisters s = _kvm.GetSpecialRegisters();
+        s.Cr0 = Cr0;
+        s.Cr4 = Cr4;
+        s.Efer = Efer;
+        s.Cr3 = Vcpu.KernelL4.Address;
+        s.Cs = new Segment { Selector = XenSelectors.HypervisorCs64, Limit = 0xffffffff, Type = 11, Present = 1, S = 1, L = 1, G = 1 };
+        s.Ss = new Segment { Selector = XenSelectors.HypervisorDs, Limit = 0xffffffff, Type = 3, Present = 1, S = 1, Db = 1, G = 1 };
+        Segment nul = new() { Unusable = 1 };
+        s.Ds = nul;
+        s.Es = nul;
+        s.Fs = nul;
+        s.Gs = nul;
+        s.Tr = new Segment { Selector = XenSelectors.Tss, Base = StubLayout.DataPage(id), Limit = StubLayout.TssSize - 1, Type = 11, Present = 1 };
+        s.Ldt = new Segment { Unusable = 1 };
+        s.Gdt = new DescriptorTable { Base = StubLayout.GdtBase(id), Limit = StubLayout.GdtLimit };
+        s.Idt = new DescriptorTable { Base = StubLayout.Base + StubLayout.IdtOffset, Limit = 0xfff };
+        _kvm.SetSpecialRegisters(s);
+
+        ulong star = ((ulong)(XenSelectors.FlatRing3Cs32 & ~3 | 3) << 48) | ((ulong)XenSelectors.HypervisorCs64 << 32);
+        _kvm.SetMsrs(
+        [
+            new MsrValue(0xc0000081, star),                       // STAR
+            new MsrValue(0xc0000082, StubImage.SyscallEntry(id)), // LSTAR
+            new MsrValue(0xc0000083, StubImage.SyscallEntry(id)), // CSTAR
+            new MsrValue(0xc0000084, SyscallMask),                // SFMASK
+        ]);
+
+        _kvm.SetRegisters(new Registers { Rip = stub.StartEntry, Rsp = StubLayout.FrameAddress(id), Rflags = 2 });
+    }
+
+    private void Loop()
+    {
+        Domain d = Vcpu.Domain;
+        try
+        {
+            while (!Vcpu.StopRequested)
+            {
+                VcpuExit exit = _kvm.Run();
+                switch (exit.Reason)
+                {
+                    case VcpuExitReason.Io when exit.IoPort == StubVector.ExitPort:
+                        HandleStubExit();
+                        break;
+                    case VcpuExitReason.Io when exit.IoPort == StubVector.StubFaultPort:
+                        d.Crash($"fault inside the hypervisor stub on vCPU {Vcpu.Id}: {CrashReport.DescribeStubFault(_kvm)}");
+                        return;
+                    case VcpuExitReason.Interrupted:
+                        break;
+                    case VcpuExitReason.Shutdown:
+                        d.Crash($"triple fault on vCPU {Vcpu.Id} ({CrashReport.DescribeStubFault(_kvm)})");
+                        return;
+                    default:
+                        d.Crash($"unexpected machine exit on vCPU {Vcpu.Id}: {exit}");
+                        return;
+                }
+            }
+        }
+        catch (Exception e)
+        {
+            d.Crash($"internal error handling vCPU {Vcpu.Id}: {e.GetType().Name}: {e.Message}");
+        }
+    }
+
+    private void HandleStubExit()
+    {
+        ulong vector = Vcpu.FrameGet(StubFrame.Vector);
+        if (vector == StubVector.Hypercall)
+        {
+            ulong result = HypercallDispatcher.Dispatch(
+                Vcpu,
+                Vcpu.FrameGet(StubFrame.Rax),
+                Vcpu.FrameGet(StubFrame.Rdi),
+                Vcpu.FrameGet(StubFrame.Rsi),
+                Vcpu.FrameGet(StubFrame.Rdx),
+                Vcpu.FrameGet(StubFrame.R10),
+                Vcpu.FrameGet(StubFrame.R8));
+            Vcpu.FrameSet(StubFrame.Rax, result);
+            return;
+        }
+
+        if (vector == StubVector.Kick)
+        {
+            return;
+        }
+
+        if (vector is >= 32 and < 256)
+        {
+            // A spurious interrupt: nothing to do.
+            return;
+        }
+
+        Vcpu.Domain.Crash(CrashReport.Describe(Vcpu, vector));
+    }
+}

@@ -1,1 +1,0 @@
-namespace XenSharp.Hypervisor; internal static class Placeholder {}

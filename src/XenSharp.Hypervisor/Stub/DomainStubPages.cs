@@ -1,0 +1,115 @@
+using System.Buffers.Binary;
+using XenSharp.Abi;
+using XenSharp.Hypervisor.Memory;
+
+namespace XenSharp.Hypervisor.Stub;
+
+/// <summary>
+/// One domain's private hypervisor frames: the L3/L2/L1 behind L4 slot 261 and each vCPU's window (GDT page 14,
+/// data page with the TSS, ring-0 stack). All supervisor-only. They live in one extent owned by Xen on the domain's
+/// behalf and are freed with the domain.
+/// </summary>
+public sealed class DomainStubPages
+{
+    private const int FramesPerVcpu = 2 + StubLayout.StackPages;
+    private readonly MachinePool _pool;
+
+    private DomainStubPages(MachinePool pool, Extent frames, Mfn l3, int vcpus)
+    {
+        _pool = pool;
+        Frames = frames;
+        StubL3 = l3;
+        VcpuCount = vcpus;
+    }
+
+    public Extent Frames { get; }
+
+    public Mfn StubL3 { get; }
+
+    public int VcpuCount { get; }
+
+    public Mfn GdtFrame(int vcpu) => Frames.First.Add(3 + ((ulong)vcpu * FramesPerVcpu));
+
+    public Mfn DataFrame(int vcpu) => GdtFrame(vcpu).Add(1);
+
+    public Mfn StackFrame(int vcpu, int page) => GdtFrame(vcpu).Add(2 + (ulong)page);
+
+    /// <summary>Machine address of the vCPU's <see cref="StubFrame"/> (the top of its ring-0 stack).</summary>
+    public ulong FrameMachineAddress(int vcpu) =>
+        StackFrame(vcpu, StubLayout.StackPages - 1).Address + Mfn.PageSize - StubFrame.Size;
+
+    public ulong DataMachineAddress(int vcpu) => DataFrame(vcpu).Address;
+
+    public static DomainStubPages Create(MachinePool pool, HypervisorPages shared, int vcpus)
+    {
+        if (vcpus < 1 || vcpus > StubLayout.MaxVcpus)
+        {
+            throw new ArgumentOutOfRangeException(nameof(vcpus), $"a domain may have 1 to {StubLayout.MaxVcpus} vCPUs");
+        }
+
+        ulong count = 3 + ((ulong)vcpus * FramesPerVcpu);
+        Extent e = pool.Allocate(count, FrameOwner.Xen) ?? throw new OutOfPoolException(count);
+        var pages = new DomainStubPages(pool, e, e.First, vcpus);
+        Mfn l3 = e.First;
+        Mfn l2 = l3.Add(1);
+        Mfn l1 = l2.Add(1);
+        const ulong table = PageTableFlags.Present | PageTableFlags.Writable | PageTableFlags.Accessed;
+        const ulong data = table | PageTableFlags.Dirty | PageTableFlags.NoExecute;
+        pool.FrameAsEntries(l3)[0] = l2.Address | table;
+        Span<ulong> l2e = pool.FrameAsEntries(l2);
+        l2e[0] = shared.CodeL1.Address | table;
+        l2e[(int)(StubLayout.WindowsOffset >> 21)] = l1.Address | table;
+
+        Span<ulong> l1e = pool.FrameAsEntries(l1);
+        for (int v = 0; v < vcpus; v++)
+        {
+            int w = (int)((ulong)v * StubLayout.WindowSize >> 12);
+            for (int p = 0; p < 14; p++)
+            {
+                l1e[w + p] = shared.ZeroFrame.Address | PageTableFlags.Present | PageTableFlags.Accessed | PageTableFlags.NoExecute;
+            }
+
+            l1e[w + 14] = pages.GdtFrame(v).Address | data;
+            l1e[w + 15] = pages.DataFrame(v).Address | data;
+            for (int s = 0; s < StubLayout.StackPages; s++)
+            {
+                l1e[w + 16 + s] = pages.StackFrame(v, s).Address | data;
+            }
+
+            pages.WriteGdtAndTss(v);
+        }
+
+        return pages;
+    }
+
+    /// <summary>Points slots 256 (read-only M2P) and 261 (this domain's stub) of a guest L4 at the hypervisor's tables.</summary>
+    public void InstallHypervisorSlots(Span<ulong> l4, HypervisorPages shared)
+    {
+        l4[XenVirtualLayout.FirstHypervisorL4Slot] = shared.M2pL3.Address | PageTableFlags.Present | PageTableFlags.User | PageTableFlags.Accessed;
+        l4[StubLayout.L4Slot] = StubL3.Address | PageTableFlags.Present | PageTableFlags.Writable | PageTableFlags.Accessed;
+    }
+
+    public void SetKernelMode(int vcpu, bool kernel) =>
+        _pool.Memory.GetSpan(DataMachineAddress(vcpu) + StubLayout.DataKernelMode, 1)[0] = kernel ? (byte)1 : (byte)0;
+
+    private void WriteGdtAndTss(int vcpu)
+    {
+        Mfn gdtFrame = GdtFrame(vcpu);
+        void Put(ushort selector, ulong value) =>
+            BinaryPrimitives.WriteUInt64LittleEndian(_pool.Frame(gdtFrame)[((selector & ~7) - XenSelectors.FirstReservedGdtByte)..], value);
+        Put(XenSelectors.HypervisorCs64, X86Descriptors.Ring0Code64);
+        Put(XenSelectors.HypervisorDs, X86Descriptors.Ring0Data);
+        Put(XenSelectors.FlatRing3Cs32, X86Descriptors.Ring3Code32);
+        Put(XenSelectors.FlatRing3Ds, X86Descriptors.Ring3Data);
+        Put(XenSelectors.FlatRing3Cs64, X86Descriptors.Ring3Code64);
+        (ulong low, ulong high) = X86Descriptors.BusyTss(StubLayout.DataPage(vcpu), StubLayout.TssSize - 1);
+        Put(XenSelectors.Tss, low);
+        Put((ushort)(XenSelectors.Tss + 8), high);
+
+        Span<byte> tss = _pool.Frame(DataFrame(vcpu));
+        BinaryPrimitives.WriteUInt64LittleEndian(tss[4..], StubLayout.StackTop(vcpu)); // RSP0
+        BinaryPrimitives.WriteUInt16LittleEndian(tss[102..], StubLayout.TssSize);       // I/O bitmap beyond the limit: every port denied
+        BinaryPrimitives.WriteUInt32LittleEndian(tss[StubLayout.DataVcpuId..], (uint)vcpu);
+        tss[StubLayout.DataKernelMode] = 1;
+    }
+}

@@ -1,0 +1,47 @@
+namespace XenSharp.Hypervisor.Stub;
+
+/// <summary>
+/// Where the ring-0 stub lives in every guest address space (hypervisor L4 slot 261, supervisor-only), and the
+/// layout of each vCPU's window there. The same virtual layout holds in every domain; per-domain tables point the
+/// per-vCPU windows at that domain's own frames.
+/// </summary>
+public static class StubLayout
+{
+    public const ulong Base = 0xffff828000000000;
+    public const int L4Slot = 261;
+
+    public const ulong CodeOffset = 0x0;
+    public const int MaxCodePages = 15;
+    public const ulong IdtOffset = 0xf000;
+
+    public const ulong WindowsOffset = 0x200000;
+    public const ulong WindowSize = 0x20000;
+    public const int MaxVcpus = 16;
+
+    // Inside a window.
+    public const ulong GdtReservedPageOffset = 0xe000;   // GDT page 14: Xen's reserved selectors
+    public const ulong DataPageOffset = 0xf000;          // TSS at 0, then the per-vCPU fields below
+    public const ulong StackOffset = 0x10000;
+    public const int StackPages = 4;
+    public const ulong StackTopOffset = StackOffset + StackPages * 0x1000;
+    public const ushort GdtLimit = 0xefff;
+
+    // Per-vCPU fields in the data page.
+    public const int TssSize = 0x68;
+    public const int DataScratchRsp = 0x100;
+    public const int DataKernelMode = 0x108;
+    public const int DataVcpuId = 0x110;
+
+    public static ulong Window(int vcpu) => Base + WindowsOffset + ((ulong)vcpu * WindowSize);
+
+    public static ulong GdtBase(int vcpu) => Window(vcpu);
+
+    public static ulong DataPage(int vcpu) => Window(vcpu) + DataPageOffset;
+
+    public static ulong StackTop(int vcpu) => Window(vcpu) + StackTopOffset;
+
+    public static ulong FrameAddress(int vcpu) => StackTop(vcpu) - (ulong)StubFrame.Size;
+
+    /// <summary>Distance from the frame base (RSP in the stub's common path) to the data page.</summary>
+    public const int FrameToData = StubFrame.Size - (int)(StackTopOffset - DataPageOffset);
+}

@@ -1,0 +1,129 @@
+using XenSharp.Hypervisor.Domains;
+using XenSharp.Hypervisor.Logging;
+using XenSharp.Hypervisor.Machine;
+using XenSharp.Hypervisor.Memory;
+using XenSharp.Hypervisor.Stub;
+using XenSharp.Kvm;
+
+namespace XenSharp.Hypervisor;
+
+/// <summary>
+/// One hypervisor: the machine pool, the shared stub pages and the domains. Domains are created (memory only), built
+/// by the toolstack, then started on KVM. Locking: <see cref="_lock"/> guards the domain registry; each domain guards
+/// its own state.
+/// </summary>
+public sealed class XenHypervisor : IDisposable
+{
+    private readonly object _lock = new();
+    private readonly Dictionary<ushort, Domain> _domains = new();
+    private readonly Dictionary<ushort, DomainMachine> _machines = new();
+    private readonly KvmSystem? _kvm;
+    private readonly IDisposable? _memoryOwner;
+    private ushort _nextDomid = 1;
+
+    public XenHypervisor(IMachineMemory memory, HypervisorLog log, KvmSystem? kvm = null, IDisposable? memoryOwner = null)
+    {
+        Log = log;
+        _kvm = kvm;
+        _memoryOwner = memoryOwner;
+        Pool = new MachinePool(memory);
+        Shared = HypervisorPages.Create(Pool, StubImage.Emit());
+    }
+
+    /// <summary>Opens /dev/kvm and a pool of <paramref name="poolBytes"/> (sparse: untouched frames cost nothing).</summary>
+    public static XenHypervisor CreateOnKvm(ulong poolBytes, HypervisorLog log)
+    {
+        KvmSystem kvm = KvmSystem.Open();
+        MachineMemory memory;
+        try
+        {
+            memory = MachineMemory.Create(poolBytes);
+        }
+        catch
+        {
+            kvm.Dispose();
+            throw;
+        }
+
+        return new XenHypervisor(new KvmMachineMemory(memory), log, kvm, memory);
+    }
+
+    public MachinePool Pool { get; }
+
+    public HypervisorPages Shared { get; }
+
+    public HypervisorLog Log { get; }
+
+    public KvmKind MachineKind => _kvm?.Kind ?? KvmKind.Unknown;
+
+    public IReadOnlyCollection<Domain> Domains
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _domains.Values.ToArray();
+            }
+        }
+    }
+
+    public Domain CreateDomain(string name, int vcpus, ulong nrPages, IConsoleSink console)
+    {
+        ushort id;
+        lock (_lock)
+        {
+            id = _nextDomid++;
+        }
+
+        var d = new Domain(this, id, name, vcpus, nrPages, console);
+        lock (_lock)
+        {
+            _domains[id] = d;
+        }
+
+        return d;
+    }
+
+    /// <summary>Creates the domain's KVM machine and runs vCPU 0 from the context the builder prepared.</summary>
+    public void Start(Domain domain)
+    {
+        if (_kvm is null)
+        {
+            throw new InvalidOperationException("this hypervisor has no KVM machine (created for tests)");
+        }
+
+        var m = new DomainMachine(this, domain, _kvm);
+        lock (_lock)
+        {
+            _machines[domain.Id] = m;
+        }
+
+        domain.MarkRunning();
+        m.Start();
+    }
+
+    /// <summary>Stops the domain's vCPUs, waits for their threads, frees its machine and every frame.</summary>
+    public void Destroy(Domain domain)
+    {
+        DomainMachine? m;
+        lock (_lock)
+        {
+            _machines.Remove(domain.Id, out m);
+            _domains.Remove(domain.Id);
+        }
+
+        m?.Dispose();
+        domain.Dispose();
+    }
+
+    public void Dispose()
+    {
+        foreach (Domain d in Domains)
+        {
+            Destroy(d);
+        }
+
+        _kvm?.Dispose();
+        _memoryOwner?.Dispose();
+    }
+}

@@ -1,0 +1,3 @@
+namespace XenSharp.Kvm;
+
+public readonly record struct MsrValue(uint Index, ulong Value);

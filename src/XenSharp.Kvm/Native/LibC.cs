@@ -1,0 +1,47 @@
+using System.Runtime.InteropServices;
+
+namespace XenSharp.Kvm.Native;
+
+/// <summary>The libc calls this layer needs. ioctl and open are variadic in C; on x86-64 Linux passing the optional
+/// argument as a fixed one is ABI-compatible.</summary>
+internal static unsafe partial class LibC
+{
+    private const string Lib = "libc";
+
+    public const int O_RDWR = 0x2;
+    public const int O_CLOEXEC = 0x80000;
+    public const int PROT_READ = 0x1;
+    public const int PROT_WRITE = 0x2;
+    public const int MAP_SHARED = 0x1;
+    public const uint MFD_CLOEXEC = 0x1;
+    public const int FALLOC_FL_KEEP_SIZE = 0x1;
+    public const int FALLOC_FL_PUNCH_HOLE = 0x2;
+    public static readonly nint MapFailed = -1;
+
+    [LibraryImport(Lib, EntryPoint = "open", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
+    public static partial int Open(string path, int flags);
+
+    [LibraryImport(Lib, EntryPoint = "close", SetLastError = true)]
+    public static partial int Close(int fd);
+
+    [LibraryImport(Lib, EntryPoint = "ioctl", SetLastError = true)]
+    public static partial int Ioctl(FileDescriptor fd, nuint request, void* arg);
+
+    [LibraryImport(Lib, EntryPoint = "ioctl", SetLastError = true)]
+    public static partial int Ioctl(FileDescriptor fd, nuint request, nuint arg);
+
+    [LibraryImport(Lib, EntryPoint = "mmap", SetLastError = true)]
+    public static partial nint Mmap(nint address, nuint length, int protection, int flags, FileDescriptor fd, long offset);
+
+    [LibraryImport(Lib, EntryPoint = "munmap", SetLastError = true)]
+    public static partial int Munmap(nint address, nuint length);
+
+    [LibraryImport(Lib, EntryPoint = "memfd_create", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
+    public static partial int MemfdCreate(string name, uint flags);
+
+    [LibraryImport(Lib, EntryPoint = "ftruncate", SetLastError = true)]
+    public static partial int Ftruncate(FileDescriptor fd, long length);
+
+    [LibraryImport(Lib, EntryPoint = "fallocate", SetLastError = true)]
+    public static partial int Fallocate(FileDescriptor fd, int mode, long offset, long length);
+}

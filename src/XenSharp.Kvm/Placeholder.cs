@@ -1,1 +1,0 @@
-namespace XenSharp.Kvm; internal static class Placeholder {}

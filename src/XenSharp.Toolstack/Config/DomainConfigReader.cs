@@ -1,0 +1,162 @@
+namespace XenSharp.Toolstack.Config;
+
+/// <summary>Turns raw settings into a <see cref="DomainConfig"/>, checking the keys we understand.</summary>
+internal sealed class DomainConfigReader
+{
+    private const int MaxVcpus = 128;
+
+    private readonly IReadOnlyDictionary<string, ConfigValue> settings;
+    private readonly string file;
+
+    private DomainConfigReader(IReadOnlyDictionary<string, ConfigValue> settings, string file)
+    {
+        this.settings = settings;
+        this.file = file;
+    }
+
+    public static DomainConfig Read(IReadOnlyDictionary<string, ConfigValue> settings, string sourcePath) =>
+        new DomainConfigReader(settings, sourcePath).Read();
+
+    private DomainConfig Read()
+    {
+        // Kernel first: an empty or unrelated file is best answered with what it most obviously lacks.
+        ConfigValue kernelValue = Required("kernel");
+        ConfigValue nameValue = Required("name");
+
+        string kernel = NonEmptyString("kernel", kernelValue);
+        string name = DomainName(nameValue);
+        string? ramdisk = OptionalString("ramdisk");
+
+        int memory = PositiveNumber("memory", "MiB", int.MaxValue) ?? 128;
+        int? maxMemory = PositiveNumber("maxmem", "MiB", int.MaxValue);
+        if (maxMemory < memory)
+            throw Error(settings["maxmem"], $"maxmem ({maxMemory} MiB) must not be less than memory ({memory} MiB)");
+
+        var config = new DomainConfig
+        {
+            Name = name,
+            Kernel = ConfigPaths.Resolve(kernel, file),
+            Ramdisk = string.IsNullOrEmpty(ramdisk) ? null : ConfigPaths.Resolve(ramdisk, file),
+            MemoryMiB = memory,
+            Vcpus = PositiveNumber("vcpus", null, MaxVcpus) ?? 1,
+            CommandLine = CommandLine(),
+            OnPoweroff = Action("on_poweroff") ?? ShutdownAction.Destroy,
+            OnReboot = Action("on_reboot") ?? ShutdownAction.Restart,
+            OnCrash = Action("on_crash") ?? ShutdownAction.Destroy,
+            Type = DomainType(),
+            Raw = settings,
+            SourcePath = file,
+        };
+        // Left unset without `maxmem`, so it keeps following MemoryMiB as in a config built in code.
+        return maxMemory is int max ? config with { MaxMemoryMiB = max } : config;
+    }
+
+    private ConfigValue Required(string key) =>
+        settings.TryGetValue(key, out var value) ? value : throw new ConfigException(file, 0, $"no '{key}' setting");
+
+    private string NonEmptyString(string key, ConfigValue value)
+    {
+        string text = StringOf(key, value);
+        return text.Length > 0 ? text : throw Error(value, $"{key} must not be empty");
+    }
+
+    private string DomainName(ConfigValue value)
+    {
+        string name = NonEmptyString("name", value);
+        string quoted = ConfigText.SingleQuoted(name);
+        if (string.IsNullOrWhiteSpace(name))
+            throw Error(value, $"name {quoted} must not be only whitespace");
+        if (name.Contains('/'))
+            throw Error(value, $"name {quoted} must not contain '/'");
+        // xl takes an all-digit argument to mean a domain id, so such a domain could never be named on its command line.
+        if (name.All(char.IsAsciiDigit))
+            throw Error(value, $"name {quoted} must not be all digits (xl would read it as a domain id)");
+        return name;
+    }
+
+    private string? OptionalString(string key) =>
+        settings.TryGetValue(key, out var value) ? StringOf(key, value) : null;
+
+    private string StringOf(string key, ConfigValue value) =>
+        value is ConfigString s ? s.Value : throw Error(value, $"{key} must be a string, got {ConfigText.Describe(value)}");
+
+    // xl reads numbers from quoted strings too ("128"), so both forms go through the same strtol-like rules.
+    private int? PositiveNumber(string key, string? unit, int max)
+    {
+        if (!settings.TryGetValue(key, out var value))
+            return null;
+
+        long number = 0;
+        bool ok = value switch
+        {
+            ConfigNumber n => (number = n.Value) > 0,
+            ConfigString s => XlNumber.Parse(s.Value, out number) == NumberParse.Ok && number > 0,
+            _ => false,
+        };
+        if (!ok)
+            throw Error(value, $"{key} must be a positive number{(unit is null ? "" : $" of {unit}")}, got {ConfigText.Describe(value)}");
+        if (number > max)
+            throw Error(value, $"{key} must be at most {max}{(unit is null ? "" : $" {unit}")}, got {ConfigText.Describe(value)}");
+        return (int)number;
+    }
+
+    // xl's rule: cmdline wins outright; otherwise root becomes "root=<v>" in front of extra.
+    private string CommandLine()
+    {
+        string? cmdline = OptionalString("cmdline");
+        string? root = OptionalString("root");
+        string? extra = OptionalString("extra");
+        if (cmdline is not null)
+            return cmdline;
+        if (root is not null)
+            return extra is null ? $"root={root}" : $"root={root} {extra}";
+        return extra ?? "";
+    }
+
+    private ShutdownAction? Action(string key)
+    {
+        if (!settings.TryGetValue(key, out var value))
+            return null;
+        string name = StringOf(key, value);
+        return ShutdownActionNames.TryParse(name, out var action)
+            ? action
+            : throw Error(value, $"unknown {key} action {ConfigText.SingleQuoted(name)} (expected {ShutdownActionNames.All})");
+    }
+
+    // `builder` is the spelling xl deprecated in 4.10 for `type`; xl accepts both but refuses them disagreeing.
+    // xl compares these names by prefix ("p" means pv); we want the whole word, which every real config uses.
+    private string DomainType()
+    {
+        string? type = null;
+        ConfigValue? decidedBy = null;
+        if (settings.TryGetValue("type", out var typeValue))
+        {
+            string text = StringOf("type", typeValue);
+            type = text is "pv" or "pvh" or "hvm"
+                ? text
+                : throw Error(typeValue, $"unknown type {ConfigText.SingleQuoted(text)} (expected pv, pvh or hvm)");
+            decidedBy = typeValue;
+        }
+
+        if (settings.TryGetValue("builder", out var builderValue))
+        {
+            string text = StringOf("builder", builderValue);
+            string builderType = text switch
+            {
+                "generic" => "pv",
+                "hvm" => "hvm",
+                _ => throw Error(builderValue, $"unknown builder {ConfigText.SingleQuoted(text)} (expected generic or hvm)"),
+            };
+            if (type is not null && type != builderType)
+                throw Error(builderValue, $"builder {ConfigText.SingleQuoted(text)} contradicts type {ConfigText.SingleQuoted(type)}");
+            type = builderType;
+            decidedBy ??= builderValue;
+        }
+
+        return type is null or "pv"
+            ? "pv"
+            : throw Error(decidedBy!, $"{type} domains are not supported (only pv)");
+    }
+
+    private ConfigException Error(ConfigValue value, string detail) => new(file, value.Line, detail);
+}

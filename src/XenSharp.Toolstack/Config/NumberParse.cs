@@ -1,0 +1,8 @@
+namespace XenSharp.Toolstack.Config;
+
+internal enum NumberParse
+{
+    Ok,
+    Invalid,
+    OutOfRange,
+}

@@ -1,1 +1,0 @@
-namespace XenSharp.Toolstack; internal static class Placeholder {}

@@ -1,0 +1,123 @@
+using XenSharp.Abi;
+using XenSharp.Hypervisor;
+using XenSharp.Hypervisor.Domains;
+using XenSharp.Toolstack.Builder;
+using XenSharp.Toolstack.Config;
+using XenSharp.Toolstack.Image;
+
+namespace XenSharp.Toolstack.Run;
+
+/// <summary>
+/// `xensharp run`: builds every configured domain in one hypervisor, attaches their consoles to the terminal, waits
+/// for each to end, applies its on_poweroff/on_reboot/on_crash action, and turns the endings into an exit status
+/// (the largest per-domain code: 0 poweroff, 1 crash, 3 reboot without restart, 124 timeout).
+/// </summary>
+public sealed class RunSession
+{
+    private readonly XenHypervisor _hypervisor;
+    private readonly IReadOnlyList<DomainConfig> _configs;
+    private readonly TextWriter _output;
+    private readonly RunOptions _options;
+    private readonly object _outputLock = new();
+
+    public RunSession(XenHypervisor hypervisor, IReadOnlyList<DomainConfig> configs, TextWriter output, RunOptions options)
+    {
+        _hypervisor = hypervisor;
+        _configs = configs;
+        _output = output;
+        _options = options;
+    }
+
+    /// <summary>Reads each kernel (and ramdisk) up front, so a bad file fails the run before any domain starts.</summary>
+    public static IReadOnlyList<BuildRequest> Prepare(IReadOnlyList<DomainConfig> configs) =>
+        configs.Select(c => new BuildRequest(
+            c.Name,
+            KernelImage.Load(c.Kernel),
+            c.MemoryMiB,
+            c.Vcpus,
+            c.CommandLine,
+            c.Ramdisk is null ? null : ReadRamdisk(c.Ramdisk))).ToList();
+
+    public async Task<IReadOnlyList<DomainOutcome>> RunAsync()
+    {
+        IReadOnlyList<BuildRequest> requests = Prepare(_configs);
+        DateTime deadline = _options.Timeout is { } t ? DateTime.UtcNow + t : DateTime.MaxValue;
+        bool prefix = _configs.Count > 1;
+        var tasks = new List<Task<DomainOutcome>>();
+        for (int i = 0; i < _configs.Count; i++)
+        {
+            var console = new TerminalConsole(_output, prefix ? _configs[i].Name : null, _outputLock);
+            Domain d = PvDomainBuilder.Build(_hypervisor, requests[i], console);
+            tasks.Add(Supervise(_configs[i], requests[i], d, console, deadline));
+        }
+
+        return await Task.WhenAll(tasks);
+    }
+
+    public static int ExitCode(IEnumerable<DomainOutcome> outcomes) => outcomes.Select(o => o.ExitCode).DefaultIfEmpty(0).Max();
+
+    private async Task<DomainOutcome> Supervise(DomainConfig config, BuildRequest request, Domain domain, TerminalConsole console, DateTime deadline)
+    {
+        int restarts = 0;
+        while (true)
+        {
+            _hypervisor.Start(domain);
+            Task ended = domain.Ended;
+            TimeSpan left = deadline == DateTime.MaxValue ? Timeout.InfiniteTimeSpan : deadline - DateTime.UtcNow;
+            if (left != Timeout.InfiniteTimeSpan && left < TimeSpan.Zero)
+            {
+                left = TimeSpan.Zero;
+            }
+
+            if (await Task.WhenAny(ended, Task.Delay(left)) != ended)
+            {
+                _hypervisor.Log.Domain(domain.Id, $"{config.Name}: still running after {_options.Timeout!.Value.TotalSeconds:0.#} s: destroyed");
+                _hypervisor.Destroy(domain);
+                console.Flush();
+                return new DomainOutcome(config.Name, "timed out", DomainOutcome.TimedOut, console.Transcript);
+            }
+
+            _hypervisor.Destroy(domain);
+            console.Flush();
+            (string ending, ShutdownAction action, int code) = domain.State == DomainState.Crashed
+                ? ($"crashed: {domain.CrashReason}", config.OnCrash, DomainOutcome.Crashed)
+                : domain.ShutdownReason switch
+                {
+                    ShutdownReason.Poweroff => ("powered off", config.OnPoweroff, DomainOutcome.Poweroff),
+                    ShutdownReason.Reboot => ("rebooted", config.OnReboot, DomainOutcome.Rebooted),
+                    ShutdownReason.Crash => ("crashed (reported by the guest)", config.OnCrash, DomainOutcome.Crashed),
+                    ShutdownReason.SoftReset => ("soft reset", config.OnReboot, DomainOutcome.Rebooted),
+                    ShutdownReason.Watchdog => ("watchdog expired", config.OnCrash, DomainOutcome.Crashed),
+                    _ => ("ended", ShutdownAction.Destroy, DomainOutcome.Other),
+                };
+
+            if (action is ShutdownAction.Restart or ShutdownAction.RenameRestart or ShutdownAction.CoredumpRestart or ShutdownAction.SoftReset
+                && restarts < _options.MaxRestarts && DateTime.UtcNow < deadline)
+            {
+                restarts++;
+                _hypervisor.Log.Write($"{config.Name}: {ending}; restarting ({restarts}/{_options.MaxRestarts})");
+                domain = PvDomainBuilder.Build(_hypervisor, request, console);
+                continue;
+            }
+
+            _hypervisor.Log.Write($"{config.Name}: {ending}");
+            return new DomainOutcome(config.Name, ending, code, console.Transcript);
+        }
+    }
+
+    private static byte[] ReadRamdisk(string path)
+    {
+        try
+        {
+            return File.ReadAllBytes(path);
+        }
+        catch (IOException e)
+        {
+            throw new DomainBuildException($"{path}: cannot read ramdisk: {e.Message}");
+        }
+        catch (UnauthorizedAccessException)
+        {
+            throw new DomainBuildException($"{path}: no permission to read the ramdisk");
+        }
+    }
+}

@@ -1,0 +1,89 @@
+using System.Text;
+using XenSharp.Hypervisor.Domains;
+
+namespace XenSharp.Toolstack.Run;
+
+/// <summary>
+/// A domain's console on the terminal: line-buffered, each line prefixed with the domain name when several domains
+/// share the terminal. Bytes that could drive the terminal (escape sequences, other control characters) are shown
+/// as '?', so a guest cannot rewrite the user's screen. Thread-safe: vCPU threads write, the session flushes.
+/// </summary>
+public sealed class TerminalConsole : IConsoleSink
+{
+    private readonly TextWriter _output;
+    private readonly string? _prefix;
+    private readonly object _outputLock;
+    private readonly List<byte> _line = new();
+    private readonly StringBuilder _transcript = new();
+
+    public TerminalConsole(TextWriter output, string? prefix, object outputLock)
+    {
+        _output = output;
+        _prefix = prefix;
+        _outputLock = outputLock;
+    }
+
+    /// <summary>Everything the domain printed, for tests and the session's verdict.</summary>
+    public string Transcript
+    {
+        get
+        {
+            lock (_line)
+            {
+                return _transcript.ToString();
+            }
+        }
+    }
+
+    public void Write(ReadOnlySpan<byte> bytes)
+    {
+        lock (_line)
+        {
+            foreach (byte b in bytes)
+            {
+                if (b == (byte)'\n')
+                {
+                    EmitLine();
+                }
+                else if (b == (byte)'\r')
+                {
+                    continue;
+                }
+                else
+                {
+                    _line.Add(b is (byte)'\t' or >= 0x20 and not 0x7f ? b : (byte)'?');
+                    if (_line.Count >= 4096)
+                    {
+                        EmitLine();
+                    }
+                }
+            }
+        }
+    }
+
+    public int Read(Span<byte> buffer) => 0;
+
+    /// <summary>Prints a last line that had no newline.</summary>
+    public void Flush()
+    {
+        lock (_line)
+        {
+            if (_line.Count > 0)
+            {
+                EmitLine();
+            }
+        }
+    }
+
+    private void EmitLine()
+    {
+        string text = Encoding.UTF8.GetString(_line.ToArray());
+        _line.Clear();
+        _transcript.Append(text).Append('\n');
+        lock (_outputLock)
+        {
+            _output.WriteLine(_prefix is null ? text : $"[{_prefix}] {text}");
+            _output.Flush();
+        }
+    }
+}
