@@ -30,10 +30,13 @@ public sealed class XenHypervisor : IDisposable
         Shared = HypervisorPages.Create(Pool, StubImage.Emit());
     }
 
-    /// <summary>Opens /dev/kvm and a pool of <paramref name="poolBytes"/> (sparse: untouched frames cost nothing).</summary>
+    /// <summary>The KVM device; $XENSHARP_KVM_DEVICE overrides it (tests use it to check the error for a missing device).</summary>
+    public static string KvmDevice => Environment.GetEnvironmentVariable("XENSHARP_KVM_DEVICE") is { Length: > 0 } d ? d : "/dev/kvm";
+
+    /// <summary>Opens the KVM device and a pool of <paramref name="poolBytes"/> (sparse: untouched frames cost nothing).</summary>
     public static XenHypervisor CreateOnKvm(ulong poolBytes, HypervisorLog log)
     {
-        KvmSystem kvm = KvmSystem.Open();
+        KvmSystem kvm = KvmSystem.Open(KvmDevice);
         MachineMemory memory;
         try
         {

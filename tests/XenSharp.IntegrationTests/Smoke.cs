@@ -1,1 +1,0 @@
-namespace XenSharp.IntegrationTests; public class Smoke { [Xunit.Fact] public void Works() { } }

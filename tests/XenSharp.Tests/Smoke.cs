@@ -1,1 +1,0 @@
-namespace XenSharp.Tests; public class Smoke { [Xunit.Fact] public void Works() { } }
