@@ -27,6 +27,9 @@ public static class HypercallDispatcher
         return t;
     }
 
+    /// <summary>XENSHARP_TRACE=hypercalls logs every hypercall with its arguments and result (debugging only).</summary>
+    private static readonly bool Trace = Environment.GetEnvironmentVariable("XENSHARP_TRACE")?.Contains("hypercalls", StringComparison.Ordinal) == true;
+
     public static bool IsImplemented(ulong number) => number < (ulong)Table.Length && Table[number] is not null;
 
     public static ulong Dispatch(Vcpu vcpu, ulong number, ulong a1, ulong a2, ulong a3, ulong a4, ulong a5)
@@ -39,6 +42,12 @@ public static class HypercallDispatcher
             return unchecked((ulong)(long)-XenErrno.ENOSYS);
         }
 
-        return unchecked((ulong)h(vcpu, a1, a2, a3, a4, a5));
+        long result = h(vcpu, a1, a2, a3, a4, a5);
+        if (Trace)
+        {
+            vcpu.Domain.Log.Vcpu(vcpu.Domain.Id, vcpu.Id, $"hypercall {number}({a1:x}, {a2:x}, {a3:x}, {a4:x}, {a5:x}) = {result}");
+        }
+
+        return unchecked((ulong)result);
     }
 }

@@ -1,0 +1,68 @@
+using System.Globalization;
+
+namespace XenSharp.Bench;
+
+/// <summary>
+/// bench/native/baselines.c, compiled with gcc into a temporary directory for this run and deleted afterwards:
+/// the native getppid() baseline, the raw-ioctl exit round trip and the host's TSC rate.
+/// </summary>
+public sealed class NativeBaselines : IDisposable
+{
+    private readonly string _directory;
+    private readonly string _program;
+
+    private NativeBaselines(string directory, string program)
+    {
+        _directory = directory;
+        _program = program;
+    }
+
+    public static NativeBaselines Compile(string source)
+    {
+        if (!File.Exists(source))
+        {
+            throw new BenchException($"{source}: no such file");
+        }
+
+        string dir = Directory.CreateTempSubdirectory("xensharp-bench-").FullName;
+        string program = Path.Combine(dir, "baselines");
+        try
+        {
+            ProcessResult r = ProcessResult.Run("gcc", ["-O2", "-Wall", "-Werror", source, "-o", program]);
+            if (r.ExitCode != 0)
+            {
+                throw new BenchException($"gcc failed on {source} (exit {r.ExitCode}):\n{r.Stdout}{r.Stderr}");
+            }
+        }
+        catch
+        {
+            Directory.Delete(dir, recursive: true);
+            throw;
+        }
+
+        return new NativeBaselines(dir, program);
+    }
+
+    /// <summary>Seconds per getppid() system call, from C.</summary>
+    public double GetppidSeconds(int n) => Number("getppid", n) * 1e-9;
+
+    /// <summary>Seconds per KVM_RUN round trip of exit.c's ring-0 OUT loop, from C with raw ioctls.</summary>
+    public double ExitSeconds(int n) => Number("exit", n) * 1e-9;
+
+    /// <summary>The host's TSC ticks per second.</summary>
+    public double TscHz() => Number("tsc", null) * 1e9;
+
+    public void Dispose() => Directory.Delete(_directory, recursive: true);
+
+    private double Number(string mode, int? n)
+    {
+        string[] args = n is { } count ? [mode, count.ToString(CultureInfo.InvariantCulture)] : [mode];
+        ProcessResult r = ProcessResult.Run(_program, args);
+        if (r.ExitCode != 0 || !double.TryParse(r.Stdout.Trim(), NumberStyles.Float, CultureInfo.InvariantCulture, out double value))
+        {
+            throw new BenchException($"baselines {string.Join(' ', args)} failed (exit {r.ExitCode}): {r.Stdout}{r.Stderr}");
+        }
+
+        return value;
+    }
+}

@@ -1,0 +1,109 @@
+using XenSharp.Bench;
+using XenSharp.Hypervisor;
+using XenSharp.Hypervisor.Logging;
+using XenSharp.Kvm;
+using static XenSharp.Bench.Report;
+
+try
+{
+    BenchOptions o = BenchOptions.Parse(args);
+    string Repo(string relative) => Path.Combine(o.Repo, relative);
+    string helloCfg = Repo("examples/hello.cfg");
+    string benchGuest = Repo("guests/build/bench-hypercall.elf");
+    foreach (string f in new[] { o.CliDll, helloCfg, benchGuest })
+    {
+        if (!File.Exists(f))
+        {
+            throw new BenchException($"{f}: no such file (bench/run builds it)");
+        }
+    }
+
+    MachineInfo machine = MachineInfo.Collect(o.Repo);
+    var report = new Report("XenSharp benchmarks");
+    report.Line(Invariant($"{machine.Date} · KVM: {machine.Kvm} · CPU: {machine.Cpu} ×{machine.Cpus} · kernel {machine.Kernel} · {machine.Runtime} · load {machine.LoadAverage} at start · commit {machine.Commit}"));
+    Console.Error.WriteLine($"bench: {machine.Kvm} KVM, {machine.Cpu} x{machine.Cpus}, load {machine.LoadAverage}");
+
+    // ---- (a) null hypercall round trip ----
+    using var native = NativeBaselines.Compile(Repo("bench/native/baselines.c"));
+    using KvmSystem kvm = KvmSystem.Open(XenHypervisor.KvmDevice);
+    using MachineMemory bareMemory = BareVm.CreateMemory();
+    using BareVm bare = BareVm.Start(kvm, bareMemory);
+
+    Console.Error.WriteLine($"bench: (a) {o.N} exit round trips, {o.GetppidN} getppid(), then {o.N} hypercalls ...");
+    double exitBefore = bare.TimeRoundTrips(o.N);
+    double getppidBefore = native.GetppidSeconds(o.GetppidN);
+    HypercallBench.Result hc;
+    using (XenHypervisor hv = XenHypervisor.CreateOnKvm(256UL << 20, new HypervisorLog(TextWriter.Null)))
+    {
+        hc = HypercallBench.Run(hv, benchGuest, o.N);
+    }
+
+    double exitAfter = bare.TimeRoundTrips(o.N);
+    double getppidAfter = native.GetppidSeconds(o.GetppidN);
+    double exit = (exitBefore + exitAfter) / 2;
+    double getppid = (getppidBefore + getppidAfter) / 2;
+    double exitC = native.ExitSeconds(o.N);
+    double getppidPInvoke = PInvokeGetppid.Seconds(o.GetppidN);
+    double tscHz = native.TscHz();
+
+    report.Table(
+        Invariant($"(a) null hypercall round trip (n = {o.N}; baselines: mean of one run just before and one just after the hypercalls)"),
+        ["measurement", "per op", "ratio"],
+        [
+            ["xen_version(XENVER_version) through the hypercall page: guest → XenSharp → guest (host clock between the console markers)",
+                Us(hc.Seconds), Times(hc.Seconds / exit) + " exit · " + Times(hc.Seconds / getppid) + " getppid"],
+            [Invariant($"baseline (i) **exit**: bare KVM exit round trip, ring-0 `out` loop, XenSharp.Kvm (before {Us(exitBefore)}, after {Us(exitAfter)})"),
+                Us(exit), "1"],
+            [Invariant($"baseline (ii) **getppid**: host getppid() system call, C, loop of {o.GetppidN} (before {Us(getppidBefore)}, after {Us(getppidAfter)})"),
+                Us(getppid), "1"],
+            [Invariant($"info: the same hypercalls timed by the guest with rdtsc: {hc.GuestTicks:0} TSC ticks/call at the host's {tscHz / 1e9:0.000} GHz TSC"),
+                Us(hc.GuestTicks / tscHz), Times(hc.GuestTicks / tscHz / hc.Seconds) + " host clock"],
+            ["info: bare exit round trip from C with raw ioctls (exit.c)", Us(exitC), Times(exit / exitC) + " XenSharp.Kvm/C"],
+            ["info: getppid() through [LibraryImport] from .NET", Us(getppidPInvoke), Times(getppidPInvoke / getppid) + " P/Invoke/C"],
+        ]);
+
+    // ---- (b) boot time ----
+    Console.Error.WriteLine($"bench: (b) boot time, {o.Repeats} runs each ...");
+    BootBench.ProcessResults p = BootBench.MeasureProcesses(o.CliDll, helloCfg, o.Repo, o.Repeats);
+    BootBench.InProcessResults ip = BootBench.MeasureInProcess(helloCfg, o.Repeats);
+
+    string[] Row(string what, Samples s, Samples? baseline) =>
+    [
+        what, Ms(s.Median), Ms(s.Min),
+        baseline is null ? "1" : Times(s.Median / baseline.Median) + " / " + Times(s.Min / baseline.Min),
+    ];
+
+    report.Table(
+        Invariant($"(b) boot time of examples/hello.cfg ({o.Repeats} runs each; ratio = median/median and min/min against the row's baseline)"),
+        ["measurement", "median", "min", "ratio (median / min)"],
+        [
+            Row("`dotnet xensharp.dll run examples/hello.cfg`: process start → first console byte on stdout", p.RunFirstByte, p.VersionFirstByte),
+            Row("`dotnet xensharp.dll run examples/hello.cfg`: process start → process exit", p.RunExit, p.VersionExit),
+            Row("baseline: `dotnet xensharp.dll version`: process start → first byte on stdout", p.VersionFirstByte, null),
+            Row("baseline: `dotnet xensharp.dll version`: process start → process exit", p.VersionExit, null),
+            Row("in-process: PvDomainBuilder.Build start → first console byte", ip.FirstByte, ip.BareVmStart),
+            Row("in-process: PvDomainBuilder.Build start → domain Ended", ip.Ended, ip.BareVmStart),
+            Row("baseline: bare KVM VM (XenSharp.Kvm) create + memory slot + vCPU + CPUID + registers → first exit", ip.BareVmStart, null),
+        ]);
+
+    string text = report.ToString();
+    Console.WriteLine(text);
+    if (o.Output is { } path)
+    {
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        File.WriteAllText(path, text);
+        Console.Error.WriteLine($"bench: wrote {path}");
+    }
+
+    return 0;
+}
+catch (BenchException e)
+{
+    Console.Error.WriteLine($"bench: {e.Message}");
+    return 1;
+}
+catch (Exception e) when (e is KvmUnavailableException or KvmException)
+{
+    Console.Error.WriteLine($"bench: KVM: {e.Message}");
+    return 1;
+}

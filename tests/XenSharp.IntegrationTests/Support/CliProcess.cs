@@ -1,0 +1,84 @@
+using System.Diagnostics;
+
+namespace XenSharp.IntegrationTests.Support;
+
+/// <summary>The result of one `dotnet xensharp.dll ...` process.</summary>
+public sealed record CliResult(int ExitCode, string Stdout, string Stderr)
+{
+    public string[] StderrLines => Guests.Lines(Stderr);
+
+    public override string ToString() => $"exit {ExitCode}\n--- stdout\n{Stdout}--- stderr\n{Stderr}";
+}
+
+/// <summary>Runs the real CLI as a child process (the build output of XenSharp.Cli), with a time limit.</summary>
+public static class CliProcess
+{
+    /// <summary>Variables the tests control: a developer's own settings must not leak into the child.</summary>
+    private static readonly string[] Scrubbed = ["XENSHARP_POOL_MB", "XENSHARP_KVM_DEVICE"];
+
+    public static async Task<CliResult> RunAsync(IEnumerable<string> args, IReadOnlyDictionary<string, string>? environment = null, TimeSpan? limit = null)
+    {
+        var psi = new ProcessStartInfo(DotnetHost)
+        {
+            WorkingDirectory = RepoPaths.Root,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            RedirectStandardInput = true,
+            UseShellExecute = false,
+        };
+        psi.ArgumentList.Add(RepoPaths.CliDll);
+        foreach (string a in args)
+        {
+            psi.ArgumentList.Add(a);
+        }
+
+        foreach (string name in Scrubbed)
+        {
+            psi.Environment.Remove(name);
+        }
+
+        foreach ((string name, string value) in environment ?? new Dictionary<string, string>())
+        {
+            psi.Environment[name] = value;
+        }
+
+        using var process = Process.Start(psi) ?? throw new InvalidOperationException($"could not start {psi.FileName}");
+        process.StandardInput.Close();
+        Task<string> stdout = process.StandardOutput.ReadToEndAsync();
+        Task<string> stderr = process.StandardError.ReadToEndAsync();
+        TimeSpan max = limit ?? Limits.Generous;
+        using var cts = new CancellationTokenSource(max);
+        try
+        {
+            await process.WaitForExitAsync(cts.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            process.Kill(entireProcessTree: true);
+            await process.WaitForExitAsync();
+            throw new TimeoutException($"xensharp {string.Join(' ', psi.ArgumentList.Skip(1))} did not exit within {max.TotalSeconds:0.#} s\n"
+                + $"--- stdout\n{await stdout}--- stderr\n{await stderr}");
+        }
+
+        return new CliResult(process.ExitCode, await stdout, await stderr);
+    }
+
+    /// <summary>The dotnet host: the one `dotnet test` runs under, else the one on PATH.</summary>
+    private static string DotnetHost
+    {
+        get
+        {
+            if (Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host && File.Exists(host))
+            {
+                return host;
+            }
+
+            if (Environment.ProcessPath is { } self && Path.GetFileNameWithoutExtension(self) == "dotnet")
+            {
+                return self;
+            }
+
+            return "dotnet";
+        }
+    }
+}
