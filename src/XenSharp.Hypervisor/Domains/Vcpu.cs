@@ -51,6 +51,22 @@ public sealed class Vcpu
 
     public ulong NmiCallback { get; set; }
 
+    /// <summary>Virtual control registers: CR0 (only TS is the guest's), CR2 (the last #PF address delivered), CR4.</summary>
+    public ulong VirtualCr0 { get; set; } = 0x80050033;
+
+    public ulong VirtualCr2 { get; set; }
+
+    public ulong VirtualCr4 { get; set; } = 0x6f0;
+
+    /// <summary>Virtual IOPL (PHYSDEVOP_set_iopl), 0–3; the real IOPL is always 0.</summary>
+    public int VirtualIopl { get; set; }
+
+    /// <summary>Debug registers DR0–DR7 as the guest set them (set_debugreg).</summary>
+    public ulong[] DebugRegisters { get; } = [0, 0, 0, 0, 0xffff0ff0, 0x400, 0xffff0ff0, 0x400];
+
+    /// <summary>Machine operations that need the vCPU's KVM state (MSRs); set by the machine layer.</summary>
+    public IVcpuMachine? Machine { get; set; }
+
     /// <summary>Set by another thread to stop this vCPU; the vCPU thread checks it after every exit.</summary>
     public volatile bool StopRequested;
 
@@ -73,6 +89,24 @@ public sealed class Vcpu
         InKernelMode = kernel;
         Domain.StubPages.SetKernelMode(Id, kernel);
     }
+
+    /// <summary>Switches between guest kernel and user mode as Xen's toggle_guest_mode does: page tables and GS base.</summary>
+    public void ToggleGuestMode()
+    {
+        SetKernelMode(!InKernelMode);
+        LoadCr3(CurrentL4);
+        Span<byte> data = DataPage;
+        data[StubLayout.DataSwapGs] ^= 1;
+    }
+
+    /// <summary>Has the stub load this top-level table into CR3 on its way back to the guest (flushing the TLB).</summary>
+    public void LoadCr3(Mfn l4) =>
+        BinaryPrimitives.WriteUInt64LittleEndian(DataPage[StubLayout.DataPendingCr3..], l4.Address);
+
+    /// <summary>Has the stub flush this vCPU's TLB before it returns to the guest.</summary>
+    public void RequestTlbFlush() => DataPage[StubLayout.DataFlushTlb] = 1;
+
+    private Span<byte> DataPage => Domain.Pool.Memory.GetSpan(Domain.StubPages.DataMachineAddress(Id), 4096);
 
     public bool CopyFromGuest(ulong va, Span<byte> destination) =>
         GuestAccess.CopyFrom(Domain.Pool, Domain.Id, CurrentL4, va, destination);

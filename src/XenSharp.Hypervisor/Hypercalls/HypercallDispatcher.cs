@@ -24,6 +24,7 @@ public static class HypercallDispatcher
         t[HypercallNumber.ConsoleIo] = ConsoleIoHypercall.ConsoleIo;
         t[HypercallNumber.VmAssist] = VmAssistHypercall.VmAssist;
         t[HypercallNumber.MemoryOp] = MemoryOpHypercall.MemoryOp;
+        t[HypercallNumber.Iret] = IretHypercall.Iret;
         return t;
     }
 

@@ -133,7 +133,29 @@ public sealed class StubImage
         a.Label(ref noEoi);
         a.@out((byte)StubVector.ExitPort, al);
 
+        // Carry out what the host asked for (data page requests), then return to the guest.
         a.Label(ref restore);
+        Label noCr3 = a.CreateLabel();
+        Label noFlush = a.CreateLabel();
+        Label noSwapgs = a.CreateLabel();
+        a.mov(rax, __qword_ptr[rsp + StubLayout.FrameToData + StubLayout.DataPendingCr3]);
+        a.test(rax, rax);
+        a.jz(noCr3);
+        a.mov(cr3, rax);
+        a.mov(__qword_ptr[rsp + StubLayout.FrameToData + StubLayout.DataPendingCr3], 0);
+        a.mov(__byte_ptr[rsp + StubLayout.FrameToData + StubLayout.DataFlushTlb], 0);
+        a.Label(ref noCr3);
+        a.cmp(__byte_ptr[rsp + StubLayout.FrameToData + StubLayout.DataFlushTlb], 0);
+        a.je(noFlush);
+        a.mov(rax, cr3);
+        a.mov(cr3, rax);
+        a.mov(__byte_ptr[rsp + StubLayout.FrameToData + StubLayout.DataFlushTlb], 0);
+        a.Label(ref noFlush);
+        a.cmp(__byte_ptr[rsp + StubLayout.FrameToData + StubLayout.DataSwapGs], 0);
+        a.je(noSwapgs);
+        a.swapgs();
+        a.mov(__byte_ptr[rsp + StubLayout.FrameToData + StubLayout.DataSwapGs], 0);
+        a.Label(ref noSwapgs);
         a.add(rsp, 8);
         a.pop(r15);
         a.pop(r14);

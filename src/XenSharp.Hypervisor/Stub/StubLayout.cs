@@ -32,6 +32,11 @@ public static class StubLayout
     public const int DataKernelMode = 0x108;
     public const int DataVcpuId = 0x110;
 
+    /// <summary>Requests the host leaves for the stub to carry out in ring 0 on its way back to the guest.</summary>
+    public const int DataPendingCr3 = 0x118;   // non-zero: load this CR3 (also flushes the TLB)
+    public const int DataFlushTlb = 0x120;     // byte: reload CR3 to flush the TLB
+    public const int DataSwapGs = 0x121;       // byte: swapgs (the guest switched between kernel and user mode)
+
     public static ulong Window(int vcpu) => Base + WindowsOffset + ((ulong)vcpu * WindowSize);
 
     public static ulong GdtBase(int vcpu) => Window(vcpu);

@@ -1,0 +1,8 @@
+namespace XenSharp.Hypervisor.Pv;
+
+public enum EmulationOutcome
+{
+    Emulated,
+    NotHandled,
+    Fault,
+}
