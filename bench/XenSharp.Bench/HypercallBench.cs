@@ -53,6 +53,15 @@ public static partial class HypercallBench
             console.Transcript);
     }
 
+    /// <summary>An xl config for `xensharp run` that boots the bench guest with n=<paramref name="n"/>.</summary>
+    public static string WriteConfig(string directory, string kernelPath, int n)
+    {
+        string path = Path.Combine(directory, string.Create(CultureInfo.InvariantCulture, $"bench-hypercall-{n}.cfg"));
+        File.WriteAllText(path, string.Create(CultureInfo.InvariantCulture,
+            $"name = \"bench-hypercall\"\nkernel = \"{kernelPath}\"\nmemory = {MemoryMiB}\nvcpus = 1\nextra = \"n={n}\"\n"));
+        return path;
+    }
+
     /// <summary>The domain must have powered off after "Test result: SUCCESS" as its last line.</summary>
     internal static void CheckVerdict(Domain d, TimedConsole console)
     {

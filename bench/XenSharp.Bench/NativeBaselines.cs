@@ -43,6 +43,9 @@ public sealed class NativeBaselines : IDisposable
         return new NativeBaselines(dir, program);
     }
 
+    /// <summary>The compiled program, e.g. for <see cref="KvmEventCounts"/>.</summary>
+    public string Program => _program;
+
     /// <summary>Seconds per getppid() system call, from C.</summary>
     public double GetppidSeconds(int n) => Number("getppid", n) * 1e-9;
 

@@ -4,6 +4,9 @@ using XenSharp.Hypervisor.Logging;
 using XenSharp.Kvm;
 using static XenSharp.Bench.Report;
 
+long started = Clock.Now;
+void Progress(string message) => Console.Error.WriteLine(Invariant($"bench [{Clock.Seconds(started, Clock.Now),5:0.0} s]: {message}"));
+
 try
 {
     BenchOptions o = BenchOptions.Parse(args);
@@ -21,7 +24,7 @@ try
     MachineInfo machine = MachineInfo.Collect(o.Repo);
     var report = new Report("XenSharp benchmarks");
     report.Line(Invariant($"{machine.Date} · KVM: {machine.Kvm} · CPU: {machine.Cpu} ×{machine.Cpus} · kernel {machine.Kernel} · {machine.Runtime} · load {machine.LoadAverage} at start · commit {machine.Commit}"));
-    Console.Error.WriteLine($"bench: {machine.Kvm} KVM, {machine.Cpu} x{machine.Cpus}, load {machine.LoadAverage}");
+    Progress($"{machine.Kvm} KVM, {machine.Cpu} x{machine.Cpus}, load {machine.LoadAverage}");
 
     // ---- (a) null hypercall round trip ----
     using var native = NativeBaselines.Compile(Repo("bench/native/baselines.c"));
@@ -29,7 +32,7 @@ try
     using MachineMemory bareMemory = BareVm.CreateMemory();
     using BareVm bare = BareVm.Start(kvm, bareMemory);
 
-    Console.Error.WriteLine($"bench: (a) {o.N} exit round trips, {o.GetppidN} getppid(), then {o.N} hypercalls ...");
+    Progress($"(a) {o.N} exit round trips, {o.GetppidN} getppid(), then {o.N} hypercalls ...");
     double exitBefore = bare.TimeRoundTrips(o.N);
     double getppidBefore = native.GetppidSeconds(o.GetppidN);
     HypercallBench.Result hc;
@@ -62,8 +65,46 @@ try
             ["info: getppid() through [LibraryImport] from .NET", Us(getppidPInvoke), Times(getppidPInvoke / getppid) + " P/Invoke/C"],
         ]);
 
+    // ---- (a, continued) KVM events per operation ----
+    Progress("(a) counting KVM events per operation with perf ...");
+    const int Small = 1000, Large = 11_000;
+    string configs = Directory.CreateTempSubdirectory("xensharp-bench-cfg-").FullName;
+    string why;
+    Dictionary<string, double>? hcEvents, exitEvents = null;
+    try
+    {
+        hcEvents = KvmEventCounts.TryMeasure(
+            n => ["dotnet", o.CliDll, "run", HypercallBench.WriteConfig(configs, benchGuest, n)], Small, Large, o.Repo, out why);
+        if (hcEvents is not null)
+        {
+            exitEvents = KvmEventCounts.TryMeasure(
+                n => [native.Program, "exit", n.ToString(System.Globalization.CultureInfo.InvariantCulture)], Small, Large, o.Repo, out why);
+        }
+    }
+    finally
+    {
+        Directory.Delete(configs, recursive: true);
+    }
+
+    if (hcEvents is not null && exitEvents is not null)
+    {
+        report.Table(
+            Invariant($"(a) KVM events per operation (perf stat on a child process; counts of a {Large}-op run minus a {Small}-op run, ÷ {Large - Small})"),
+            ["measurement: KVM event", "per hypercall", "per bare exit round trip", "ratio"],
+            KvmEventCounts.Events.Select(e =>
+            {
+                double h = hcEvents[e.Event], x = exitEvents[e.Event];
+                return new[] { $"`{e.Event}`: {e.Meaning}", Invariant($"{h:0.00}"), Invariant($"{x:0.00}"), x == 0 ? "–" : Times(h / x) };
+            }));
+    }
+    else
+    {
+        report.Line("");
+        report.Line($"KVM events per operation: not measured: {why}");
+    }
+
     // ---- (b) boot time ----
-    Console.Error.WriteLine($"bench: (b) boot time, {o.Repeats} runs each ...");
+    Progress($"(b) boot time, {o.Repeats} runs each ...");
     BootBench.ProcessResults p = BootBench.MeasureProcesses(o.CliDll, helloCfg, o.Repo, o.Repeats);
     BootBench.InProcessResults ip = BootBench.MeasureInProcess(helloCfg, o.Repeats);
 
@@ -92,7 +133,7 @@ try
     {
         Directory.CreateDirectory(Path.GetDirectoryName(path)!);
         File.WriteAllText(path, text);
-        Console.Error.WriteLine($"bench: wrote {path}");
+        Progress($"wrote {path}");
     }
 
     return 0;

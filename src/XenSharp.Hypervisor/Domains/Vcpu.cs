@@ -45,6 +45,9 @@ public sealed class Vcpu
 
     public ulong SyscallCallback { get; set; }
 
+    /// <summary>CALLBACKF_mask_events on the syscall callback: mask events while entering it.</summary>
+    public bool SyscallCallbackMasksEvents { get; set; }
+
     public ulong Syscall32Callback { get; set; }
 
     public ulong SysenterCallback { get; set; }

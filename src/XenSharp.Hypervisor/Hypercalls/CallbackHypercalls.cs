@@ -34,6 +34,7 @@ public static class CallbackHypercalls
                 }
 
                 ushort type = BinaryPrimitives.ReadUInt16LittleEndian(reg);
+                ushort flags = BinaryPrimitives.ReadUInt16LittleEndian(reg[2..]);
                 ulong address = BinaryPrimitives.ReadUInt64LittleEndian(reg[8..]);
                 if (!GuestPageWalker.IsCanonical(address))
                 {
@@ -44,7 +45,10 @@ public static class CallbackHypercalls
                 {
                     case CallbackType.Event: vcpu.EventCallback = address; return 0;
                     case CallbackType.Failsafe: vcpu.FailsafeCallback = address; return 0;
-                    case CallbackType.Syscall: vcpu.SyscallCallback = address; return 0;
+                    case CallbackType.Syscall:
+                        vcpu.SyscallCallback = address;
+                        vcpu.SyscallCallbackMasksEvents = (flags & CallbackType.FlagMaskEvents) != 0;
+                        return 0;
                     case CallbackType.Syscall32: vcpu.Syscall32Callback = address; return 0;
                     case CallbackType.Sysenter: vcpu.SysenterCallback = address; return 0;
                     case CallbackType.Nmi: vcpu.NmiCallback = address; return 0;

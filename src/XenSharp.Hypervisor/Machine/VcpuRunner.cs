@@ -13,7 +13,7 @@ namespace XenSharp.Hypervisor.Machine;
 /// Anything else is the guest's doing or a stub fault, and crashes this domain only. No guest action may throw out of
 /// this loop: unexpected exceptions crash the domain with the exception's message.
 /// </summary>
-internal sealed class VcpuRunner : IDisposable
+internal sealed class VcpuRunner : IDisposable, IVcpuMachine
 {
     private const ulong Cr0 = 0x80050033;   // PG AM WP NE ET MP PE
     private const ulong Cr4 = 0x620;        // OSXMMEXCPT OSFXSR PAE
@@ -29,7 +29,12 @@ internal sealed class VcpuRunner : IDisposable
         _kvm = kvm;
         _kvm.SetCpuid(cpuid.ToArray());
         SetupRing0(stub);
+        vcpu.Machine = this;
     }
+
+    public ulong GetMsr(uint index) => _kvm.GetMsr(index);
+
+    public void SetMsr(uint index, ulong value) => _kvm.SetMsrs([new MsrValue(index, value)]);
 
     public Vcpu Vcpu { get; }
 
@@ -133,12 +138,6 @@ internal sealed class VcpuRunner : IDisposable
             return;
         }
 
-        if (vector is >= 32 and < 256)
-        {
-            // A spurious interrupt: nothing to do.
-            return;
-        }
-
-        Vcpu.Domain.Crash(CrashReport.Describe(Vcpu, vector));
+        GuestExceptions.Handle(Vcpu, vector);
     }
 }

@@ -22,10 +22,11 @@ public static class CrashReport
         vector < (ulong)ExceptionNames.Length ? ExceptionNames[vector] : $"vector {vector}";
 
     /// <summary>The one-line reason; the full register dump goes to the log.</summary>
-    public static string Describe(Vcpu vcpu, ulong vector)
+    public static string Describe(Vcpu vcpu, ulong vector) => Describe(vcpu, vector, vcpu.FrameGet(StubFrame.ErrorCode));
+
+    public static string Describe(Vcpu vcpu, ulong vector, ulong error)
     {
         ulong rip = vcpu.FrameGet(StubFrame.Rip);
-        ulong error = vcpu.FrameGet(StubFrame.ErrorCode);
         string insn = DecodeAt(vcpu, rip, out byte[] bytes, out int length);
         string what;
         if (vector == StubVector.GuestSyscall)
@@ -38,6 +39,8 @@ public static class CrashReport
         }
         else if (vector == 14)
         {
+            // As the guest would see it: the U bit says guest user mode, not the hardware's ring 3.
+            error = vcpu.InKernelMode ? error & ~4UL : error | 4;
             ulong cr2 = vcpu.FrameGet(StubFrame.Cr2);
             string access = (error & 0x10) != 0 ? "instruction fetch from" : (error & 2) != 0 ? "write to" : "read from";
             string why = (error & 1) != 0 ? "a page it may not access" : "an unmapped page";

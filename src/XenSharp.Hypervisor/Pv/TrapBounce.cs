@@ -24,7 +24,7 @@ public static class TrapBounce
         TrapInfo t = v.TrapTable[vector];
         if (t.Address == 0)
         {
-            v.Domain.Crash($"{what}, and the guest has no handler for vector {vector} ({CrashReport.ExceptionName((ulong)vector)}): {CrashReport.DecodeAt(v, v.FrameGet(StubFrame.Rip), out _, out _)}");
+            v.Domain.Crash(CrashReport.Describe(v, (ulong)vector, errorCode ?? 0));
             return false;
         }
 

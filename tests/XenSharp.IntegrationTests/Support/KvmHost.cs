@@ -107,7 +107,7 @@ public static class Guests
     public static DomainConfig Hostile(string name, string mode) => Config(name, "hostile", $"hostile={mode}");
 
     /// <summary>The console lines of a transcript or log, without the empty string after the last newline.</summary>
-    public static string[] Lines(string text) => text.Split('\n') is { Length: > 0 } l && l[^1].Length == 0 ? l[..^1] : text.Split('\n');
+    public static string[] Lines(string text) => (text.EndsWith('\n') ? text[..^1] : text) is { Length: > 0 } t ? t.Split('\n') : [];
 
     public const string Greeting = "Hello, world! This is a Xen PV guest on XenSharp.";
 

@@ -58,7 +58,7 @@ public class StubImageTests
     [Fact]
     public void TheWholeBodyDecodesAndLeavesThroughTheExitPort()
     {
-        List<Instruction> body = DecodeFrom(Image.CommonEntry, 80);
+        List<Instruction> body = DecodeFrom(Image.CommonEntry, 120);
         Assert.DoesNotContain(body.TakeWhile(i => i.Mnemonic != Mnemonic.Iretq), i => i.IsInvalid);
         Assert.Contains(body, i => i.Mnemonic == Mnemonic.Out && i.GetImmediate(0) == StubVector.ExitPort);
         Assert.Contains(body, i => i.Mnemonic == Mnemonic.Iretq);
