@@ -4,7 +4,8 @@ namespace XenSharp.Bench;
 
 /// <summary>
 /// bench/native/baselines.c, compiled with gcc into a temporary directory for this run and deleted afterwards:
-/// the native getppid() baseline, the raw-ioctl exit round trip and the host's TSC rate.
+/// the native getppid() baseline, the raw-ioctl exit round trip (bare, and with 10 extra ring-0 instructions without or with a memory operand) and the
+/// host's TSC rate.
 /// </summary>
 public sealed class NativeBaselines : IDisposable
 {
@@ -51,6 +52,12 @@ public sealed class NativeBaselines : IDisposable
 
     /// <summary>Seconds per KVM_RUN round trip of exit.c's ring-0 OUT loop, from C with raw ioctls.</summary>
     public double ExitSeconds(int n) => Number("exit", n) * 1e-9;
+
+    /// <summary>Seconds per round trip of the same loop with 10 <c>nop</c>s before the <c>out</c>.</summary>
+    public double NopLoopSeconds(int n) => Number("nops", n) * 1e-9;
+
+    /// <summary>Seconds per round trip of the same loop with 5 <c>push</c> and 5 <c>pop</c> before the <c>out</c>.</summary>
+    public double StackLoopSeconds(int n) => Number("stack", n) * 1e-9;
 
     /// <summary>The host's TSC ticks per second.</summary>
     public double TscHz() => Number("tsc", null) * 1e9;

@@ -7,6 +7,11 @@
  *                         `out 0x14, al; jmp back` (the setup of
  *                         /work/shared/reference/kvm-probes/exit.c); prints ns
  *                         per round trip
+ *   baselines nops N      the same loop with 10 `nop`s before the `out`: the
+ *                         difference from `exit`, divided by 10, is what one
+ *                         ring-0 instruction costs (kvm_pvm emulates them)
+ *   baselines stack N     the same with 5 `push %rax` and 5 `pop %rax`: one
+ *                         ring-0 instruction with a memory operand
  *   baselines tsc         the TSC rate against CLOCK_MONOTONIC over 100 ms;
  *                         prints TSC ticks per ns
  *
@@ -52,10 +57,11 @@ static int bench_getppid(long n)
     return 0;
 }
 
-static int bench_exit(long n)
+/* before: 10 bytes of one-byte instructions to run ahead of the out, or NULL */
+static int bench_exit(long n, const uint8_t *before)
 {
     enum { MEM = 0x400000 };
-    static const uint8_t code[] = { 0xe6, 0x14, 0xeb, 0xfc };   /* out 0x14,al; jmp . - 2 */
+    static const uint8_t loop[] = { 0xe6, 0x14, 0xeb, 0x00 };   /* out 0x14,al; jmp <start> */
     struct { struct kvm_cpuid2 c; struct kvm_cpuid_entry2 e[256]; } cpuid;
     struct kvm_sregs s;
     struct kvm_regs r;
@@ -87,7 +93,11 @@ static int bench_exit(long n)
     gdt = (uint64_t *)(m + 0x6000);
     gdt[1] = 0x00209a0000000000ULL;   /* 64-bit code, DPL 0 */
     gdt[2] = 0x0000920000000000ULL;   /* data */
-    memcpy(m + 0x10000, code, sizeof(code));
+    int extra = before ? 10 : 0;
+    if ( before )
+        memcpy(m + 0x10000, before, extra);
+    memcpy(m + 0x10000 + extra, loop, sizeof(loop));
+    m[0x10000 + extra + 3] = (uint8_t)-(extra + 4);             /* jmp back to the start */
 
     if ( (cpu = ioctl(vm, KVM_CREATE_VCPU, 0)) < 0 )
         return fail("KVM_CREATE_VCPU");
@@ -165,13 +175,20 @@ int main(int argc, char **argv)
         return bench_tsc();
     if ( argc != 3 || n <= 0 )
     {
-        fprintf(stderr, "usage: baselines getppid|exit N | baselines tsc\n");
+        fprintf(stderr, "usage: baselines getppid|exit|nops|stack N | baselines tsc\n");
         return 2;
     }
     if ( !strcmp(argv[1], "getppid") )
         return bench_getppid(n);
+    static const uint8_t nops[10] = { 0x90, 0x90, 0x90, 0x90, 0x90, 0x90, 0x90, 0x90, 0x90, 0x90 };
+    static const uint8_t stack[10] = { 0x50, 0x50, 0x50, 0x50, 0x50, 0x58, 0x58, 0x58, 0x58, 0x58 };
+
     if ( !strcmp(argv[1], "exit") )
-        return bench_exit(n);
+        return bench_exit(n, NULL);
+    if ( !strcmp(argv[1], "nops") )
+        return bench_exit(n, nops);
+    if ( !strcmp(argv[1], "stack") )
+        return bench_exit(n, stack);
     fprintf(stderr, "baselines: unknown mode %s\n", argv[1]);
     return 2;
 }

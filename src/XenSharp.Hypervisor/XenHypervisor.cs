@@ -59,6 +59,13 @@ public sealed class XenHypervisor : IDisposable
 
     public KvmKind MachineKind => _kvm?.Kind ?? KvmKind.Unknown;
 
+    /// <summary>
+    /// Where guests find the read-only M2P. Xen's ABI puts it at 0xffff800000000000 (L4 slot 256) and every guest L4
+    /// maps it there; but kvm_pvm faults ring-3 reads in slot 256 (reserved-bit #PF, tools/probes/user-read-slot.c),
+    /// so there XENMEM_machphys_mapping reports the alias XenSharp also maps in slot 257.
+    /// </summary>
+    public ulong M2pVirtualStart => MachineKind == KvmKind.Pvm ? Stub.DomainStubPages.M2pAliasStart : Abi.XenVirtualLayout.MachToPhysStart;
+
     public IReadOnlyCollection<Domain> Domains
     {
         get

@@ -25,8 +25,10 @@ public sealed class Domain : IDisposable
         Id = id;
         Name = name;
         Console = console;
+        Events = new(this);
         NrPages = nrPages;
         MaxPages = nrPages;
+        Mmu = new Pv.Mmu.DomainMmu(this);
         try
         {
             StubPages = DomainStubPages.Create(Pool, hypervisor.Shared, vcpus);
@@ -36,6 +38,7 @@ public sealed class Domain : IDisposable
             Extent si = Pool.Allocate(1, id) ?? throw new OutOfPoolException(1);
             _extents.Add(si);
             SharedInfo = si.First;
+            StubPages.MapSharedInfo(SharedInfo);
             Vcpus = new Vcpu[vcpus];
             for (int i = 0; i < vcpus; i++)
             {
@@ -59,6 +62,8 @@ public sealed class Domain : IDisposable
 
     public IConsoleSink Console { get; }
 
+    public Events.EventChannelTable Events { get; }
+
     public HypervisorLog Log => Hypervisor.Log;
 
     public ulong NrPages { get; }
@@ -71,6 +76,8 @@ public sealed class Domain : IDisposable
     public Mfn SharedInfo { get; }
 
     public DomainStubPages StubPages { get; } = null!;
+
+    public Pv.Mmu.DomainMmu Mmu { get; }
 
     public Vcpu[] Vcpus { get; } = [];
 
@@ -174,6 +181,7 @@ public sealed class Domain : IDisposable
         }
 
         _ended.TrySetResult(State);
+        Events.Destroy(); // no event may touch shared_info once its frame is freed
         FreeFrames();
     }
 

@@ -26,16 +26,48 @@ public sealed class Vcpu
 
     public int Id { get; }
 
+    private Mfn _kernelL4;
+    private Mfn? _userL4;
+    private ulong _kernelSp;
+    private ulong _syscallCallback;
+    private bool _syscallMasks;
+
     /// <summary>The guest kernel's top-level table (CR3 while in kernel mode).</summary>
-    public Mfn KernelL4 { get; set; }
+    public Mfn KernelL4
+    {
+        get => _kernelL4;
+        set
+        {
+            _kernelL4 = value;
+            DataSet(StubLayout.DataKernelCr3, value.Address);
+        }
+    }
 
-    public Mfn? UserL4 { get; set; }
+    /// <summary>The guest's user-mode top-level table (MMUEXT_NEW_USER_BASEPTR), if it registered one.</summary>
+    public Mfn? UserL4
+    {
+        get => _userL4;
+        set
+        {
+            _userL4 = value;
+            DataSet(StubLayout.DataUserCr3, value?.Address ?? 0);
+        }
+    }
 
-    public bool InKernelMode { get; private set; } = true;
+    /// <summary>Guest kernel or user mode. The stub's fast paths switch it too, so the data page holds the truth.</summary>
+    public bool InKernelMode => DataPage[StubLayout.DataKernelMode] != 0;
 
     public ulong KernelSs { get; set; }
 
-    public ulong KernelSp { get; set; }
+    public ulong KernelSp
+    {
+        get => _kernelSp;
+        set
+        {
+            _kernelSp = value;
+            DataSet(StubLayout.DataKernelSp, value);
+        }
+    }
 
     public TrapInfo[] TrapTable { get; } = new TrapInfo[256];
 
@@ -43,10 +75,29 @@ public sealed class Vcpu
 
     public ulong FailsafeCallback { get; set; }
 
-    public ulong SyscallCallback { get; set; }
+    public ulong SyscallCallback
+    {
+        get => _syscallCallback;
+        set
+        {
+            _syscallCallback = value;
+            DataSet(StubLayout.DataSyscallCallback, value);
+        }
+    }
 
     /// <summary>CALLBACKF_mask_events on the syscall callback: mask events while entering it.</summary>
-    public bool SyscallCallbackMasksEvents { get; set; }
+    public bool SyscallCallbackMasksEvents
+    {
+        get => _syscallMasks;
+        set
+        {
+            _syscallMasks = value;
+            DataPage[StubLayout.DataSyscallMasks] = value ? (byte)1 : (byte)0;
+        }
+    }
+
+    /// <summary>Turns the stub's fast paths off for state only the host models (architectural IOPL).</summary>
+    public void SetSlowPathOnly(bool slow) => DataPage[StubLayout.DataSlowPath] = slow ? (byte)1 : (byte)0;
 
     public ulong Syscall32Callback { get; set; }
 
@@ -66,6 +117,9 @@ public sealed class Vcpu
 
     /// <summary>Debug registers DR0–DR7 as the guest set them (set_debugreg).</summary>
     public ulong[] DebugRegisters { get; } = [0, 0, 0, 0, 0xffff0ff0, 0x400, 0xffff0ff0, 0x400];
+
+    /// <summary>Privileged-op emulation state: I/O bitmap, emulated DR7 I/O breakpoints, per-vCPU MSRs (Pv/Emulation).</summary>
+    public Pv.Emulation.PvEmulationState Emulation { get; } = new();
 
     /// <summary>Machine operations that need the vCPU's KVM state (MSRs); set by the machine layer.</summary>
     public IVcpuMachine? Machine { get; set; }
@@ -87,11 +141,7 @@ public sealed class Vcpu
     public void FrameSet(int offset, ulong value) =>
         BinaryPrimitives.WriteUInt64LittleEndian(Domain.Pool.Memory.GetSpan(_frameAddress + (ulong)offset, 8), value);
 
-    public void SetKernelMode(bool kernel)
-    {
-        InKernelMode = kernel;
-        Domain.StubPages.SetKernelMode(Id, kernel);
-    }
+    public void SetKernelMode(bool kernel) => Domain.StubPages.SetKernelMode(Id, kernel);
 
     /// <summary>Switches between guest kernel and user mode as Xen's toggle_guest_mode does: page tables and GS base.</summary>
     public void ToggleGuestMode()
@@ -108,6 +158,8 @@ public sealed class Vcpu
 
     /// <summary>Has the stub flush this vCPU's TLB before it returns to the guest.</summary>
     public void RequestTlbFlush() => DataPage[StubLayout.DataFlushTlb] = 1;
+
+    private void DataSet(int offset, ulong value) => BinaryPrimitives.WriteUInt64LittleEndian(DataPage[offset..], value);
 
     private Span<byte> DataPage => Domain.Pool.Memory.GetSpan(Domain.StubPages.DataMachineAddress(Id), 4096);
 

@@ -25,6 +25,20 @@ public static class HypercallDispatcher
         t[HypercallNumber.VmAssist] = VmAssistHypercall.VmAssist;
         t[HypercallNumber.MemoryOp] = MemoryOpHypercall.MemoryOp;
         t[HypercallNumber.Iret] = IretHypercall.Iret;
+        t[HypercallNumber.MmuUpdate] = MmuHypercalls.MmuUpdate;
+        t[HypercallNumber.MmuextOp] = MmuHypercalls.MmuextOp;
+        t[HypercallNumber.UpdateVaMapping] = MmuHypercalls.UpdateVaMapping;
+        t[HypercallNumber.UpdateVaMappingOtherdomain] = MmuHypercalls.UpdateVaMappingOtherdomain;
+        t[HypercallNumber.Multicall] = MulticallHypercall.Multicall;
+        t[HypercallNumber.SetGdt] = DescriptorHypercalls.SetGdt;
+        t[HypercallNumber.UpdateDescriptor] = DescriptorHypercalls.UpdateDescriptor;
+        t[HypercallNumber.EventChannelOp] = EventChannelHypercall.EventChannelOp;
+        t[HypercallNumber.EventChannelOpCompat] = EventChannelHypercall.EventChannelOpCompat;
+        t[HypercallNumber.SetSegmentBase] = SegmentHypercalls.SetSegmentBase;
+        t[HypercallNumber.FpuTaskswitch] = FpuHypercall.FpuTaskswitch;
+        t[HypercallNumber.SetDebugreg] = DebugRegHypercalls.SetDebugreg;
+        t[HypercallNumber.GetDebugreg] = DebugRegHypercalls.GetDebugreg;
+        t[HypercallNumber.PhysdevOp] = PhysdevHypercall.PhysdevOp;
         return t;
     }
 

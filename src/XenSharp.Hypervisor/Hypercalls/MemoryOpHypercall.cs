@@ -41,8 +41,9 @@ public static class MemoryOpHypercall
             case Abi.MemoryOp.MachphysMapping:
             {
                 Span<byte> m = stackalloc byte[24];
-                BinaryPrimitives.WriteUInt64LittleEndian(m, XenVirtualLayout.MachToPhysStart);
-                BinaryPrimitives.WriteUInt64LittleEndian(m[8..], XenVirtualLayout.MachToPhysEnd);
+                ulong start = d.Hypervisor.M2pVirtualStart;
+                BinaryPrimitives.WriteUInt64LittleEndian(m, start);
+                BinaryPrimitives.WriteUInt64LittleEndian(m[8..], start + (XenVirtualLayout.MachToPhysEnd - XenVirtualLayout.MachToPhysStart));
                 BinaryPrimitives.WriteUInt64LittleEndian(m[16..], XenVirtualLayout.MachToPhysEntries - 1);
                 return vcpu.CopyToGuest(arg, m) ? 0 : -XenErrno.EFAULT;
             }

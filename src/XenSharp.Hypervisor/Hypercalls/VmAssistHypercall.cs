@@ -18,12 +18,20 @@ public static class VmAssistHypercall
         {
             case Abi.VmAssist.CmdEnable:
                 d.VmAssist |= 1UL << (int)type;
-                return 0;
+                break;
             case Abi.VmAssist.CmdDisable:
                 d.VmAssist &= ~(1UL << (int)type);
-                return 0;
+                break;
             default:
                 return -XenErrno.ENOSYS;
         }
+
+        bool iopl = (d.VmAssist & (1UL << Abi.VmAssist.TypeArchitecturalIopl)) != 0;
+        foreach (Vcpu v in d.Vcpus)
+        {
+            v.SetSlowPathOnly(iopl);
+        }
+
+        return 0;
     }
 }

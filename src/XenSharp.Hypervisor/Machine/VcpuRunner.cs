@@ -95,6 +95,11 @@ internal sealed class VcpuRunner : IDisposable, IVcpuMachine
                 {
                     case VcpuExitReason.Io when exit.IoPort == StubVector.ExitPort:
                         HandleStubExit();
+                        if (d.State == DomainState.Running)
+                        {
+                            EventUpcall.DeliverIfPending(Vcpu);
+                        }
+
                         break;
                     case VcpuExitReason.Io when exit.IoPort == StubVector.StubFaultPort:
                         d.Crash($"fault inside the hypervisor stub on vCPU {Vcpu.Id}: {CrashReport.DescribeStubFault(_kvm)}");

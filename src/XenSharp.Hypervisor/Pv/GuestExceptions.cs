@@ -19,6 +19,17 @@ public static class GuestExceptions
             return;
         }
 
+        if (vector == StubVector.EventCheck)
+        {
+            return; // the runner delivers the pending upcall next
+        }
+
+        if (vector == StubVector.GuestMemoryFault)
+        {
+            v.Domain.Crash($"the stub could not access guest memory at 0x{v.FrameGet(StubFrame.ErrorCode):x} for a bounce frame or iret context (guest RIP 0x{v.FrameGet(StubFrame.Rip):x})");
+            return;
+        }
+
         int vec = (int)vector;
         ulong error = v.FrameGet(StubFrame.ErrorCode);
         switch (vec)

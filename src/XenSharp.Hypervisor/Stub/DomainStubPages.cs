@@ -82,12 +82,54 @@ public sealed class DomainStubPages
         return pages;
     }
 
-    /// <summary>Points slots 256 (read-only M2P) and 261 (this domain's stub) of a guest L4 at the hypervisor's tables.</summary>
+    /// <summary>A second read-only M2P mapping, in slot 257, for machines where slot 256 is unusable (see XenHypervisor.M2pVirtualStart).</summary>
+    public const ulong M2pAliasStart = 0xffff808000000000;
+    public const int M2pAliasSlot = 257;
+
+    /// <summary>Points slots 256 and 257 (read-only M2P) and 261 (this domain's stub) of a guest L4 at the hypervisor's tables.</summary>
     public void InstallHypervisorSlots(Span<ulong> l4, HypervisorPages shared)
     {
         l4[XenVirtualLayout.FirstHypervisorL4Slot] = shared.M2pL3.Address | PageTableFlags.Present | PageTableFlags.User | PageTableFlags.Accessed;
+        l4[M2pAliasSlot] = l4[XenVirtualLayout.FirstHypervisorL4Slot];
         l4[StubLayout.L4Slot] = StubL3.Address | PageTableFlags.Present | PageTableFlags.Writable | PageTableFlags.Accessed;
     }
+
+    /// <summary>Maps the domain's shared_info frame into every vCPU window (supervisor-only) for the stub.</summary>
+    public void MapSharedInfo(Mfn sharedInfo)
+    {
+        Span<ulong> l1e = _pool.FrameAsEntries(Frames.First.Add(2));
+        for (int v = 0; v < VcpuCount; v++)
+        {
+            int w = (int)((ulong)v * StubLayout.WindowSize >> 12);
+            l1e[w + (int)(StubLayout.SharedInfoOffset >> 12)] = sharedInfo.Address | PageTableFlags.Present | PageTableFlags.Writable
+                | PageTableFlags.Accessed | PageTableFlags.Dirty | PageTableFlags.NoExecute;
+            ulong vcpuInfo = v < Abi.SharedInfoLayout.LegacyMaxVcpus ? StubLayout.Window(v) + StubLayout.SharedInfoOffset + ((ulong)v * 64) : 0;
+            System.Buffers.Binary.BinaryPrimitives.WriteUInt64LittleEndian(_pool.Frame(DataFrame(v))[StubLayout.DataVcpuInfo..], vcpuInfo);
+        }
+    }
+
+    /// <summary>
+    /// Points GDT page <paramref name="page"/> (0–13) of the vCPU's window at a guest frame, or back at the shared zero
+    /// page when <paramref name="frame"/> is null. Guest frames are mapped supervisor-only and writable, as Xen maps
+    /// them, so the CPU can set descriptors' accessed bits; the guest itself cannot reach the window. The caller holds
+    /// the frame's SegmentDescriptors typed reference and flushes the vCPU's TLB.
+    /// </summary>
+    public void MapGuestGdtPage(int vcpu, int page, Mfn? frame, HypervisorPages shared)
+    {
+        if ((uint)vcpu >= (uint)VcpuCount || (uint)page >= 14)
+        {
+            throw new ArgumentOutOfRangeException(nameof(page));
+        }
+
+        int w = (int)((ulong)vcpu * StubLayout.WindowSize >> 12);
+        _pool.FrameAsEntries(Frames.First.Add(2))[w + page] = frame is { } f
+            ? f.Address | PageTableFlags.Present | PageTableFlags.Writable | PageTableFlags.Accessed | PageTableFlags.Dirty | PageTableFlags.NoExecute
+            : shared.ZeroFrame.Address | PageTableFlags.Present | PageTableFlags.Accessed | PageTableFlags.NoExecute;
+    }
+
+    /// <summary>The machine address GDT page <paramref name="page"/> of the vCPU's window maps (for tests and crash reports).</summary>
+    public ulong GdtPageMapping(int vcpu, int page) =>
+        _pool.FrameAsEntries(Frames.First.Add(2))[(int)((ulong)vcpu * StubLayout.WindowSize >> 12) + page] & PageTableFlags.AddressMask;
 
     public void SetKernelMode(int vcpu, bool kernel) =>
         _pool.Memory.GetSpan(DataMachineAddress(vcpu) + StubLayout.DataKernelMode, 1)[0] = kernel ? (byte)1 : (byte)0;

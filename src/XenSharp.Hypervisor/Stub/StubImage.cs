@@ -46,6 +46,9 @@ public sealed class StubImage
 
     public static ulong SyscallEntry(int vcpu) => TrampolineBase + ((ulong)vcpu * TrampolineStride);
 
+    private const int D = StubLayout.FrameToData;
+    private const ulong ClearedOnBounce = 0x100 | 0x400 | 0x3000 | 0x4000 | 0x10000 | 0x20000 | 0x40000; // TF DF IOPL NT RF VM AC
+
     public static StubImage Emit()
     {
         ulong bodyBase = TrampolineBase + BodyOffset;
@@ -56,7 +59,6 @@ public sealed class StubImage
         Label start = a.CreateLabel("start");
         Label notSyscallFault = a.CreateLabel("not_syscall_fault");
         Label dispatch = a.CreateLabel("dispatch");
-        Label noEoi = a.CreateLabel("no_eoi");
         var vectors = new Label[256];
 
         for (int v = 0; v < 256; v++)
@@ -116,22 +118,49 @@ public sealed class StubImage
         a.mov(__qword_ptr[rsp + StubFrame.Vector], (int)StubVector.GuestSyscall);
         a.Label(ref notSyscallFault);
 
-        // A syscall from guest kernel mode is a hypercall.
+        // A syscall from guest kernel mode is a hypercall; from user mode it goes to the guest kernel's callback.
+        Label userSyscall = a.CreateLabel("user_syscall");
+        Label fastSyscall = a.CreateLabel("fast_syscall");
+        Label fastIret = a.CreateLabel("fast_iret");
+        Label checkEvents = a.CreateLabel("check_events");
+        Label toHost = a.CreateLabel("to_host");
         a.cmp(__qword_ptr[rsp + StubFrame.Vector], (int)StubVector.GuestSyscall);
         a.jne(dispatch);
-        a.cmp(__byte_ptr[rsp + StubLayout.FrameToData + StubLayout.DataKernelMode], 0);
-        a.je(dispatch);
+        a.cmp(__byte_ptr[rsp + D + StubLayout.DataKernelMode], 0);
+        a.je(userSyscall);
         a.mov(__qword_ptr[rsp + StubFrame.Vector], (int)StubVector.Hypercall);
+        a.cmp(__byte_ptr[rsp + D + StubLayout.DataSlowPath], 0);
+        a.jne(dispatch);
+        a.cmp(__qword_ptr[rsp + StubFrame.Rax], Abi.HypercallNumber.Iret);
+        a.je(fastIret);
+        a.jmp(dispatch);
+        a.Label(ref userSyscall);
+        a.cmp(__byte_ptr[rsp + D + StubLayout.DataSlowPath], 0);
+        a.je(fastSyscall);
 
         a.Label(ref dispatch);
         a.cmp(__qword_ptr[rsp + StubFrame.Vector], StubVector.Kick);
-        a.jne(noEoi);
+        a.jne(toHost);
         a.mov(ecx, 0x80b); // x2APIC EOI
         a.xor(eax, eax);
         a.xor(edx, edx);
         a.wrmsr();
-        a.Label(ref noEoi);
+        a.Label(ref toHost);
         a.@out((byte)StubVector.ExitPort, al);
+        a.jmp(restore);
+
+        EmitFastSyscall(a, fastSyscall, dispatch, checkEvents, out Label bounceWriteStart, out Label bounceWriteEnd);
+        EmitFastIret(a, fastIret, dispatch, checkEvents, out Label iretReadStart, out Label iretReadEnd);
+
+        // After a fast path: an event that became deliverable needs the host's upcall.
+        a.Label(ref checkEvents);
+        a.mov(rdi, __qword_ptr[rsp + D + StubLayout.DataVcpuInfo]);
+        a.cmp(__byte_ptr[rdi + Abi.SharedInfoLayout.UpcallPending], 0);
+        a.je(restore);
+        a.cmp(__byte_ptr[rdi + Abi.SharedInfoLayout.UpcallMask], 0);
+        a.jne(restore);
+        a.mov(__qword_ptr[rsp + StubFrame.Vector], (int)StubVector.EventCheck);
+        a.jmp(toHost);
 
         // Carry out what the host asked for (data page requests), then return to the guest.
         a.Label(ref restore);
@@ -175,7 +204,34 @@ public sealed class StubImage
         a.add(rsp, 16);
         a.iretq();
 
+        // A ring-0 fault inside a fast path's guest-memory access is the guest's doing (an unmapped or read-only
+        // stack): unwind to the outer frame at the top of this stack and let the host crash the domain with a reason.
         a.Label(ref stubFault);
+        Label realFault = a.CreateLabel("real_fault");
+        Label guestFault = a.CreateLabel("guest_fault");
+        a.mov(rax, __qword_ptr[rsp + StubFrame.Rip]);
+        foreach ((Label from, Label to) in new[] { (bounceWriteStart, bounceWriteEnd), (iretReadStart, iretReadEnd) })
+        {
+            Label next = a.CreateLabel();
+            a.lea(rdx, __[from]);
+            a.cmp(rax, rdx);
+            a.jb(next);
+            a.lea(rdx, __[to]);
+            a.cmp(rax, rdx);
+            a.jb(guestFault);
+            a.Label(ref next);
+            a.nop();
+        }
+
+        a.jmp(realFault);
+        a.Label(ref guestFault);
+        a.mov(rdx, __qword_ptr[rsp + StubFrame.Cr2]);
+        a.or(rsp, 0x3fff);
+        a.add(rsp, 1 - StubFrame.Size);
+        a.mov(__qword_ptr[rsp + StubFrame.Vector], (int)StubVector.GuestMemoryFault);
+        a.mov(__qword_ptr[rsp + StubFrame.ErrorCode], rdx);
+        a.jmp(toHost);
+        a.Label(ref realFault);
         a.@out((byte)StubVector.StubFaultPort, al);
         a.hlt();
         a.jmp(stubFault);
@@ -222,6 +278,149 @@ public sealed class StubImage
 
         return new StubImage(code, entries, result.GetLabelRIP(start), result.GetLabelRIP(restore), commonAddress);
     }
+
+    /// <summary>
+    /// A guest user-mode <c>syscall</c> bounced to the guest kernel without leaving the VM (Xen's create_bounce_frame
+    /// for the syscall callback): switch to kernel mode (CR3, GS), push RCX R11 RIP CS RFLAGS RSP SS on the kernel
+    /// stack, continue at the callback. Anything unusual (no callback, a stack in the hypervisor's range) goes to the
+    /// host before any state changes.
+    /// </summary>
+    private static void EmitFastSyscall(Assembler a, Label entry, Label slow, Label done, out Label writeStart, out Label writeEnd)
+    {
+        Label inRange = a.CreateLabel();
+        Label noMask = a.CreateLabel();
+        Label unmaskedIf = a.CreateLabel();
+        writeStart = a.CreateLabel("bounce_write");
+        writeEnd = a.CreateLabel("bounce_write_end");
+        a.Label(ref entry);
+        a.mov(rax, __qword_ptr[rsp + D + StubLayout.DataSyscallCallback]);
+        a.test(rax, rax);
+        a.jz(slow);
+        a.mov(rsi, __qword_ptr[rsp + D + StubLayout.DataKernelSp]);
+        a.and(rsi, -16);
+        a.sub(rsi, 56);
+        a.mov(rdx, Abi.XenVirtualLayout.HypervisorVirtStart - 0x100);
+        a.cmp(rsi, rdx);
+        a.jb(inRange);
+        a.mov(rdx, Abi.XenVirtualLayout.HypervisorVirtEnd + 0x100);
+        a.cmp(rsi, rdx);
+        a.jb(slow);
+        a.Label(ref inRange);
+        a.mov(__byte_ptr[rsp + D + StubLayout.DataKernelMode], 1);
+        a.mov(rdx, __qword_ptr[rsp + D + StubLayout.DataKernelCr3]);
+        a.mov(cr3, rdx);
+        a.swapgs();
+        a.mov(rdi, __qword_ptr[rsp + D + StubLayout.DataVcpuInfo]);
+        a.movzx(ecx, __byte_ptr[rdi + Abi.SharedInfoLayout.UpcallMask]);
+
+        a.Label(ref writeStart);
+        a.mov(rdx, __qword_ptr[rsp + StubFrame.Rcx]);
+        a.mov(__qword_ptr[rsi], rdx);
+        a.mov(rdx, __qword_ptr[rsp + StubFrame.R11]);
+        a.mov(__qword_ptr[rsi + 8], rdx);
+        a.mov(rdx, __qword_ptr[rsp + StubFrame.Rip]);
+        a.mov(__qword_ptr[rsi + 16], rdx);
+        a.mov(rdx, rcx);
+        a.shl(rdx, 32);
+        a.or(rdx, __qword_ptr[rsp + StubFrame.Cs]);
+        a.mov(__qword_ptr[rsi + 24], rdx);
+        a.mov(rdx, __qword_ptr[rsp + StubFrame.Rflags]);
+        a.and(rdx, ~0x3200);
+        a.test(ecx, ecx);
+        a.jnz(unmaskedIf);
+        a.or(rdx, 0x200);
+        a.Label(ref unmaskedIf);
+        a.mov(__qword_ptr[rsi + 32], rdx);
+        a.mov(rdx, __qword_ptr[rsp + StubFrame.Rsp]);
+        a.mov(__qword_ptr[rsi + 40], rdx);
+        a.mov(rdx, __qword_ptr[rsp + StubFrame.Ss]);
+        a.mov(__qword_ptr[rsi + 48], rdx);
+        a.Label(ref writeEnd);
+        a.nop();
+
+        a.cmp(__byte_ptr[rsp + D + StubLayout.DataSyscallMasks], 0);
+        a.je(noMask);
+        a.mov(__byte_ptr[rdi + Abi.SharedInfoLayout.UpcallMask], 1);
+        a.Label(ref noMask);
+        a.mov(__qword_ptr[rsp + StubFrame.Rip], rax);
+        a.mov(__qword_ptr[rsp + StubFrame.Rsp], rsi);
+        a.mov(__qword_ptr[rsp + StubFrame.Cs], (int)XenSelectors.FlatKernelCs);
+        a.mov(__qword_ptr[rsp + StubFrame.Ss], (int)XenSelectors.FlatKernelSs);
+        a.mov(rdx, __qword_ptr[rsp + StubFrame.Rflags]);
+        a.mov(rcx, ~ClearedOnBounce);
+        a.and(rdx, rcx);
+        a.or(rdx, 0x202);
+        a.mov(__qword_ptr[rsp + StubFrame.Rflags], rdx);
+        a.jmp(done);
+    }
+
+    /// <summary>
+    /// The iret hypercall without leaving the VM (Xen's do_iret): read struct iret_context at the guest's RSP,
+    /// switch to user mode when the target CS has RPL 3, restore. Non-canonical targets, a missing user page table or
+    /// a context in the hypervisor's range go to the host untouched.
+    /// </summary>
+    private static void EmitFastIret(Assembler a, Label entry, Label slow, Label done, out Label readStart, out Label readEnd)
+    {
+        Label toKernel = a.CreateLabel();
+        Label inSyscall = a.CreateLabel();
+        readStart = a.CreateLabel("iret_read");
+        readEnd = a.CreateLabel("iret_read_end");
+        a.Label(ref entry);
+        a.mov(rsi, __qword_ptr[rsp + StubFrame.Rsp]);
+        a.mov(rdx, Abi.XenVirtualLayout.HypervisorVirtStart - 0x100);
+        a.cmp(rsi, rdx);
+        a.jb(readStart);
+        a.mov(rdx, Abi.XenVirtualLayout.HypervisorVirtEnd + 0x100);
+        a.cmp(rsi, rdx);
+        a.jb(slow);
+
+        a.Label(ref readStart);
+        a.mov(r8, __qword_ptr[rsi]);        // rax
+        a.mov(r9, __qword_ptr[rsi + 8]);    // r11
+        a.mov(r10, __qword_ptr[rsi + 16]);  // rcx
+        a.mov(r12, __qword_ptr[rsi + 24]);  // flags
+        a.mov(r13, __qword_ptr[rsi + 32]);  // rip
+        a.mov(r14, __qword_ptr[rsi + 40]);  // cs
+        a.mov(r15, __qword_ptr[rsi + 48]);  // rflags
+        a.mov(rbx, __qword_ptr[rsi + 56]);  // rsp
+        a.Label(ref readEnd);
+        a.nop();
+
+        a.mov(rdx, r13);
+        a.shl(rdx, 16);
+        a.sar(rdx, 16);
+        a.cmp(rdx, r13);
+        a.jne(slow);
+        a.test(r14b, 3);
+        a.jz(toKernel);
+        a.mov(rdx, __qword_ptr[rsp + D + StubLayout.DataUserCr3]);
+        a.test(rdx, rdx);
+        a.jz(slow);
+        a.mov(__byte_ptr[rsp + D + StubLayout.DataKernelMode], 0);
+        a.mov(cr3, rdx);
+        a.swapgs();
+        a.Label(ref toKernel);
+
+        a.mov(rdi, __qword_ptr[rsp + D + StubLayout.DataVcpuInfo]);
+        a.test(r15d, 0x200);
+        a.sete(al);
+        a.mov(__byte_ptr[rdi + Abi.SharedInfoLayout.UpcallMask], al);
+        a.mov(__qword_ptr[rsp + StubFrame.Rip], r13);
+        a.mov(__qword_ptr[rsp + StubFrame.Cs], (int)XenSelectors.FlatRing3Cs64);
+        a.mov(__qword_ptr[rsp + StubFrame.Ss], (int)XenSelectors.FlatRing3Ds);
+        a.mov(__qword_ptr[rsp + StubFrame.Rsp], rbx);
+        a.and(r15, SafeGuestFlags);
+        a.or(r15, 0x202);
+        a.mov(__qword_ptr[rsp + StubFrame.Rflags], r15);
+        a.mov(__qword_ptr[rsp + StubFrame.Rax], r8);
+        a.test(r12d, (int)Hypercalls.IretHypercall.VgcfInSyscall);
+        a.jnz(inSyscall);
+        a.mov(__qword_ptr[rsp + StubFrame.Rcx], r10);
+        a.mov(__qword_ptr[rsp + StubFrame.R11], r9);
+        a.Label(ref inSyscall);
+        a.jmp(done);
+    }
+
 
     /// <summary>Hardware KVM's way into the syscall path: LSTAR in ring 0 on the guest's stack; move to this vCPU's stack and build the frame.</summary>
     private static byte[] EmitTrampoline(int vcpu, ulong commonAddress)

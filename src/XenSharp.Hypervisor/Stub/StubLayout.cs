@@ -37,6 +37,18 @@ public static class StubLayout
     public const int DataFlushTlb = 0x120;     // byte: reload CR3 to flush the TLB
     public const int DataSwapGs = 0x121;       // byte: swapgs (the guest switched between kernel and user mode)
 
+    // Mirrors of Xen state the stub's fast paths (guest system call bounce, iret) need; written by the host.
+    public const int DataKernelCr3 = 0x128;
+    public const int DataUserCr3 = 0x130;      // 0: the guest registered no user page tables
+    public const int DataKernelSp = 0x138;
+    public const int DataSyscallCallback = 0x140;
+    public const int DataSyscallMasks = 0x148; // byte: CALLBACKF_mask_events on the syscall callback
+    public const int DataSlowPath = 0x149;     // byte: fast paths off (e.g. architectural IOPL, which only the host models)
+    public const int DataVcpuInfo = 0x150;     // stub address of this vCPU's vcpu_info
+
+    /// <summary>The domain's shared_info page, mapped in each window so the stub can read event state.</summary>
+    public const ulong SharedInfoOffset = 0x14000;
+
     public static ulong Window(int vcpu) => Base + WindowsOffset + ((ulong)vcpu * WindowSize);
 
     public static ulong GdtBase(int vcpu) => Window(vcpu);

@@ -9,6 +9,12 @@ public static class StubVector
     /// <summary>A <c>syscall</c> from guest kernel mode: a hypercall, number in RAX.</summary>
     public const ulong Hypercall = 0x101;
 
+    /// <summary>The stub finished a fast path and an event is pending: the host delivers the upcall.</summary>
+    public const ulong EventCheck = 0x102;
+
+    /// <summary>A fast path faulted writing a bounce frame or reading an iret context in guest memory.</summary>
+    public const ulong GuestMemoryFault = 0x103;
+
     /// <summary>The vector the host uses to kick a running vCPU (MSI through the in-kernel local APIC).</summary>
     public const byte Kick = 0x40;
 

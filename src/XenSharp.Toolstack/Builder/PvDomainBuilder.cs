@@ -3,6 +3,7 @@ using System.Text;
 using XenSharp.Abi;
 using XenSharp.Hypervisor;
 using XenSharp.Hypervisor.Domains;
+using XenSharp.Hypervisor.Events;
 using XenSharp.Hypervisor.Memory;
 using XenSharp.Hypervisor.Pv;
 using XenSharp.Toolstack.Image;
@@ -18,7 +19,14 @@ public static class PvDomainBuilder
 {
     private const ulong TableFlags = PageTableFlags.Present | PageTableFlags.Writable | PageTableFlags.Accessed | PageTableFlags.Dirty | PageTableFlags.User;
 
-    public static Domain Build(XenHypervisor hypervisor, BuildRequest request, IConsoleSink console)
+    public static Domain Build(XenHypervisor hypervisor, BuildRequest request, IConsoleSink console) =>
+        Build(hypervisor, request, console, out _, out _);
+
+    /// <summary>
+    /// Builds the domain and reports its PV console as the toolstack hands it to the console backend: the ring's frame
+    /// and the port allocated unbound for domain 0 (also in start_info's console.domU).
+    /// </summary>
+    public static Domain Build(XenHypervisor hypervisor, BuildRequest request, IConsoleSink console, out Mfn consoleMfn, out int consolePort)
     {
         KernelImage image = request.Kernel;
         XenGuestInfo info = image.Xen;
@@ -44,7 +52,8 @@ public static class PvDomainBuilder
 
         try
         {
-            Populate(hypervisor, d, request, layout);
+            consolePort = Populate(hypervisor, d, request, layout);
+            consoleMfn = d.P2m[layout.ConsolePfn];
             return d;
         }
         catch
@@ -54,7 +63,8 @@ public static class PvDomainBuilder
         }
     }
 
-    private static void Populate(XenHypervisor hv, Domain d, BuildRequest request, PvLayout layout)
+    /// <summary>Fills the domain's memory and start state; returns the console event channel.</summary>
+    private static int Populate(XenHypervisor hv, Domain d, BuildRequest request, PvLayout layout)
     {
         MachinePool pool = hv.Pool;
         Span<byte> Page(ulong pfn) => pool.Frame(d.P2m[pfn]);
@@ -89,19 +99,41 @@ public static class PvDomainBuilder
         }
 
         Mfn l4 = BuildPageTables(hv, d, layout);
-        WriteStartInfo(d, layout, request, Page(layout.StartInfoPfn));
+        // libxl allocates the xenstore port, then the console port, unbound for their backends in domain 0, so they get
+        // ports 1 and 2. There is no xenstore yet (store_evtchn stays 0, which guests read as "no xenstore"), so the
+        // console port is the first allocation: port 1.
+        int consolePort = d.Events.AllocUnbound(EventChannelOp.BackendDomain);
+        if (consolePort < 0)
+        {
+            throw new DomainBuildException($"cannot allocate the console event channel: error {consolePort}");
+        }
+
+        WriteStartInfo(d, layout, request, Page(layout.StartInfoPfn), consolePort);
         WriteSharedInfo(d);
 
         Vcpu v0 = d.Vcpus[0];
         v0.KernelL4 = l4;
-        pool.Frames.GetTypedReference(l4, PageType.L4); // CR3's reference
+        lock (d.Mmu.Lock)
+        {
+            if (d.Mmu.Validator.GetPageAndType(l4, PageType.L4) != 0) // CR3's reference
+            {
+                throw new DomainBuildException("the initial L4 cannot be loaded");
+            }
+        }
+
         v0.SetInitialContext(info.Entry, layout.VirtOf(layout.StackPfn + 1), layout.VirtOf(layout.StartInfoPfn));
+        return consolePort;
     }
 
+    /// <summary>
+    /// Writes the initial tables in the toolstack's form (L1 entries P|RW|A, read-only for the page-table frames
+    /// themselves; L2–L4 entries P|RW|A|D|U), then pins the L4 through the domain's validator, which types every frame,
+    /// adjusts the entries (U and the guest-kernel bit on L1 entries) and writes the hypervisor's L4 slots — as
+    /// libxenguest's MMUEXT_PIN_L4_TABLE does.
+    /// </summary>
     private static Mfn BuildPageTables(XenHypervisor hv, Domain d, PvLayout layout)
     {
         MachinePool pool = hv.Pool;
-        FrameTable frames = pool.Frames;
         ulong ptPfn = layout.PageTablePfn;
         Mfn l4 = d.P2m[ptPfn];
         ulong next = ptPfn + 1;
@@ -123,49 +155,36 @@ public static class PvDomainBuilder
         foreach ((ulong key, Mfn l3) in l3s)
         {
             l4e[(int)(key & 511)] = l3.Address | TableFlags;
-            frames.GetTypedReference(l3, PageType.L3);
         }
 
         foreach ((ulong key, Mfn l2) in l2s)
         {
             pool.FrameAsEntries(l3s[key >> 9])[(int)(key & 511)] = l2.Address | TableFlags;
-            frames.GetTypedReference(l2, PageType.L2);
         }
 
         foreach ((ulong key, Mfn l1) in l1s)
         {
             pool.FrameAsEntries(l2s[key >> 9])[(int)(key & 511)] = l1.Address | TableFlags;
-            frames.GetTypedReference(l1, PageType.L1);
         }
 
         for (ulong pfn = 0; pfn < layout.MappedPages; pfn++)
         {
             ulong va = layout.VirtOf(pfn);
-            Mfn target = d.P2m[pfn];
             bool isTable = pfn >= firstTable && pfn < lastTable;
-            // The builder's entry is P|RW|A; validation makes guest-kernel pages reachable from CPL 3 (U + Xen's
-            // guest-kernel bit), as Xen's adjust_guest_l1e does.
-            ulong entry = target.Address | PageTableFlags.Present | PageTableFlags.Accessed | PageTableFlags.User | PageTableFlags.GuestKernel;
-            if (!isTable)
-            {
-                entry |= PageTableFlags.Writable;
-                frames.GetTypedReference(target, PageType.Writable);
-            }
-            else
-            {
-                frames.GetReference(target);
-            }
-
+            ulong entry = d.P2m[pfn].Address | PageTableFlags.Present | PageTableFlags.Accessed | (isTable ? 0 : PageTableFlags.Writable);
             pool.FrameAsEntries(l1s[va >> 21])[(int)((va >> 12) & 511)] = entry;
         }
 
-        d.StubPages.InstallHypervisorSlots(l4e, hv.Shared);
-        frames.GetTypedReference(l4, PageType.L4);
-        frames[l4].Pinned = true;
+        int rc = d.Mmu.Pin(l4, PageType.L4);
+        if (rc != 0)
+        {
+            throw new DomainBuildException($"the initial page tables do not validate (error {rc})");
+        }
+
         return l4;
     }
 
-    private static void WriteStartInfo(Domain d, PvLayout layout, BuildRequest request, Span<byte> si)
+    private static void WriteStartInfo(Domain d, PvLayout layout, BuildRequest request, Span<byte> si, int consolePort)
     {
         Encoding.ASCII.GetBytes(StartInfoLayout.Magic64, si[StartInfoLayout.MagicOffset..]);
         BinaryPrimitives.WriteUInt64LittleEndian(si[StartInfoLayout.NrPages..], d.NrPages);
@@ -173,6 +192,7 @@ public static class PvDomainBuilder
         BinaryPrimitives.WriteUInt32LittleEndian(si[StartInfoLayout.Flags..], layout.RamdiskByPfn ? StartInfoLayout.SifModStartPfn : 0);
         BinaryPrimitives.WriteUInt64LittleEndian(si[StartInfoLayout.StoreMfn..], d.P2m[layout.XenstorePfn].Value);
         BinaryPrimitives.WriteUInt64LittleEndian(si[StartInfoLayout.ConsoleMfn..], d.P2m[layout.ConsolePfn].Value);
+        BinaryPrimitives.WriteUInt32LittleEndian(si[StartInfoLayout.ConsoleEvtchn..], (uint)consolePort);
         BinaryPrimitives.WriteUInt64LittleEndian(si[StartInfoLayout.PtBase..], layout.VirtOf(layout.PageTablePfn));
         BinaryPrimitives.WriteUInt64LittleEndian(si[StartInfoLayout.NrPtFrames..], (ulong)layout.PageTableCount);
         BinaryPrimitives.WriteUInt64LittleEndian(si[StartInfoLayout.MfnList..], layout.VirtOf(layout.P2mPfn));

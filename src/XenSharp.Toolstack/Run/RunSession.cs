@@ -1,6 +1,8 @@
 using XenSharp.Abi;
+using XenSharp.Backends.Console;
 using XenSharp.Hypervisor;
 using XenSharp.Hypervisor.Domains;
+using XenSharp.Hypervisor.Memory;
 using XenSharp.Toolstack.Builder;
 using XenSharp.Toolstack.Config;
 using XenSharp.Toolstack.Image;
@@ -47,8 +49,9 @@ public sealed class RunSession
         for (int i = 0; i < _configs.Count; i++)
         {
             var console = new TerminalConsole(_output, prefix ? _configs[i].Name : null, _outputLock);
-            Domain d = PvDomainBuilder.Build(_hypervisor, requests[i], console);
-            tasks.Add(Supervise(_configs[i], requests[i], d, console, deadline));
+            var mux = new ConsoleMux(console);
+            (Domain d, ConsoleBackend backend) = Build(requests[i], mux);
+            tasks.Add(Supervise(_configs[i], requests[i], d, backend, mux, console, deadline));
         }
 
         return await Task.WhenAll(tasks);
@@ -56,12 +59,47 @@ public sealed class RunSession
 
     public static int ExitCode(IEnumerable<DomainOutcome> outcomes) => outcomes.Select(o => o.ExitCode).DefaultIfEmpty(0).Max();
 
-    private async Task<DomainOutcome> Supervise(DomainConfig config, BuildRequest request, Domain domain, TerminalConsole console, DateTime deadline)
+    /// <summary>
+    /// Builds a domain and connects its PV console ring to the terminal: console_io and the ring both print through
+    /// <paramref name="mux"/>. The backend runs on the vCPU thread when the guest notifies it and polls every 10 ms for
+    /// input and unnotified output.
+    /// </summary>
+    private (Domain Domain, ConsoleBackend Backend) Build(BuildRequest request, ConsoleMux mux)
+    {
+        Domain d = PvDomainBuilder.Build(_hypervisor, request, mux.Hypercall, out Mfn ring, out int port);
+        try
+        {
+            return (d, ConsoleBackend.Attach(d, ring, port, mux.Ring));
+        }
+        catch
+        {
+            _hypervisor.Destroy(d);
+            throw;
+        }
+    }
+
+    /// <summary>Disconnects the console (after draining it) before the domain's frames are freed, then destroys the domain.</summary>
+    private void Destroy(Domain domain, ConsoleBackend backend)
+    {
+        backend.Dispose();
+        _hypervisor.Destroy(domain);
+    }
+
+    private async Task<DomainOutcome> Supervise(DomainConfig config, BuildRequest request, Domain domain, ConsoleBackend backend, ConsoleMux mux, TerminalConsole console, DateTime deadline)
     {
         int restarts = 0;
         while (true)
         {
-            _hypervisor.Start(domain);
+            try
+            {
+                _hypervisor.Start(domain);
+            }
+            catch
+            {
+                backend.Dispose();
+                throw;
+            }
+
             Task ended = domain.Ended;
             TimeSpan left = deadline == DateTime.MaxValue ? Timeout.InfiniteTimeSpan : deadline - DateTime.UtcNow;
             if (left != Timeout.InfiniteTimeSpan && left < TimeSpan.Zero)
@@ -72,12 +110,12 @@ public sealed class RunSession
             if (await Task.WhenAny(ended, Task.Delay(left)) != ended)
             {
                 _hypervisor.Log.Domain(domain.Id, $"{config.Name}: still running after {_options.Timeout!.Value.TotalSeconds:0.#} s: destroyed");
-                _hypervisor.Destroy(domain);
+                Destroy(domain, backend);
                 console.Flush();
                 return new DomainOutcome(config.Name, "timed out", DomainOutcome.TimedOut, console.Transcript);
             }
 
-            _hypervisor.Destroy(domain);
+            Destroy(domain, backend);
             console.Flush();
             (string ending, ShutdownAction action, int code) = domain.State == DomainState.Crashed
                 ? ($"crashed: {domain.CrashReason}", config.OnCrash, DomainOutcome.Crashed)
@@ -96,7 +134,7 @@ public sealed class RunSession
             {
                 restarts++;
                 _hypervisor.Log.Write($"{config.Name}: {ending}; restarting ({restarts}/{_options.MaxRestarts})");
-                domain = PvDomainBuilder.Build(_hypervisor, request, console);
+                (domain, backend) = Build(request, mux);
                 continue;
             }
 

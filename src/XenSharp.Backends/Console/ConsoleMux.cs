@@ -1,0 +1,143 @@
+using XenSharp.Hypervisor.Domains;
+
+namespace XenSharp.Backends.Console;
+
+/// <summary>
+/// Lets CONSOLEIO_write (the hypercall console) and the PV console ring feed one <see cref="IConsoleSink"/> without
+/// printing everything twice. Give <see cref="Hypercall"/> to the domain (console_io writes there) and
+/// <see cref="Ring"/> to the <see cref="ConsoleBackend"/>.
+/// <para>
+/// Guests that use both channels write the same text to each: XTF sends every line to console_io and then to the ring,
+/// and Linux's hvc console replays what its early console_io console printed. So the last <see cref="EchoLimit"/>
+/// bytes written through console_io are remembered, and ring output that repeats them — byte for byte, in order — is
+/// consumed silently. Where a ring line differs, the echo is searched for a later line that starts the same way (the
+/// guest printed something through console_io only); if there is none, the echo is forgotten and the ring's bytes
+/// are printed from there on. A guest that uses only one channel has every byte printed exactly once.
+/// Both sides read input from the same sink. Thread-safe: console_io runs on vCPU threads, the ring on the backend's.
+/// </para>
+/// </summary>
+public sealed class ConsoleMux
+{
+    public const int EchoLimit = 8192;
+
+    private readonly object _lock = new();
+    private readonly IConsoleSink _target;
+    private readonly byte[] _echo = new byte[EchoLimit];
+    private int _echoLength;
+    private int _echoPos; // bytes before this were matched by the ring (or skipped)
+    private bool _ringAtLineStart = true;
+
+    public ConsoleMux(IConsoleSink target)
+    {
+        _target = target;
+        Hypercall = new Side(this, ring: false);
+        Ring = new Side(this, ring: true);
+    }
+
+    /// <summary>The sink for console_io: the domain's <see cref="Domain.Console"/>.</summary>
+    public IConsoleSink Hypercall { get; }
+
+    /// <summary>The sink for the ring backend.</summary>
+    public IConsoleSink Ring { get; }
+
+    private void WriteHypercall(ReadOnlySpan<byte> bytes)
+    {
+        lock (_lock)
+        {
+            _target.Write(bytes);
+            if (bytes.Length >= EchoLimit)
+            {
+                bytes[^EchoLimit..].CopyTo(_echo);
+                _echoLength = EchoLimit;
+                _echoPos = 0;
+                return;
+            }
+
+            int keep = Math.Min(_echoLength - _echoPos, EchoLimit - bytes.Length); // drop matched bytes, then the oldest
+            _echo.AsSpan(_echoLength - keep, keep).CopyTo(_echo);
+            bytes.CopyTo(_echo.AsSpan(keep));
+            _echoLength = keep + bytes.Length;
+            _echoPos = 0;
+        }
+    }
+
+    private void WriteRing(ReadOnlySpan<byte> bytes)
+    {
+        lock (_lock)
+        {
+            int i = 0;
+            while (i < bytes.Length && _echoPos < _echoLength)
+            {
+                if (_echo[_echoPos] == bytes[i])
+                {
+                    _echoPos++;
+                    i++;
+                    continue;
+                }
+
+                bool atLineStart = i == 0 ? _ringAtLineStart : bytes[i - 1] == (byte)'\n';
+                if (!atLineStart || !SkipToLineStartingWith(bytes[i..]))
+                {
+                    break;
+                }
+            }
+
+            if (i < bytes.Length)
+            {
+                _echoPos = _echoLength = 0;
+                _target.Write(bytes[i..]);
+            }
+
+            if (bytes.Length > 0)
+            {
+                _ringAtLineStart = bytes[^1] == (byte)'\n';
+            }
+        }
+    }
+
+    /// <summary>Moves the match position to the next echoed line that begins with <paramref name="ring"/> (as far as both go).</summary>
+    private bool SkipToLineStartingWith(ReadOnlySpan<byte> ring)
+    {
+        for (int k = _echoPos + 1; k < _echoLength; k++)
+        {
+            if (_echo[k - 1] != (byte)'\n')
+            {
+                continue;
+            }
+
+            int n = Math.Min(ring.Length, _echoLength - k);
+            if (_echo.AsSpan(k, n).SequenceEqual(ring[..n]))
+            {
+                _echoPos = k;
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    private int Read(Span<byte> buffer)
+    {
+        lock (_lock)
+        {
+            return _target.Read(buffer);
+        }
+    }
+
+    private sealed class Side(ConsoleMux mux, bool ring) : IConsoleSink
+    {
+        public void Write(ReadOnlySpan<byte> bytes)
+        {
+            if (ring)
+            {
+                mux.WriteRing(bytes);
+            }
+            else
+            {
+                mux.WriteHypercall(bytes);
+            }
+        }
+
+        public int Read(Span<byte> buffer) => mux.Read(buffer);
+    }
+}

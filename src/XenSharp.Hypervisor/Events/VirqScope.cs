@@ -1,0 +1,9 @@
+namespace XenSharp.Hypervisor.Events;
+
+/// <summary>Xen's enum virq_type: who a VIRQ belongs to.</summary>
+public enum VirqScope
+{
+    Global,
+    Domain,
+    Vcpu,
+}

@@ -1,0 +1,66 @@
+using System.Buffers.Binary;
+using XenSharp.Abi;
+using XenSharp.Hypervisor.Domains;
+
+namespace XenSharp.Hypervisor.Hypercalls;
+
+/// <summary>
+/// multicall(call_list, nr_calls) (xen/common/multicall.c): runs each 64-byte entry {op, result, args[6]} through the
+/// dispatcher in order and writes its result. A nested multicall is refused (-EINVAL in that entry); an iret entry is
+/// refused (-EINVAL) and, as Xen's iret does, ends the batch with that result. Returns 0 otherwise, -EFAULT when an entry
+/// cannot be read or its result written.
+/// </summary>
+public static class MulticallHypercall
+{
+    public const int EntrySize = 64;
+
+    [ThreadStatic]
+    private static bool t_inMulticall;
+
+    public static long Multicall(Vcpu vcpu, ulong list, ulong nr, ulong a3, ulong a4, ulong a5)
+    {
+        if (t_inMulticall)
+        {
+            return -XenErrno.EINVAL; // "Multicall reentry is disallowed"
+        }
+
+        t_inMulticall = true;
+        try
+        {
+            Span<byte> entry = stackalloc byte[EntrySize];
+            Span<byte> result = stackalloc byte[8];
+            for (ulong i = 0; i < nr; i++)
+            {
+                ulong va = list + (i * EntrySize);
+                if (!vcpu.CopyFromGuest(va, entry))
+                {
+                    return -XenErrno.EFAULT;
+                }
+
+                ulong op = BinaryPrimitives.ReadUInt64LittleEndian(entry);
+                bool iret = op == HypercallNumber.Iret;
+                long r = iret
+                    ? -XenErrno.EINVAL
+                    : (long)HypercallDispatcher.Dispatch(vcpu, op, Arg(entry, 0), Arg(entry, 1), Arg(entry, 2), Arg(entry, 3), Arg(entry, 4));
+                BinaryPrimitives.WriteInt64LittleEndian(result, r);
+                if (!vcpu.CopyToGuest(va + 8, result))
+                {
+                    return -XenErrno.EFAULT;
+                }
+
+                if (iret)
+                {
+                    return r;
+                }
+            }
+
+            return 0;
+        }
+        finally
+        {
+            t_inMulticall = false;
+        }
+    }
+
+    private static ulong Arg(ReadOnlySpan<byte> entry, int n) => BinaryPrimitives.ReadUInt64LittleEndian(entry[(16 + (8 * n))..]);
+}

@@ -1,0 +1,47 @@
+using XenSharp.Hypervisor.Domains;
+using XenSharp.Kvm;
+
+namespace XenSharp.Hypervisor.Pv.Emulation;
+
+/// <summary>MSRs of the real (KVM) vCPU, for state the guest keeps in hardware: segment bases, TSC, TSC_AUX, EFER.</summary>
+public static class MachineMsr
+{
+    /// <summary>Reads an MSR of the real vCPU; false when there is no machine or KVM refuses it.</summary>
+    public static bool TryRead(Vcpu v, uint index, out ulong value)
+    {
+        value = 0;
+        if (v.Machine is not { } m)
+        {
+            return false;
+        }
+
+        try
+        {
+            value = m.GetMsr(index);
+            return true;
+        }
+        catch (KvmException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>Writes an MSR of the real vCPU; false when there is no machine or KVM refuses it.</summary>
+    public static bool TryWrite(Vcpu v, uint index, ulong value)
+    {
+        if (v.Machine is not { } m)
+        {
+            return false;
+        }
+
+        try
+        {
+            m.SetMsr(index, value);
+            return true;
+        }
+        catch (KvmException)
+        {
+            return false;
+        }
+    }
+}

@@ -1,0 +1,33 @@
+using XenSharp.Hypervisor.Domains;
+using XenSharp.Kvm;
+
+namespace XenSharp.Tests.Emulation;
+
+/// <summary>An <see cref="IVcpuMachine"/> over a dictionary: MSRs the "machine" has; any other index fails like KVM does.</summary>
+public sealed class FakeVcpuMachine : IVcpuMachine
+{
+    public Dictionary<uint, ulong> Msrs { get; } = new()
+    {
+        [0x10] = 0x123456789a,        // TSC
+        [0x1a0] = 0x850089,           // MISC_ENABLE
+        [0xc0000080] = 0xd01,         // EFER
+        [0xc0000100] = 0,             // FS_BASE
+        [0xc0000101] = 0,             // GS_BASE
+        [0xc0000102] = 0,             // KERNEL_GS_BASE
+        [0xc0000103] = 0,             // TSC_AUX
+        [0x1d9] = 0,                  // DEBUGCTL: the machine has it, the PV policy does not offer it
+    };
+
+    public ulong GetMsr(uint index) =>
+        Msrs.TryGetValue(index, out ulong v) ? v : throw new KvmException("KVM_GET_MSRS", $"no MSR 0x{index:x}");
+
+    public void SetMsr(uint index, ulong value)
+    {
+        if (!Msrs.ContainsKey(index))
+        {
+            throw new KvmException("KVM_SET_MSRS", $"no MSR 0x{index:x}");
+        }
+
+        Msrs[index] = value;
+    }
+}
