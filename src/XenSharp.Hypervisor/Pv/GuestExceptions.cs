@@ -74,7 +74,7 @@ public static class GuestExceptions
             case 14:
             {
                 ulong cr2 = v.FrameGet(StubFrame.Cr2);
-                if (WritablePageTables.TryEmulate(v, cr2, error))
+                if (WritablePageTables.TryEmulate(v, cr2, error) || M2pReadEmulation.TryEmulate(v, cr2, error))
                 {
                     return;
                 }

@@ -127,6 +127,9 @@ public sealed class DomainStubPages
             : shared.ZeroFrame.Address | PageTableFlags.Present | PageTableFlags.Accessed | PageTableFlags.NoExecute;
     }
 
+    /// <summary>The L1 that maps every vCPU window (GDT pages, data page, stack, ...).</summary>
+    public Mfn WindowsL1 => Frames.First.Add(2);
+
     /// <summary>The machine address GDT page <paramref name="page"/> of the vCPU's window maps (for tests and crash reports).</summary>
     public ulong GdtPageMapping(int vcpu, int page) =>
         _pool.FrameAsEntries(Frames.First.Add(2))[(int)((ulong)vcpu * StubLayout.WindowSize >> 12) + page] & PageTableFlags.AddressMask;

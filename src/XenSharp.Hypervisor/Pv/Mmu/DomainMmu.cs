@@ -28,6 +28,62 @@ public sealed class DomainMmu
 
     public object Lock { get; } = new();
 
+    /// <summary>
+    /// Frames whose contents the host changed while the guest may have them cached as page tables (see
+    /// <see cref="NoteHostWrite"/>); drained by the machine layer before the vCPU re-enters the guest.
+    /// </summary>
+    private readonly HashSet<ulong> _hostWrittenFrames = new();
+
+    /// <summary>
+    /// Records that the host wrote a frame the CPU may walk as a page table (a guest table, or the stub's window L1).
+    /// On a shadow-paging KVM (kvm_pvm) host-side writes bypass KVM's write protection of shadowed guest page tables,
+    /// so the shadow keeps the old entries; a guest-mode rewrite of the frame (any vCPU, before the guest runs on it
+    /// again) makes KVM resynchronise. See docs/pv-mmu.md, "Shadow paging".
+    /// </summary>
+    public void NoteHostWrite(Mfn frame)
+    {
+        lock (_hostWrittenFrames)
+        {
+            _hostWrittenFrames.Add(frame.Value);
+        }
+    }
+
+    /// <summary>Takes up to <paramref name="into"/>.Length recorded frames (MFNs); returns how many. The rest stay recorded.</summary>
+    public int DrainHostWrites(Span<ulong> into)
+    {
+        lock (_hostWrittenFrames)
+        {
+            int n = 0;
+            foreach (ulong m in _hostWrittenFrames)
+            {
+                if (n == into.Length)
+                {
+                    break;
+                }
+
+                into[n++] = m;
+            }
+
+            for (int i = 0; i < n; i++)
+            {
+                _hostWrittenFrames.Remove(into[i]);
+            }
+
+            return n;
+        }
+    }
+
+    public int PendingHostWrites
+    {
+        get
+        {
+            lock (_hostWrittenFrames)
+            {
+                return _hostWrittenFrames.Count;
+            }
+        }
+    }
+
     public PageTableValidator Validator { get; }
 
     private FrameTable Frames => _domain.Pool.Frames;
@@ -227,6 +283,7 @@ public sealed class DomainMmu
             if (slots[i] == m2p && (!fill || e[i] == 0))
             {
                 e[i] = fill ? m2p : 0;
+                NoteHostWrite(l4);
             }
         }
     }
@@ -275,6 +332,7 @@ public sealed class DomainMmu
 
             // An ordinary page: a plain write (Xen takes a Writable type around it, which cannot fail here).
             _domain.Pool.FrameAsEntries(table)[index] = value;
+            NoteHostWrite(table);
             return 0;
         }
     }
@@ -395,6 +453,8 @@ public sealed class DomainMmu
                 _domain.StubPages.MapGuestGdtPage(v.Id, i, new Mfn(frames[i]), _domain.Hypervisor.Shared);
             }
 
+            NoteHostWrite(_domain.StubPages.WindowsL1);
+
             s.GdtEntries = entries;
         }
 
@@ -415,6 +475,7 @@ public sealed class DomainMmu
                     _domain.StubPages.MapGuestGdtPage(v.Id, i, null, _domain.Hypervisor.Shared);
                     Validator.PutPageAndType(mfn);
                     s.GdtFrames[i] = null;
+                    NoteHostWrite(_domain.StubPages.WindowsL1);
                 }
             }
 
@@ -485,6 +546,7 @@ public sealed class DomainMmu
             }
 
             _domain.Pool.Frame(mfn).Clear();
+            NoteHostWrite(mfn);
             Validator.PutPageAndType(mfn);
             return 0;
         }
@@ -507,6 +569,7 @@ public sealed class DomainMmu
             }
 
             _domain.Pool.Frame(source).CopyTo(_domain.Pool.Frame(destination));
+            NoteHostWrite(destination);
             Validator.PutPageAndType(destination);
             Validator.PutPage(source);
             return 0;
@@ -555,6 +618,7 @@ public sealed class DomainMmu
             }
 
             _reserve.Add(mfn.Value);
+            NoteHostWrite(mfn);
         }
 
         // Stale translations of the frame must not outlive its removal.

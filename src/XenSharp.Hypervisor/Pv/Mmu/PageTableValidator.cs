@@ -419,6 +419,7 @@ public sealed class PageTableValidator
             e[i] = AdjustL1(e[i]);
         }
 
+        _mmu.NoteHostWrite(mfn);
         return 0;
     }
 
@@ -454,6 +455,7 @@ public sealed class PageTableValidator
             WriteHypervisorSlots(e);
         }
 
+        _mmu.NoteHostWrite(mfn);
         return 0;
     }
 
@@ -513,6 +515,7 @@ public sealed class PageTableValidator
         }
 
         e[index] = value;
+        _mmu.NoteHostWrite(l1);
         PutFromL1e(old);
         return 0;
     }
@@ -543,6 +546,7 @@ public sealed class PageTableValidator
         }
 
         e[index] = value;
+        _mmu.NoteHostWrite(table);
         PutFromUpper(old, table, level);
         return 0;
     }
