@@ -4,6 +4,12 @@ set -u
 cd "$(dirname "$0")"
 d=$(mktemp -d); trap 'rm -rf "$d"' EXIT
 gcc -O2 -o "$d/user-read-slot" user-read-slot.c || exit 1
+gcc -O2 -o "$d/ss-override" ss-override.c || exit 1
+gcc -O2 -o "$d/rdfsbase" rdfsbase.c || exit 1
 echo "kvm module: $(ls /sys/module | grep -E '^kvm_(intel|amd|pvm)$' | tr '\n' ' ')"
 echo "--- ring-3 read of a user page in L4 slot 256 (Xen's RO M2P), then slots 257, 262, 511"
 for va in ffff800000000000 ffff808000000000 ffff830000000000 ffffff8000000000; do "$d/user-read-slot" $va; done
+echo "--- ring-3 load with an explicit %ss override from a non-canonical address (architecture: #GP; XTF memop-seg)"
+"$d/ss-override"
+echo "--- ring-3 rdfsbase with CR4.FSGSBASE clear (architecture: #UD; XTF pv-fsgsbase)"
+"$d/rdfsbase"

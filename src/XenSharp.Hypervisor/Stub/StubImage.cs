@@ -116,6 +116,9 @@ public sealed class StubImage
         a.mov(__qword_ptr[rsp + StubFrame.Rflags], rax);
         a.mov(__qword_ptr[rsp + StubFrame.ErrorCode], 0);
         a.mov(__qword_ptr[rsp + StubFrame.Vector], (int)StubVector.GuestSyscall);
+        // SYSCALL loads CS and SS from STAR: the guest's selectors at the instruction do not survive it (as on hardware).
+        a.mov(__qword_ptr[rsp + StubFrame.Cs], (int)XenSelectors.FlatKernelCs);
+        a.mov(__qword_ptr[rsp + StubFrame.Ss], (int)XenSelectors.FlatKernelSs);
         a.Label(ref notSyscallFault);
 
         // A syscall from guest kernel mode is a hypercall; from user mode it goes to the guest kernel's callback.

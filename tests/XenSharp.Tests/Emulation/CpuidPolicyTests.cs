@@ -73,7 +73,7 @@ public sealed class CpuidPolicyTests : EmulationFixture
         Assert.Equal(Policy.Query(1, 0).Edx & 0x0183f3ffu, e1.Edx & 0x0183f3ffu); // common bits copied from leaf 1
         Assert.Equal(default, Policy.Query(0x8000000a, 0)); // no SVM leaf
         Assert.Equal(default, Policy.Query(0x8000001d, 0)); // TopoExt cache hidden
-        Assert.Equal(new CpuidResult(0x3030, 0, 0x7001, 0), Policy.Query(0x80000008, 0));
+        Assert.Equal(new CpuidResult(0x3030, 0x5, 0x7001, 0), Policy.Query(0x80000008, 0)); // CLZERO, RSTR_FP_ERR_PTRS
         Assert.Equal(default, Policy.Query(6, 0));          // thermal/power hidden
         Assert.Equal(default, Policy.Query(0xd, 0));        // XSAVE hidden
         Assert.Equal(default, Policy.Query(0x80000022, 0)); // past the max
@@ -108,7 +108,7 @@ public sealed class CpuidPolicyTests : EmulationFixture
         Assert.Equal(new CpuidResult(0x1c004121, 0x01c0003f, 0x3f, 0), Intel.Query(4, 0));
         Assert.Equal(default, Intel.Query(4, 2));
         Assert.Equal(new CpuidResult(0x80000008, 0, 0, 0), Intel.Query(0x80000000, 0)); // no vendor string in 0x80000000 on Intel
-        Assert.Equal(new CpuidResult(0, 0, 0x21, 0x28100800), Intel.Query(0x80000001, 0)); // 1 GiB pages hidden
+        Assert.Equal(new CpuidResult(0, 0, 0x121, 0x28100800), Intel.Query(0x80000001, 0)); // 1 GiB pages hidden
         Assert.Equal(new CpuidResult(0x3027, 0, 0, 0), Intel.Query(0x80000008, 0));
         Assert.Equal(new CpuidResult(6, 0, 3_000_000, 0), Intel.Query(V, 0x40000003, 0, forced: false)); // reliable TSC, RDTSCP
     }

@@ -143,7 +143,7 @@ public sealed class MsrPolicyTests : EmulationFixture
         Assert.True(MsrPolicy.TryRead(V, p, MsrIndex.FeatureControl, out ulong fc));
         Assert.Equal(1UL, fc);                                    // locked, VMX off
         Assert.True(MsrPolicy.TryRead(V, p, MsrIndex.MiscEnable, out ulong misc));
-        Assert.Equal((0x850089UL & ~0x80UL) | 0x801800, misc);    // PERF_AVAIL off; BTS/PEBS unavailable, xTPR off
+        Assert.Equal((0x850089UL & ~0x40080UL) | 0x801800, misc); // PERF_AVAIL, MONITOR off; BTS/PEBS unavailable, xTPR off
         Assert.True(MsrPolicy.TryWrite(V, p, MsrIndex.MiscEnable, 0));  // dropped
         Assert.True(MsrPolicy.TryRead(V, p, MsrIndex.McgCap, out ulong cap));
         Assert.Equal(0x1000c02UL, cap);

@@ -80,7 +80,7 @@ public sealed class PortIoTests : EmulationFixture
     [Fact]
     public void IoBitmapGrantsClearedPorts()
     {
-        var bitmap = new byte[16];
+        var bitmap = new byte[32];
         bitmap.AsSpan().Fill(0xff);
         bitmap[0x80 >> 3] = 0xfe;                        // port 0x80 allowed, 0x81.. denied
         Put(Data + 0x100, bitmap);

@@ -108,6 +108,25 @@ public sealed class MmuHypercallTests : IDisposable
         _f.AssertCountsConsistent();
     }
 
+    [Fact]
+    public void HostWritesToTablesAreRecordedForShadowSync()
+    {
+        Span<ulong> drained = stackalloc ulong[64];
+        _f.D.Mmu.DrainHostWrites(drained);
+        _f.D.Mmu.DrainHostWrites(drained);
+        Assert.Equal(0, _f.D.Mmu.PendingHostWrites);
+        Assert.Equal(0, _f.UpdateVaMapping(MmuFixture.HookedVa(1), _f.Free(1).Address | MmuFixture.Rw));
+        Assert.Equal(0, _f.SetEntry(_f.InitialL2, 101, 0));
+        Assert.Equal(0, SetGdt(1, _f.Free(10)));
+        int n = _f.D.Mmu.DrainHostWrites(drained);
+        ulong[] got = drained[..n].ToArray();
+        Assert.Contains(_l1.Value, got);
+        Assert.Contains(_f.InitialL2.Value, got);
+        Assert.Contains(_f.D.StubPages.WindowsL1.Value, got);
+        Assert.Equal(0, _f.D.Mmu.PendingHostWrites);
+        Assert.Equal(0, SetGdt(0));
+    }
+
     // ---- writable page tables --------------------------------------------------------------------------------
 
     private const ulong Code = MmuFixture.Aux + 0x800;
