@@ -48,6 +48,7 @@ public sealed class XenHypervisor : IDisposable
             throw;
         }
 
+        Pv.Policy.PvCpuidPolicy.InstallHost(kvm.GetSupportedCpuid(), 0);
         return new XenHypervisor(new KvmMachineMemory(memory), log, kvm, memory);
     }
 

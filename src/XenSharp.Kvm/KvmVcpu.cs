@@ -161,6 +161,32 @@ public sealed unsafe class KvmVcpu : IDisposable
         Ioctl.Invoke(_fd, KvmIoctls.SetSregs, &sregs, "KVM_SET_SREGS");
     }
 
+    /// <summary>KVM_GET_DEBUGREGS: DR0–DR3, DR6, DR7 (indexes 0–3, 6, 7 of the result; 4 and 5 are zero).</summary>
+    public ulong[] GetDebugRegisters()
+    {
+        ulong* d = stackalloc ulong[16];
+        Ioctl.Invoke(_fd, KvmIoctls.GetDebugregs, d, "KVM_GET_DEBUGREGS");
+        return [d[0], d[1], d[2], d[3], 0, 0, d[4], d[5]];
+    }
+
+    /// <summary>KVM_SET_DEBUGREGS from DR0–DR3, DR6, DR7 (indexes 0–3, 6, 7 of <paramref name="dr"/>).</summary>
+    public void SetDebugRegisters(ReadOnlySpan<ulong> dr)
+    {
+        ulong* d = stackalloc ulong[16];
+        for (int i = 0; i < 16; i++)
+        {
+            d[i] = 0;
+        }
+
+        d[0] = dr[0];
+        d[1] = dr[1];
+        d[2] = dr[2];
+        d[3] = dr[3];
+        d[4] = dr[6];
+        d[5] = dr[7];
+        Ioctl.Invoke(_fd, KvmIoctls.SetDebugregs, d, "KVM_SET_DEBUGREGS");
+    }
+
     public Registers GetRegisters()
     {
         Registers regs;

@@ -39,6 +39,8 @@ public sealed class Domain : IDisposable
             _extents.Add(si);
             SharedInfo = si.First;
             StubPages.MapSharedInfo(SharedInfo);
+            Grants = new Grants.GrantTable(this);
+            _extents.Add(Grants.Frames);
             Vcpus = new Vcpu[vcpus];
             for (int i = 0; i < vcpus; i++)
             {
@@ -78,6 +80,9 @@ public sealed class Domain : IDisposable
     public DomainStubPages StubPages { get; } = null!;
 
     public Pv.Mmu.DomainMmu Mmu { get; }
+
+    /// <summary>The grant table; its frames are one of <see cref="Extents"/>, so they are mapped and freed with the domain's.</summary>
+    public Grants.GrantTable Grants { get; } = null!;
 
     public Vcpu[] Vcpus { get; } = [];
 

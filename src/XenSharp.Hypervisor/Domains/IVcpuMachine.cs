@@ -6,4 +6,9 @@ public interface IVcpuMachine
     ulong GetMsr(uint index);
 
     void SetMsr(uint index, ulong value);
+
+    /// <summary>The real DR0–DR7 (4 and 5 unused) of the vCPU.</summary>
+    ulong[] GetDebugRegisters();
+
+    void SetDebugRegisters(ReadOnlySpan<ulong> dr);
 }

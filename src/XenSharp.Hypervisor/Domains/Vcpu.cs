@@ -110,7 +110,7 @@ public sealed class Vcpu
 
     public ulong VirtualCr2 { get; set; }
 
-    public ulong VirtualCr4 { get; set; } = 0x6f0;
+    public ulong VirtualCr4 { get; set; } = 0x660; // PAE MCE OSFXSR OSXMMEXCPT, as Xen shows a PV guest
 
     /// <summary>Virtual IOPL (PHYSDEVOP_set_iopl), 0–3; the real IOPL is always 0.</summary>
     public int VirtualIopl { get; set; }
@@ -120,6 +120,9 @@ public sealed class Vcpu
 
     /// <summary>Privileged-op emulation state: I/O bitmap, emulated DR7 I/O breakpoints, per-vCPU MSRs (Pv/Emulation).</summary>
     public Pv.Emulation.PvEmulationState Emulation { get; } = new();
+
+    /// <summary>Set when <see cref="DebugRegisters"/> changed: the machine loads them before the guest runs again.</summary>
+    public bool DebugRegistersDirty { get; set; }
 
     /// <summary>Machine operations that need the vCPU's KVM state (MSRs); set by the machine layer.</summary>
     public IVcpuMachine? Machine { get; set; }

@@ -43,7 +43,7 @@ public sealed class EventChannelTable
         _valid = BucketPorts;
     }
 
-    /// <summary>The highest port allocation may hand out (xl's max_event_channels − 1 ... clamped to 4095).</summary>
+    /// <summary>The highest port allocation may hand out: xl's max_event_channels (libxl passes it as Xen's max_evtchn_port), clamped to the 2-level 4095.</summary>
     public int MaxPort
     {
         get

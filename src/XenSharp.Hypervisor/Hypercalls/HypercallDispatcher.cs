@@ -39,6 +39,7 @@ public static class HypercallDispatcher
         t[HypercallNumber.SetDebugreg] = DebugRegHypercalls.SetDebugreg;
         t[HypercallNumber.GetDebugreg] = DebugRegHypercalls.GetDebugreg;
         t[HypercallNumber.PhysdevOp] = PhysdevHypercall.PhysdevOp;
+        t[HypercallNumber.GrantTableOp] = GrantTableHypercall.GrantTableOp;
         return t;
     }
 

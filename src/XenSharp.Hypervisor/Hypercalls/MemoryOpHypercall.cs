@@ -32,7 +32,7 @@ public static class MemoryOpHypercall
 
                 return (int)(cmd & Abi.MemoryOp.CommandMask) switch
                 {
-                    Abi.MemoryOp.CurrentReservation => (long)d.NrPages,
+                    Abi.MemoryOp.CurrentReservation => (long)d.Mmu.CurrentPages,
                     Abi.MemoryOp.MaximumReservation => (long)d.MaxPages,
                     _ => (long)d.NrPages - 1,
                 };
@@ -48,6 +48,7 @@ public static class MemoryOpHypercall
                 return vcpu.CopyToGuest(arg, m) ? 0 : -XenErrno.EFAULT;
             }
 
+            case int op when MemoryReservationOps.Handles(op): return MemoryReservationOps.Handle(vcpu, cmd, arg);
             default:
                 d.Log.Limited($"d{d.Id}-memop-{cmd}", $"(d{d.Id}v{vcpu.Id}) unimplemented memory_op {cmd}: -ENOSYS");
                 return -XenErrno.ENOSYS;

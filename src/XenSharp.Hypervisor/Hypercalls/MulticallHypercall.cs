@@ -6,9 +6,10 @@ namespace XenSharp.Hypervisor.Hypercalls;
 
 /// <summary>
 /// multicall(call_list, nr_calls) (xen/common/multicall.c): runs each 64-byte entry {op, result, args[6]} through the
-/// dispatcher in order and writes its result. A nested multicall is refused (-EINVAL in that entry); an iret entry is
-/// refused (-EINVAL) and, as Xen's iret does, ends the batch with that result. Returns 0 otherwise, -EFAULT when an entry
-/// cannot be read or its result written.
+/// dispatcher in order and writes its result. A nested multicall is refused (-EINVAL in that entry). An iret entry runs
+/// (it switches the vCPU's context) and, as in Xen (mc_exit, the XSA-213 fix), ends the batch: nothing after it runs
+/// in the new context, and the multicall returns the iret's result (the restored RAX). Returns 0 otherwise, -EFAULT
+/// when an entry cannot be read or its result written.
 /// </summary>
 public static class MulticallHypercall
 {
@@ -39,18 +40,17 @@ public static class MulticallHypercall
 
                 ulong op = BinaryPrimitives.ReadUInt64LittleEndian(entry);
                 bool iret = op == HypercallNumber.Iret;
-                long r = iret
-                    ? -XenErrno.EINVAL
-                    : (long)HypercallDispatcher.Dispatch(vcpu, op, Arg(entry, 0), Arg(entry, 1), Arg(entry, 2), Arg(entry, 3), Arg(entry, 4));
+                long r = (long)HypercallDispatcher.Dispatch(vcpu, op, Arg(entry, 0), Arg(entry, 1), Arg(entry, 2), Arg(entry, 3), Arg(entry, 4));
                 BinaryPrimitives.WriteInt64LittleEndian(result, r);
+                if (iret)
+                {
+                    vcpu.CopyToGuest(va + 8, result); // best effort: the context may have changed under it
+                    return r;
+                }
+
                 if (!vcpu.CopyToGuest(va + 8, result))
                 {
                     return -XenErrno.EFAULT;
-                }
-
-                if (iret)
-                {
-                    return r;
                 }
             }
 

@@ -36,6 +36,10 @@ internal sealed class VcpuRunner : IDisposable, IVcpuMachine
 
     public void SetMsr(uint index, ulong value) => _kvm.SetMsrs([new MsrValue(index, value)]);
 
+    public ulong[] GetDebugRegisters() => _kvm.GetDebugRegisters();
+
+    public void SetDebugRegisters(ReadOnlySpan<ulong> dr) => _kvm.SetDebugRegisters(dr);
+
     public Vcpu Vcpu { get; }
 
     public bool IsRunning => _thread is { IsAlive: true };
@@ -90,6 +94,13 @@ internal sealed class VcpuRunner : IDisposable, IVcpuMachine
         {
             while (!Vcpu.StopRequested)
             {
+                if (Vcpu.DebugRegistersDirty)
+                {
+                    // Guest breakpoints are real hardware breakpoints; their addresses were checked (set_debugreg rules).
+                    Vcpu.DebugRegistersDirty = false;
+                    _kvm.SetDebugRegisters(Vcpu.DebugRegisters);
+                }
+
                 VcpuExit exit = _kvm.Run();
                 switch (exit.Reason)
                 {

@@ -83,6 +83,17 @@ public static class GuestExceptions
                 return;
             }
 
+            case 1 when v.Machine is { } m:
+            {
+                // The guest reads the cause through its virtual DR6; clear the real one as Xen does.
+                ulong[] dr = m.GetDebugRegisters();
+                v.DebugRegisters[6] = dr[6];
+                dr[6] = 0xffff0ff0;
+                m.SetDebugRegisters(dr);
+                TrapBounce.Inject(v, 1, null, "#DB");
+                return;
+            }
+
             case < 32:
                 TrapBounce.Inject(v, vec, StubVector.HasErrorCode(vec) ? error : null, CrashReport.ExceptionName(vector));
                 return;

@@ -23,7 +23,9 @@ public static class PrivilegedOps
     public static EmulationResult TryEmulate(Domains.Vcpu vcpu, int vector, PvCpuidPolicy policy) => vector switch
     {
         6 => ForcedEmulation.TryCpuid(vcpu, policy),
-        13 => PrivilegedInstructions.Emulate(vcpu, policy),
+
+        // Xen emulates only a #GP with error code 0: a selector-related #GP is the guest's own business.
+        13 when vcpu.FrameGet(Stub.StubFrame.ErrorCode) == 0 => PrivilegedInstructions.Emulate(vcpu, policy),
         _ => EmulationResult.NotHandled,
     };
 }

@@ -19,6 +19,7 @@ internal static class KvmIoctls
     public const uint SizeofKvmMsrs = 8;     // header only
     public const uint SizeofKvmUserspaceMemoryRegion = 32;
     public const uint SizeofKvmMsi = 32;
+    public const uint SizeofKvmDebugregs = 128;
 
     // System (/dev/kvm) ioctls.
     public const uint GetApiVersion = (DirNone << DirShift) | (KvmType << TypeShift) | 0x00;
@@ -38,6 +39,8 @@ internal static class KvmIoctls
     public const uint GetRegs = (DirRead << DirShift) | (SizeofKvmRegs << SizeShift) | (KvmType << TypeShift) | 0x81;
     public const uint SetRegs = (DirWrite << DirShift) | (SizeofKvmRegs << SizeShift) | (KvmType << TypeShift) | 0x82;
     public const uint GetSregs = (DirRead << DirShift) | (SizeofKvmSregs << SizeShift) | (KvmType << TypeShift) | 0x83;
+    public const uint GetDebugregs = (DirRead << DirShift) | (SizeofKvmDebugregs << SizeShift) | (KvmType << TypeShift) | 0xA1;
+    public const uint SetDebugregs = (DirWrite << DirShift) | (SizeofKvmDebugregs << SizeShift) | (KvmType << TypeShift) | 0xA2;
     public const uint SetSregs = (DirWrite << DirShift) | (SizeofKvmSregs << SizeShift) | (KvmType << TypeShift) | 0x84;
     public const uint GetMsrs = ((DirRead | DirWrite) << DirShift) | (SizeofKvmMsrs << SizeShift) | (KvmType << TypeShift) | 0x88;
     public const uint SetMsrs = (DirWrite << DirShift) | (SizeofKvmMsrs << SizeShift) | (KvmType << TypeShift) | 0x89;

@@ -18,6 +18,13 @@ public sealed class FakeVcpuMachine : IVcpuMachine
         [0x1d9] = 0,                  // DEBUGCTL: the machine has it, the PV policy does not offer it
     };
 
+    /// <summary>The real debug registers as last loaded.</summary>
+    public ulong[] DebugRegisters { get; } = [0, 0, 0, 0, 0, 0, 0xffff0ff0, 0x400];
+
+    public ulong[] GetDebugRegisters() => (ulong[])DebugRegisters.Clone();
+
+    public void SetDebugRegisters(ReadOnlySpan<ulong> dr) => dr.CopyTo(DebugRegisters);
+
     public ulong GetMsr(uint index) =>
         Msrs.TryGetValue(index, out ulong v) ? v : throw new KvmException("KVM_GET_MSRS", $"no MSR 0x{index:x}");
 

@@ -45,6 +45,7 @@ public sealed class MsrPolicyTests : EmulationFixture
         Assert.Equal(ulong.MaxValue, Read(MsrIndex.Mc0Ctl + 4));  // MC1_CTL
         Assert.Equal(0UL, Read(MsrIndex.Mc0Ctl + 1));             // MC0_STATUS
         Assert.Equal(0UL, Read(MsrIndex.K7EvntSel0));             // vPMU off
+        Assert.Equal((0x850089UL & ~0x40080UL) | 0x801800, Read(MsrIndex.MiscEnable)); // the machine's, adjusted
     }
 
     [Fact]
@@ -88,8 +89,6 @@ public sealed class MsrPolicyTests : EmulationFixture
         SetReg(StubFrame.Rcx, 0x48);                              // SPEC_CTRL: not virtualised
         AssertFault(Gp(Rdmsr), 13, 0);
         SetReg(StubFrame.Rcx, MsrIndex.FeatureControl);           // Intel-only
-        AssertFault(Gp(Rdmsr), 13, 0);
-        SetReg(StubFrame.Rcx, MsrIndex.MiscEnable);               // Intel-only
         AssertFault(Gp(Rdmsr), 13, 0);
         SetReg(StubFrame.Rcx, MsrIndex.McgExtCtl);                // no LMCE
         AssertFault(Gp(Rdmsr), 13, 0);

@@ -39,9 +39,13 @@ public sealed class PrivilegedHypercallTests : EmulationFixture
     [Fact]
     public void DebugRegisterRules()
     {
+        V.DebugRegistersDirty = false;
         Assert.Equal(0, Call(HypercallNumber.SetDebugreg, 3, 0xffff_ffff_8000_0000));
+        Assert.True(V.DebugRegistersDirty); // the machine loads them before the guest runs again
+        V.DebugRegistersDirty = false;
         Assert.Equal(unchecked((long)0xffff_ffff_8000_0000), Call(HypercallNumber.GetDebugreg, 3));
         Assert.Equal(-XenErrno.EPERM, Call(HypercallNumber.SetDebugreg, 0, XenVirtualLayout.HypervisorVirtStart));
+        Assert.False(V.DebugRegistersDirty);
         Assert.Equal(-XenErrno.EPERM, Call(HypercallNumber.SetDebugreg, 0, 0x0000_8000_0000_0000));
         Assert.Equal(-XenErrno.EINVAL, Call(HypercallNumber.SetDebugreg, 6, 1UL << 32));
         Assert.Equal(-XenErrno.EINVAL, Call(HypercallNumber.SetDebugreg, 7, 1UL << 32));

@@ -153,6 +153,16 @@ public sealed class PrivilegedInstructionTests : EmulationFixture
     }
 
     [Fact]
+    public void OnlyGeneralProtectionWithErrorCodeZeroIsEmulated()
+    {
+        SetReg(StubFrame.ErrorCode, 0x18);
+        AssertNotHandled(Gp(0x0f, 0x20, 0xc0));
+        Assert.Equal(Code, Rip);
+        SetReg(StubFrame.ErrorCode, 0);
+        AssertEmulated(Gp(0x0f, 0x20, 0xc0));
+    }
+
+    [Fact]
     public void UnreadableRipIsAPageFault()
     {
         V.FrameSet(StubFrame.Rip, 0x0000_7000_0000_0000);

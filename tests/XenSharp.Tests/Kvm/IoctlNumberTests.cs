@@ -20,6 +20,8 @@ public class IoctlNumberTests
     [InlineData(KvmIoctls.GetRegs, 0x8090ae81u)]
     [InlineData(KvmIoctls.SetRegs, 0x4090ae82u)]
     [InlineData(KvmIoctls.GetSregs, 0x8138ae83u)]
+    [InlineData(KvmIoctls.GetDebugregs, 0x8080aea1u)]
+    [InlineData(KvmIoctls.SetDebugregs, 0x4080aea2u)]
     [InlineData(KvmIoctls.SetSregs, 0x4138ae84u)]
     [InlineData(KvmIoctls.GetMsrs, 0xc008ae88u)]
     [InlineData(KvmIoctls.SetMsrs, 0x4008ae89u)]

@@ -311,10 +311,10 @@ public sealed class MmuHypercallTests : IDisposable
     // ---- multicall --------------------------------------------------------------------------------------------
 
     [Fact]
-    public void MulticallRunsEntriesInOrderAndRefusesNestingAndIret()
+    public void MulticallRunsEntriesInOrderAndRefusesNesting()
     {
         Mfn data = _f.Free(1);
-        var list = new byte[5 * 64];
+        var list = new byte[4 * 64];
         void Entry(int i, ulong op, params ulong[] args)
         {
             BinaryPrimitives.WriteUInt64LittleEndian(list.AsSpan(i * 64), op);
@@ -328,22 +328,42 @@ public sealed class MmuHypercallTests : IDisposable
         Entry(0, HypercallNumber.UpdateVaMapping, MmuFixture.HookedVa(4), data.Address | MmuFixture.Rw, 0);
         Entry(1, HypercallNumber.Multicall, MmuFixture.Aux, 1);
         Entry(2, HypercallNumber.UpdateVaMapping, MmuFixture.HookedVa(5), _f.InitialL1.Address | MmuFixture.Rw, 0);
-        Entry(3, HypercallNumber.Iret);
-        Entry(4, HypercallNumber.XenVersion, 0);
+        Entry(3, HypercallNumber.XenVersion, 0);
         _f.Put(MmuFixture.Aux, list);
-        Assert.Equal(-XenErrno.EINVAL, _f.Call(HypercallNumber.Multicall, MmuFixture.Aux, 5));
+        Assert.Equal(0, _f.Call(HypercallNumber.Multicall, MmuFixture.Aux, 4));
         long Result(int i) => BinaryPrimitives.ReadInt64LittleEndian(_f.Get(MmuFixture.Aux + ((ulong)i * 64) + 8, 8));
         Assert.Equal(0, Result(0));
         Assert.Equal(-XenErrno.EINVAL, Result(1));
         Assert.Equal(-XenErrno.EBUSY, Result(2));
-        Assert.Equal(-XenErrno.EINVAL, Result(3));
-        Assert.Equal(0xdead, Result(4)); // not run: iret ends the batch
+        Assert.Equal((4 << 16) | 17, Result(3));
         Assert.Equal(PageType.Writable, _f.Frames[data].Type);
-
-        Assert.Equal(0, _f.Call(HypercallNumber.Multicall, MmuFixture.Aux + (4 * 64), 1));
-        Assert.Equal((4 << 16) | 17, Result(4));
         Assert.Equal(-XenErrno.EFAULT, _f.Call(HypercallNumber.Multicall, 0x0000700000000000, 1));
         Assert.Equal(0, _f.Call(HypercallNumber.Multicall, 0x0000700000000000, 0));
+    }
+
+    [Fact]
+    public void AnIretInAMulticallEndsTheBatchWithItsResult()
+    {
+        // The iret context {rax, r11, rcx, flags, rip, cs, rflags, rsp, ss} on the guest stack, returning to kernel mode.
+        ulong stack = MmuFixture.Aux + 0x400;
+        var ctx = new byte[72];
+        ulong[] fields = [0xdead, 0, 0, 0, 0x100000, 0xe030, 0x202, 0x180000, 0xe02b];
+        for (int i = 0; i < fields.Length; i++)
+        {
+            BinaryPrimitives.WriteUInt64LittleEndian(ctx.AsSpan(8 * i), fields[i]);
+        }
+
+        _f.Put(stack, ctx);
+        _f.V.FrameSet(StubFrame.Rsp, stack);
+        var list = new byte[2 * 64];
+        BinaryPrimitives.WriteUInt64LittleEndian(list, HypercallNumber.Iret);
+        BinaryPrimitives.WriteUInt64LittleEndian(list.AsSpan(64), HypercallNumber.XenVersion);
+        BinaryPrimitives.WriteUInt64LittleEndian(list.AsSpan(72), 0x77);
+        _f.Put(MmuFixture.Args, list);
+        long rc = _f.Call(HypercallNumber.Multicall, MmuFixture.Args, 2);
+        Assert.True(rc == 0xdead, $"{rc} {_f.D.CrashReason} {_f.Log}");
+        Assert.Equal(0x100000UL, _f.V.FrameGet(StubFrame.Rip));
+        Assert.Equal(0x77, BinaryPrimitives.ReadInt64LittleEndian(_f.Get(MmuFixture.Args + 72, 8))); // never ran
     }
 
     // ---- memory_op -----------------------------------------------------------------------------------------------
@@ -402,5 +422,22 @@ public sealed class MmuHypercallTests : IDisposable
         Assert.Equal(0, _f.Reservation(Abi.MemoryOp.PopulatePhysmap, 3001, order: 10));
         Assert.Equal(pages, _f.D.Mmu.CurrentPages);
         _f.AssertCountsConsistent();
+    }
+
+    [Fact]
+    public void MemoryOpRoutesReservationsAndReportsTheCurrentReservation()
+    {
+        Assert.Equal(1, _f.Reservation(Abi.MemoryOp.DecreaseReservation, _f.Free(1).Value));
+        _f.Put(MmuFixture.Args, [0xf0, 0x7f]);
+        Assert.Equal(4095, _f.Call(HypercallNumber.MemoryOp, Abi.MemoryOp.CurrentReservation, MmuFixture.Args));
+        Assert.Equal(4096, _f.Call(HypercallNumber.MemoryOp, Abi.MemoryOp.MaximumReservation, MmuFixture.Args));
+        var r = new byte[32];
+        BinaryPrimitives.WriteUInt64LittleEndian(r, MmuFixture.Aux);
+        BinaryPrimitives.WriteUInt64LittleEndian(r.AsSpan(8), 1);
+        BinaryPrimitives.WriteUInt16LittleEndian(r.AsSpan(24), MmuAbi.DomidSelf);
+        _f.Put(MmuFixture.Args, r);
+        _f.Put(MmuFixture.Aux, BitConverter.GetBytes(MmuFixture.FreePfnOf(1)));
+        Assert.Equal(1, _f.Call(HypercallNumber.MemoryOp, Abi.MemoryOp.PopulatePhysmap, MmuFixture.Args));
+        Assert.Equal(4096UL, _f.D.Mmu.CurrentPages);
     }
 }

@@ -9,8 +9,9 @@ namespace XenSharp.Hypervisor.Pv.Emulation;
 /// x86_emulate/util-xen.c), shared by the set_debugreg/get_debugreg hypercalls and emulated MOV to/from DRn.
 /// <see cref="Vcpu.DebugRegisters"/> holds DR0–3, DR6 and DR7 (4 and 5 mirror 6 and 7); DR7's I/O-breakpoint enable
 /// bits are kept apart (<see cref="PvEmulationState.Dr7IoEnable"/>) because Xen emulates I/O breakpoints itself.
-/// <para>The values are virtual: nothing loads them into the real vCPU yet, so data/instruction breakpoints do not fire
-/// (only the emulated I/O breakpoints do).</para>
+/// <para>Every change marks <see cref="Vcpu.DebugRegistersDirty"/>: the machine loads DR0–3, DR6 and DR7 (without the
+/// emulated I/O enables) into the real vCPU before the guest runs again, so data and instruction breakpoints are
+/// real.</para>
 /// </summary>
 public static class DebugRegisterRules
 {
@@ -45,6 +46,7 @@ public static class DebugRegisterRules
                 }
 
                 v.DebugRegisters[reg] = value;
+                v.DebugRegistersDirty = true;
                 return 0;
             case 4 when de:
             case 5 when de:
@@ -56,6 +58,7 @@ public static class DebugRegisterRules
                 }
 
                 v.DebugRegisters[6] = v.DebugRegisters[4] = AdjustDr6(p, value);
+                v.DebugRegistersDirty = true;
                 return 0;
             case 5 or 7:
                 return SetDr7(v, p, value, de);
@@ -157,6 +160,7 @@ public static class DebugRegisterRules
 
         v.Emulation.Dr7IoEnable = ioEnable;
         v.DebugRegisters[7] = v.DebugRegisters[5] = value;
+        v.DebugRegistersDirty = true;
         return 0;
     }
 

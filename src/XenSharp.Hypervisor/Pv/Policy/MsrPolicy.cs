@@ -13,7 +13,7 @@ namespace XenSharp.Hypervisor.Pv.Policy;
 /// RDPID is offered) — through the real vCPU (<see cref="IVcpuMachine"/>).</item>
 /// <item>Fixed answers: APIC_BASE 0xFEE00000|enable(|BSP on vCPU 0), PAT = <see cref="MsrIndex.XenPat"/> (read-only),
 /// EFER = the vCPU's EFER without SVME/AIBRSE (a write must not change it), PLATFORM_INFO 0 (no CPUID faulting),
-/// MISC_ENABLE adjusted (Intel), PERF_CAPABILITIES 0, FEATURE_CONTROL locked (Intel), AMD P-state/HWCR/NB_CFG/DE_CFG,
+/// MISC_ENABLE as the machine has it, adjusted (writes dropped), PERF_CAPABILITIES 0, FEATURE_CONTROL locked (Intel), AMD P-state/HWCR/NB_CFG/DE_CFG,
 /// the vMCE registers (2 banks), PMU counters read 0 and drop writes (vPMU off).</item>
 /// <item>MSR 0x40000000: reads 0; a write installs the hypercall page in the frame it names.</item>
 /// <item>Everything else: #GP. Except Xen's "faking RDMSR": a guest with no #GP handler registered yet reads 0 from an
@@ -113,7 +113,7 @@ public static class MsrPolicy
                 return p.Vendor == CpuVendor.Amd && p.Family is >= 0x10 and < 0x17;
             case MiscEnable:
                 // Present on the machine: writes are dropped (Xen warns when they differ from what it reports).
-                return !p.IsAmdLike && MachineMsr.TryRead(v, MiscEnable, out _);
+                return MachineMsr.TryRead(v, MiscEnable, out _);
             case Mperf or Aperf:
                 return p.Vendor is CpuVendor.Intel or CpuVendor.Amd or CpuVendor.Hygon;
             case ThermControl or EnergyPerfBias:
@@ -182,7 +182,7 @@ public static class MsrPolicy
             case AmdNbCfg:
                 return true;
             case MiscEnable:
-                if (p.IsAmdLike || !MachineMsr.TryRead(v, MiscEnable, out ulong host))
+                if (!MachineMsr.TryRead(v, MiscEnable, out ulong host))
                 {
                     return false;
                 }

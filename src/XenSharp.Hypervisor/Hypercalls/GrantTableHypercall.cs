@@ -1,0 +1,334 @@
+using System.Buffers.Binary;
+using XenSharp.Abi;
+using XenSharp.Hypervisor.Domains;
+using XenSharp.Hypervisor.Grants;
+using static XenSharp.Hypervisor.Grants.GrantTableAbi;
+
+namespace XenSharp.Hypervisor.Hypercalls;
+
+/// <summary>
+/// grant_table_op(cmd, uop, count) (20), after do_grant_table_op (xen/common/grant_table.c). Per-op failures go into
+/// each op's status field (GNTST_*) and the hypercall returns 0; the hypercall itself fails only for a bad command or
+/// count (-EINVAL), an op array or struct that cannot be read or its result written (-EFAULT), and the version and
+/// get_version errors Xen returns directly. setup_table, query_size and get_status_frames take exactly one op
+/// (count 1, else -EINVAL), set_version and get_version one struct whatever the count.
+/// <para>
+/// Implemented: setup_table, query_size, set_version (v1 and v2), get_status_frames, get_version, swap_grant_ref.
+/// map_grant_ref runs every check Xen makes before it maps (<see cref="GrantMapChecks"/>) and answers with its
+/// status; a request that would be mapped stops the batch with -ENOSYS (mappings come with the split drivers).
+/// unmap_grant_ref and unmap_and_replace are complete for that state: no handle is ever valid (GNTST_bad_handle).
+/// transfer and copy are -ENOSYS; dump_table and cache_flush are -ENOSYS as on x86 Xen.
+/// </para>
+/// Xen preempts long batches with a continuation; here a batch runs to its end, but stops (-EINTR, never seen by the
+/// guest) once the vCPU is asked to stop, so a hostile count cannot hold up destroying the domain.
+/// </summary>
+public static class GrantTableHypercall
+{
+    public static long GrantTableOp(Vcpu vcpu, ulong cmdArg, ulong uop, ulong countArg, ulong a4, ulong a5)
+    {
+        uint cmd = (uint)cmdArg;
+        uint count = (uint)countArg;
+        if ((int)count < 0)
+        {
+            return -XenErrno.EINVAL;
+        }
+
+        uint opaque = cmd & ~CommandMask;
+        cmd &= CommandMask;
+        if (cmd != CacheFlush && opaque != 0)
+        {
+            return -XenErrno.EINVAL;
+        }
+
+        switch (cmd)
+        {
+            case MapGrantRef:
+                return GrantMapChecks.AddressOk(uop) ? Map(vcpu, uop, count) : -XenErrno.EFAULT;
+            case UnmapGrantRef:
+                return GrantMapChecks.AddressOk(uop) ? Unmap(vcpu, uop, count, UnmapSize) : -XenErrno.EFAULT;
+            case UnmapAndReplace:
+                return GrantMapChecks.AddressOk(uop) ? Unmap(vcpu, uop, count, UnmapAndReplaceSize) : -XenErrno.EFAULT;
+            case SetupTable:
+                return Setup(vcpu, uop, count);
+            case QuerySize:
+                return QuerySizeOp(vcpu, uop, count);
+            case SetVersion:
+                return SetVersionOp(vcpu, uop);
+            case GetStatusFrames:
+                return GetStatusFramesOp(vcpu, uop, count);
+            case GetVersion:
+                return GetVersionOp(vcpu, uop);
+            case SwapGrantRef:
+                return GrantMapChecks.AddressOk(uop) ? Swap(vcpu, uop, count) : -XenErrno.EFAULT;
+            default:
+                Domain d = vcpu.Domain;
+                d.Log.Limited($"d{d.Id}-gnttabop-{cmd}", $"(d{d.Id}v{vcpu.Id}) unimplemented grant_table_op {cmd}: -ENOSYS");
+                return -XenErrno.ENOSYS; // transfer, copy (not yet); dump_table, cache_flush and unknown commands (as Xen on x86)
+        }
+    }
+
+    private static long Map(Vcpu vcpu, ulong uop, uint count)
+    {
+        Domain d = vcpu.Domain;
+        Span<byte> op = stackalloc byte[MapSize];
+        for (uint i = 0; i < count; i++)
+        {
+            if (vcpu.StopRequested)
+            {
+                return -XenErrno.EINTR;
+            }
+
+            ulong va = uop + ((ulong)i * MapSize);
+            if (!vcpu.CopyFromGuest(va, op))
+            {
+                return -XenErrno.EFAULT;
+            }
+
+            var req = new GrantMapRequest(
+                BinaryPrimitives.ReadUInt64LittleEndian(op),
+                BinaryPrimitives.ReadUInt32LittleEndian(op[MapFlags..]),
+                BinaryPrimitives.ReadUInt32LittleEndian(op[MapRef..]),
+                BinaryPrimitives.ReadUInt16LittleEndian(op[MapDom..]));
+            short status = GrantMapChecks.Check(vcpu, req, out string? reason);
+            if (status == Okay)
+            {
+                d.Log.Limited($"d{d.Id}-gnttab-map", $"(d{d.Id}v{vcpu.Id}) grant map of d{req.Dom} ref {req.Ref:x} (flags {req.Flags:x}): mappings are not implemented: -ENOSYS");
+                return -XenErrno.ENOSYS;
+            }
+
+            d.Log.Limited($"d{d.Id}-gnttab-map-fail", $"(d{d.Id}v{vcpu.Id}) grant map failed ({status}): {reason}");
+            BinaryPrimitives.WriteInt16LittleEndian(op[MapStatus..], status);
+            if (!vcpu.CopyToGuest(va, op))
+            {
+                return -XenErrno.EFAULT;
+            }
+        }
+
+        return 0;
+    }
+
+    /// <summary>unmap_grant_ref / unmap_and_replace: the handle must name a mapping; none exists (maptrack_limit 0).</summary>
+    private static long Unmap(Vcpu vcpu, ulong uop, uint count, int size)
+    {
+        Span<byte> op = stackalloc byte[size];
+        Span<byte> status = stackalloc byte[2];
+        BinaryPrimitives.WriteInt16LittleEndian(status, BadHandle);
+        for (uint i = 0; i < count; i++)
+        {
+            if (vcpu.StopRequested)
+            {
+                return -XenErrno.EINTR;
+            }
+
+            ulong va = uop + ((ulong)i * (ulong)size);
+            if (!vcpu.CopyFromGuest(va, op) || !vcpu.CopyToGuest(va + UnmapStatus, status))
+            {
+                return -XenErrno.EFAULT;
+            }
+        }
+
+        return 0;
+    }
+
+    private static long Setup(Vcpu vcpu, ulong uop, uint count)
+    {
+        if (count != 1)
+        {
+            return -XenErrno.EINVAL;
+        }
+
+        Span<byte> op = stackalloc byte[SetupTableSize];
+        if (!vcpu.CopyFromGuest(uop, op))
+        {
+            return -XenErrno.EFAULT;
+        }
+
+        ushort dom = BinaryPrimitives.ReadUInt16LittleEndian(op);
+        uint nrFrames = BinaryPrimitives.ReadUInt32LittleEndian(op[SetupTableNrFrames..]);
+        ulong frameList = BinaryPrimitives.ReadUInt64LittleEndian(op[SetupTableFrameList..]);
+        if (!GrantMapChecks.AddressOk(frameList))
+        {
+            return -XenErrno.EFAULT;
+        }
+
+        short status = Target(vcpu.Domain, dom);
+        if (status == Okay)
+        {
+            GrantTable gt = vcpu.Domain.Grants;
+            status = gt.Setup(nrFrames);
+            Span<byte> mfn = stackalloc byte[8];
+            for (uint i = 0; status == Okay && i < nrFrames; i++)
+            {
+                BinaryPrimitives.WriteUInt64LittleEndian(mfn, gt.SharedFrame(i).Value);
+                if (!vcpu.CopyToGuest(frameList + ((ulong)i * 8), mfn))
+                {
+                    status = BadVirtAddr;
+                }
+            }
+        }
+
+        return WriteStatus(vcpu, uop + SetupTableStatus, status);
+    }
+
+    private static long QuerySizeOp(Vcpu vcpu, ulong uop, uint count)
+    {
+        if (count != 1)
+        {
+            return -XenErrno.EINVAL;
+        }
+
+        Span<byte> op = stackalloc byte[QuerySizeSize];
+        if (!vcpu.CopyFromGuest(uop, op))
+        {
+            return -XenErrno.EFAULT;
+        }
+
+        short status = Target(vcpu.Domain, BinaryPrimitives.ReadUInt16LittleEndian(op));
+        if (status == Okay)
+        {
+            GrantTable gt = vcpu.Domain.Grants;
+            lock (gt.Lock)
+            {
+                BinaryPrimitives.WriteUInt32LittleEndian(op[QuerySizeNrFrames..], gt.NrGrantFrames);
+            }
+
+            BinaryPrimitives.WriteUInt32LittleEndian(op[QuerySizeMaxNrFrames..], GrantTable.MaxGrantFrames);
+        }
+
+        BinaryPrimitives.WriteInt16LittleEndian(op[QuerySizeStatus..], status);
+        return vcpu.CopyToGuest(uop, op) ? 0 : -XenErrno.EFAULT;
+    }
+
+    /// <summary>set_version always writes back the version in effect afterwards, also after an error.</summary>
+    private static long SetVersionOp(Vcpu vcpu, ulong uop)
+    {
+        Span<byte> op = stackalloc byte[SetVersionSize];
+        if (!vcpu.CopyFromGuest(uop, op))
+        {
+            return -XenErrno.EFAULT;
+        }
+
+        GrantTable gt = vcpu.Domain.Grants;
+        int rc = gt.SetVersion(BinaryPrimitives.ReadUInt32LittleEndian(op));
+        BinaryPrimitives.WriteUInt32LittleEndian(op, gt.Version);
+        return vcpu.CopyToGuest(uop, op) ? rc : -XenErrno.EFAULT;
+    }
+
+    private static long GetStatusFramesOp(Vcpu vcpu, ulong uop, uint count)
+    {
+        if (count != 1)
+        {
+            return -XenErrno.EINVAL;
+        }
+
+        Span<byte> op = stackalloc byte[GetStatusFramesSize];
+        if (!vcpu.CopyFromGuest(uop, op))
+        {
+            return -XenErrno.EFAULT;
+        }
+
+        uint nrFrames = BinaryPrimitives.ReadUInt32LittleEndian(op);
+        ulong frameList = BinaryPrimitives.ReadUInt64LittleEndian(op[GetStatusFramesFrameList..]);
+        if (!GrantMapChecks.AddressOk(frameList))
+        {
+            return -XenErrno.EFAULT;
+        }
+
+        short status = Target(vcpu.Domain, BinaryPrimitives.ReadUInt16LittleEndian(op[GetStatusFramesDom..]));
+        if (status == Okay)
+        {
+            GrantTable gt = vcpu.Domain.Grants;
+            lock (gt.Lock)
+            {
+                if (nrFrames > gt.NrStatusFrames)
+                {
+                    status = GeneralError; // v1 has none; v2 has StatusFramesFor(nr_grant_frames)
+                }
+
+                Span<byte> mfn = stackalloc byte[8];
+                for (uint i = 0; status == Okay && i < nrFrames; i++)
+                {
+                    BinaryPrimitives.WriteUInt64LittleEndian(mfn, gt.StatusFrame(i).Value);
+                    if (!vcpu.CopyToGuest(frameList + ((ulong)i * 8), mfn))
+                    {
+                        status = BadVirtAddr;
+                    }
+                }
+            }
+        }
+
+        return WriteStatus(vcpu, uop + GetStatusFramesStatus, status);
+    }
+
+    private static long GetVersionOp(Vcpu vcpu, ulong uop)
+    {
+        Span<byte> op = stackalloc byte[GetVersionSize];
+        if (!vcpu.CopyFromGuest(uop, op))
+        {
+            return -XenErrno.EFAULT;
+        }
+
+        switch (Target(vcpu.Domain, BinaryPrimitives.ReadUInt16LittleEndian(op)))
+        {
+            case BadDomain:
+                return -XenErrno.ESRCH;
+            case PermissionDenied:
+                return -XenErrno.EPERM;
+        }
+
+        Span<byte> version = stackalloc byte[4];
+        BinaryPrimitives.WriteUInt32LittleEndian(version, vcpu.Domain.Grants.Version);
+        return vcpu.CopyToGuest(uop + GetVersionVersion, version) ? 0 : -XenErrno.EFAULT;
+    }
+
+    private static long Swap(Vcpu vcpu, ulong uop, uint count)
+    {
+        Span<byte> op = stackalloc byte[SwapSize];
+        Span<byte> status = stackalloc byte[2];
+        for (uint i = 0; i < count; i++)
+        {
+            if (vcpu.StopRequested)
+            {
+                return -XenErrno.EINTR;
+            }
+
+            ulong va = uop + ((ulong)i * SwapSize);
+            if (!vcpu.CopyFromGuest(va, op))
+            {
+                return -XenErrno.EFAULT;
+            }
+
+            short s = vcpu.Domain.Grants.Swap(BinaryPrimitives.ReadUInt32LittleEndian(op), BinaryPrimitives.ReadUInt32LittleEndian(op[4..]));
+            BinaryPrimitives.WriteInt16LittleEndian(status, s);
+            if (!vcpu.CopyToGuest(va + SwapStatus, status))
+            {
+                return -XenErrno.EFAULT;
+            }
+        }
+
+        return 0;
+    }
+
+    /// <summary>
+    /// rcu_lock_domain_by_any_id plus XSM_TARGET for an unprivileged caller: the caller itself (DOMID_SELF or its id),
+    /// GNTST_permission_denied for another domain that exists (the backend domain 0 included), GNTST_bad_domain otherwise.
+    /// </summary>
+    private static short Target(Domain caller, ushort dom)
+    {
+        if (dom == DomidSelf || dom == caller.Id)
+        {
+            return Okay;
+        }
+
+        return dom == GrantMapChecks.BackendDomain || GrantMapChecks.FindDomain(caller.Hypervisor, dom) is not null
+            ? PermissionDenied
+            : BadDomain;
+    }
+
+    private static long WriteStatus(Vcpu vcpu, ulong va, short status)
+    {
+        Span<byte> s = stackalloc byte[2];
+        BinaryPrimitives.WriteInt16LittleEndian(s, status);
+        return vcpu.CopyToGuest(va, s) ? 0 : -XenErrno.EFAULT;
+    }
+}
