@@ -135,6 +135,24 @@ static void isolation_checks(void)
     test_check(mmuext(MMUEXT_UNPIN_TABLE, mfn_of(PT_L1)) < 0, "unpinning a table that is not pinned is refused");
 }
 
+/*
+ * A present kernel mapping changed by update_va_mapping must take effect at once. (On a shadow-paging KVM the
+ * hypervisor's own writes to page tables are invisible to KVM unless it resynchronises them.)
+ */
+static void remap_present_entry(void)
+{
+    volatile unsigned long *a = (volatile unsigned long *)0x307000UL, *b = (volatile unsigned long *)0x308000UL;
+    *a = 0xaaaa;
+    *b = 0xbbbb;
+    (void)*a; /* make sure the old translation is in use */
+    unsigned long pte = (mfn_of(0x308000UL) << 12) | _PAGE_PRESENT | _PAGE_RW | _PAGE_ACCESSED;
+    must(hypercall3(HC_update_va_mapping, 0x307000UL, pte, UVMF_INVLPG), "remap a present entry");
+    test_check(*a == 0xbbbb, "a changed present mapping takes effect (read %#lx)", *a);
+    pte = (mfn_of(0x307000UL) << 12) | _PAGE_PRESENT | _PAGE_RW | _PAGE_ACCESSED;
+    must(hypercall3(HC_update_va_mapping, 0x307000UL, pte, UVMF_INVLPG), "restore the entry");
+    test_check(*a == 0xaaaa, "and changing it back does too (read %#lx)", *a);
+}
+
 static void start_user(void)
 {
     ((unsigned long *)P_FAULT)[0] = 0;
@@ -207,6 +225,7 @@ void test_main(void)
     struct callback_register cb = { CALLBACKTYPE_syscall, CALLBACKF_mask_events, (unsigned long)syscall_entry };
     must(hypercall2(HC_callback_op, CALLBACKOP_register, &cb), "register the syscall callback");
     must(hypercall2(HC_stack_switch, 0xe02b, (unsigned long)kernel_stack + sizeof(kernel_stack)), "stack_switch");
+    remap_present_entry();
     build_address_space();
     start_user();
 }

@@ -41,6 +41,11 @@ public sealed class Domain : IDisposable
             StubPages.MapSharedInfo(SharedInfo);
             Grants = new Grants.GrantTable(this);
             _extents.Add(Grants.Frames);
+
+            // Last: it maps every frame above.
+            DirectMap dm = DirectMap.Create(Pool, _extents);
+            _extents.Add(dm.Tables);
+            StubPages.DirectMapL3 = dm.L3;
             Vcpus = new Vcpu[vcpus];
             for (int i = 0; i < vcpus; i++)
             {

@@ -159,6 +159,19 @@ public sealed class Vcpu
     public void LoadCr3(Mfn l4) =>
         BinaryPrimitives.WriteUInt64LittleEndian(DataPage[StubLayout.DataPendingCr3..], l4.Address);
 
+    /// <summary>Lists page-table entries (machine addresses; bit 0 = whole frame) for the stub to rewrite before it returns.</summary>
+    public void QueueResync(ReadOnlySpan<ulong> writes, bool more)
+    {
+        Span<byte> data = DataPage;
+        for (int i = 0; i < writes.Length; i++)
+        {
+            BinaryPrimitives.WriteUInt64LittleEndian(data[(StubLayout.DataResyncList + (i * 8))..], writes[i]);
+        }
+
+        BinaryPrimitives.WriteUInt32LittleEndian(data[StubLayout.DataResyncCount..], (uint)writes.Length);
+        data[StubLayout.DataResyncMore] = more ? (byte)1 : (byte)0;
+    }
+
     /// <summary>Has the stub flush this vCPU's TLB before it returns to the guest.</summary>
     public void RequestTlbFlush() => DataPage[StubLayout.DataFlushTlb] = 1;
 

@@ -61,9 +61,12 @@ public static class GrantTableHypercall
             case SwapGrantRef:
                 return GrantMapChecks.AddressOk(uop) ? Swap(vcpu, uop, count) : -XenErrno.EFAULT;
             default:
+            {
+                // transfer and copy (not yet); dump_table, cache_flush and unknown commands (as Xen on x86).
                 Domain d = vcpu.Domain;
                 d.Log.Limited($"d{d.Id}-gnttabop-{cmd}", $"(d{d.Id}v{vcpu.Id}) unimplemented grant_table_op {cmd}: -ENOSYS");
-                return -XenErrno.ENOSYS; // transfer, copy (not yet); dump_table, cache_flush and unknown commands (as Xen on x86)
+                return -XenErrno.ENOSYS;
+            }
         }
     }
 

@@ -46,6 +46,12 @@ internal sealed class DomainMachine : IDisposable
             throw;
         }
 
+        // Nothing is shadowed before the VM first runs: the builder's page-table writes need no resync.
+        Span<ulong> discard = stackalloc ulong[256];
+        while (domain.Mmu.DrainHostWrites(discard) > 0)
+        {
+        }
+
         domain.StopAllVcpus = StopAll;
     }
 

@@ -101,6 +101,7 @@ internal sealed class VcpuRunner : IDisposable, IVcpuMachine
                     _kvm.SetDebugRegisters(Vcpu.DebugRegisters);
                 }
 
+                QueueShadowResync();
                 VcpuExit exit = _kvm.Run();
                 switch (exit.Reason)
                 {
@@ -130,6 +131,23 @@ internal sealed class VcpuRunner : IDisposable, IVcpuMachine
         {
             d.Crash($"internal error handling vCPU {Vcpu.Id}: {e.GetType().Name}: {e.Message}");
         }
+    }
+
+    /// <summary>
+    /// Hands the stub the page-table entries the host rewrote since the vCPU last ran (DomainMmu records them), for it
+    /// to write again from inside the VM — a shadow-paging KVM (kvm_pvm) otherwise keeps using the old ones.
+    /// </summary>
+    private void QueueShadowResync()
+    {
+        Pv.Mmu.DomainMmu mmu = Vcpu.Domain.Mmu;
+        if (mmu.PendingHostWrites == 0)
+        {
+            return;
+        }
+
+        Span<ulong> batch = stackalloc ulong[StubLayout.ResyncCapacity];
+        int n = mmu.DrainHostWrites(batch);
+        Vcpu.QueueResync(batch[..n], more: mmu.PendingHostWrites > 0);
     }
 
     private void HandleStubExit()

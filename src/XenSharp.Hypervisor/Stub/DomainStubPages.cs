@@ -26,6 +26,9 @@ public sealed class DomainStubPages
 
     public Mfn StubL3 { get; }
 
+    /// <summary>The direct map's L3 (slot 262), once the domain's memory is known.</summary>
+    public Mfn? DirectMapL3 { get; set; }
+
     public int VcpuCount { get; }
 
     public Mfn GdtFrame(int vcpu) => Frames.First.Add(3 + ((ulong)vcpu * FramesPerVcpu));
@@ -92,6 +95,10 @@ public sealed class DomainStubPages
         l4[XenVirtualLayout.FirstHypervisorL4Slot] = shared.M2pL3.Address | PageTableFlags.Present | PageTableFlags.User | PageTableFlags.Accessed;
         l4[M2pAliasSlot] = l4[XenVirtualLayout.FirstHypervisorL4Slot];
         l4[StubLayout.L4Slot] = StubL3.Address | PageTableFlags.Present | PageTableFlags.Writable | PageTableFlags.Accessed;
+        if (DirectMapL3 is { } dm)
+        {
+            l4[DirectMap.L4Slot] = dm.Address | PageTableFlags.Present | PageTableFlags.Writable | PageTableFlags.Accessed;
+        }
     }
 
     /// <summary>Maps the domain's shared_info frame into every vCPU window (supervisor-only) for the stub.</summary>
@@ -114,6 +121,9 @@ public sealed class DomainStubPages
     /// them, so the CPU can set descriptors' accessed bits; the guest itself cannot reach the window. The caller holds
     /// the frame's SegmentDescriptors typed reference and flushes the vCPU's TLB.
     /// </summary>
+    /// <summary>Index in the windows L1 of the entry that maps GDT page <paramref name="page"/> of a vCPU.</summary>
+    public static int GdtL1Index(int vcpu, int page) => (int)((ulong)vcpu * StubLayout.WindowSize >> 12) + page;
+
     public void MapGuestGdtPage(int vcpu, int page, Mfn? frame, HypervisorPages shared)
     {
         if ((uint)vcpu >= (uint)VcpuCount || (uint)page >= 14)

@@ -167,6 +167,7 @@ public sealed class StubImage
 
         // Carry out what the host asked for (data page requests), then return to the guest.
         a.Label(ref restore);
+        EmitResync(a, toHost);
         Label noCr3 = a.CreateLabel();
         Label noFlush = a.CreateLabel();
         Label noSwapgs = a.CreateLabel();
@@ -424,6 +425,54 @@ public sealed class StubImage
         a.jmp(done);
     }
 
+
+    /// <summary>
+    /// Writes each page-table entry the host changed (listed in the data page) back to itself from inside the VM, so a
+    /// shadow-paging KVM drops its stale shadow of it (host writes bypass KVM's write tracking). Hardware paging does not
+    /// need it; it costs nothing when the list is empty.
+    /// </summary>
+    private static void EmitResync(Assembler a, Label toHost)
+    {
+        Label done = a.CreateLabel();
+        Label next = a.CreateLabel();
+        Label whole = a.CreateLabel();
+        Label wholeLoop = a.CreateLabel();
+        Label step = a.CreateLabel();
+        a.mov(ecx, __dword_ptr[rsp + D + StubLayout.DataResyncCount]);
+        a.test(ecx, ecx);
+        a.jz(done);
+        a.lea(rsi, __[rsp + D + StubLayout.DataResyncList]);
+        a.mov(rdi, DirectMap.Base);
+        a.Label(ref next);
+        a.mov(rax, __qword_ptr[rsi]);
+        a.test(al, 1);
+        a.jnz(whole);
+        a.mov(rdx, __qword_ptr[rdi + rax]);
+        a.mov(__qword_ptr[rdi + rax], rdx);
+        a.jmp(step);
+        a.Label(ref whole);
+        a.and(rax, -4096);
+        a.add(rax, rdi);
+        a.mov(r8d, 512);
+        a.Label(ref wholeLoop);
+        a.mov(rdx, __qword_ptr[rax]);
+        a.mov(__qword_ptr[rax], rdx);
+        a.add(rax, 8);
+        a.dec(r8d);
+        a.jnz(wholeLoop);
+        a.Label(ref step);
+        a.add(rsi, 8);
+        a.dec(ecx);
+        a.jnz(next);
+        a.mov(__dword_ptr[rsp + D + StubLayout.DataResyncCount], 0);
+        a.cmp(__byte_ptr[rsp + D + StubLayout.DataResyncMore], 0);
+        a.je(done);
+        a.mov(__byte_ptr[rsp + D + StubLayout.DataResyncMore], 0);
+        a.mov(__qword_ptr[rsp + StubFrame.Vector], (int)StubVector.EventCheck);
+        a.jmp(toHost);
+        a.Label(ref done);
+        a.nop();
+    }
 
     /// <summary>Hardware KVM's way into the syscall path: LSTAR in ring 0 on the guest's stack; move to this vCPU's stack and build the frame.</summary>
     private static byte[] EmitTrampoline(int vcpu, ulong commonAddress)

@@ -46,6 +46,12 @@ public static class StubLayout
     public const int DataSlowPath = 0x149;     // byte: fast paths off (e.g. architectural IOPL, which only the host models)
     public const int DataVcpuInfo = 0x150;     // stub address of this vCPU's vcpu_info
 
+    // Page-table entries the host rewrote, for the stub to write again from inside the VM (shadow-paging KVM).
+    public const int DataResyncCount = 0x160;  // u32
+    public const int DataResyncMore = 0x164;   // byte: more are pending; exit again after this batch
+    public const int DataResyncList = 0x200;   // u64 machine addresses (bit 0: the whole frame)
+    public const int ResyncCapacity = 440;
+
     /// <summary>The domain's shared_info page, mapped in each window so the stub can read event state.</summary>
     public const ulong SharedInfoOffset = 0x14000;
 

@@ -44,11 +44,26 @@ public sealed class DomainMmu
     {
         lock (_hostWrittenFrames)
         {
-            _hostWrittenFrames.Add(frame.Value);
+            _hostWrittenFrames.Add(frame.Address | WholeFrame);
         }
     }
 
-    /// <summary>Takes up to <paramref name="into"/>.Length recorded frames (MFNs); returns how many. The rest stay recorded.</summary>
+    /// <summary>Records one rewritten entry of a frame the CPU may walk as a page table: its machine address.</summary>
+    public void NoteHostWrite(Mfn frame, int index)
+    {
+        lock (_hostWrittenFrames)
+        {
+            _hostWrittenFrames.Add(frame.Address + ((ulong)index * 8));
+        }
+    }
+
+    /// <summary>Marks a recorded key as a whole frame (all 512 entries) rather than one entry's machine address.</summary>
+    public const ulong WholeFrame = 1;
+
+    /// <summary>
+    /// Takes up to <paramref name="into"/>.Length recorded writes — an entry's machine address, or a frame's address
+    /// with <see cref="WholeFrame"/> set — and returns how many. The rest stay recorded.
+    /// </summary>
     public int DrainHostWrites(Span<ulong> into)
     {
         lock (_hostWrittenFrames)
@@ -283,7 +298,7 @@ public sealed class DomainMmu
             if (slots[i] == m2p && (!fill || e[i] == 0))
             {
                 e[i] = fill ? m2p : 0;
-                NoteHostWrite(l4);
+                NoteHostWrite(l4, i);
             }
         }
     }
@@ -332,7 +347,7 @@ public sealed class DomainMmu
 
             // An ordinary page: a plain write (Xen takes a Writable type around it, which cannot fail here).
             _domain.Pool.FrameAsEntries(table)[index] = value;
-            NoteHostWrite(table);
+            NoteHostWrite(table, index);
             return 0;
         }
     }
@@ -451,9 +466,9 @@ public sealed class DomainMmu
             {
                 s.GdtFrames[i] = new Mfn(frames[i]);
                 _domain.StubPages.MapGuestGdtPage(v.Id, i, new Mfn(frames[i]), _domain.Hypervisor.Shared);
+                NoteHostWrite(_domain.StubPages.WindowsL1, DomainStubPages.GdtL1Index(v.Id, i));
             }
 
-            NoteHostWrite(_domain.StubPages.WindowsL1);
 
             s.GdtEntries = entries;
         }
@@ -475,7 +490,7 @@ public sealed class DomainMmu
                     _domain.StubPages.MapGuestGdtPage(v.Id, i, null, _domain.Hypervisor.Shared);
                     Validator.PutPageAndType(mfn);
                     s.GdtFrames[i] = null;
-                    NoteHostWrite(_domain.StubPages.WindowsL1);
+                    NoteHostWrite(_domain.StubPages.WindowsL1, DomainStubPages.GdtL1Index(v.Id, i));
                 }
             }
 

@@ -416,10 +416,14 @@ public sealed class PageTableValidator
                 return rc;
             }
 
-            e[i] = AdjustL1(e[i]);
+            ulong adjusted = AdjustL1(e[i]);
+            if (adjusted != e[i])
+            {
+                e[i] = adjusted;
+                _mmu.NoteHostWrite(mfn, i);
+            }
         }
 
-        _mmu.NoteHostWrite(mfn);
         return 0;
     }
 
@@ -447,15 +451,28 @@ public sealed class PageTableValidator
                 return rc;
             }
 
-            e[i] = AdjustUpper(e[i], level);
+            ulong adjusted = AdjustUpper(e[i], level);
+            if (adjusted != e[i])
+            {
+                e[i] = adjusted;
+                _mmu.NoteHostWrite(mfn, i);
+            }
         }
 
         if (level == 4)
         {
+            Span<ulong> before = stackalloc ulong[XenVirtualLayout.LastHypervisorL4Slot - XenVirtualLayout.FirstHypervisorL4Slot + 1];
+            e[XenVirtualLayout.FirstHypervisorL4Slot..(XenVirtualLayout.LastHypervisorL4Slot + 1)].CopyTo(before);
             WriteHypervisorSlots(e);
+            for (int i = 0; i < before.Length; i++)
+            {
+                if (before[i] != e[XenVirtualLayout.FirstHypervisorL4Slot + i])
+                {
+                    _mmu.NoteHostWrite(mfn, XenVirtualLayout.FirstHypervisorL4Slot + i);
+                }
+            }
         }
 
-        _mmu.NoteHostWrite(mfn);
         return 0;
     }
 
@@ -515,7 +532,7 @@ public sealed class PageTableValidator
         }
 
         e[index] = value;
-        _mmu.NoteHostWrite(l1);
+        _mmu.NoteHostWrite(l1, index);
         PutFromL1e(old);
         return 0;
     }
@@ -546,7 +563,7 @@ public sealed class PageTableValidator
         }
 
         e[index] = value;
-        _mmu.NoteHostWrite(table);
+        _mmu.NoteHostWrite(table, index);
         PutFromUpper(old, table, level);
         return 0;
     }
