@@ -1,0 +1,39 @@
+using XenSharp.IntegrationTests.Support;
+using XenSharp.Toolstack.Run;
+using Xunit;
+
+namespace XenSharp.IntegrationTests;
+
+/// <summary>The guests that exercise the paravirtualised CPU and MMU: user processes, privileged-op emulation.</summary>
+public class PvCpuAndMmuTests
+{
+    [KvmFact]
+    public async Task Usermode_RunsUserProcessesInTheirOwnAddressSpaces()
+    {
+        using var host = new KvmHost();
+        ulong free = host.Hypervisor.Pool.FreeFrames;
+
+        DomainOutcome o = Assert.Single(await host.RunAsync([Guests.Config("usermode", "usermode")], Limits.Generous));
+
+        string[] lines = Guests.Lines(o.Transcript);
+        Assert.DoesNotContain(lines, l => l.StartsWith("[FAIL]", StringComparison.Ordinal));
+        Assert.Contains(lines, l => l.Contains("a changed present mapping takes effect", StringComparison.Ordinal));
+        Assert.Contains(lines, l => l.Contains("tore down 200 user address spaces", StringComparison.Ordinal));
+        Assert.Equal(Guests.Success, lines[^1]);
+        Assert.Equal(DomainOutcome.Poweroff, o.ExitCode);
+        Assert.Equal(free, host.Hypervisor.Pool.FreeFrames);
+    }
+
+    [KvmFact]
+    public async Task Privops_EmulatedPrivilegedInstructionsBehaveAsXens()
+    {
+        using var host = new KvmHost();
+
+        DomainOutcome o = Assert.Single(await host.RunAsync([Guests.Config("privops", "privops")], Limits.Generous));
+
+        string[] lines = Guests.Lines(o.Transcript);
+        Assert.DoesNotContain(lines, l => l.StartsWith("[FAIL]", StringComparison.Ordinal));
+        Assert.Equal(Guests.Success, lines[^1]);
+        Assert.Equal(DomainOutcome.Poweroff, o.ExitCode);
+    }
+}
