@@ -63,6 +63,11 @@ public static class GuestExceptions
                 }
 
                 EmulationResult r = PrivilegedOps.TryEmulate(v, 13);
+                if (r.Outcome == EmulationOutcome.NotHandled)
+                {
+                    r = GateOps.TryEmulate(v);
+                }
+
                 if (!Apply(v, r))
                 {
                     TrapBounce.Inject(v, 13, error, $"#GP(0x{error:x})");

@@ -67,10 +67,12 @@ public static class M2pReadEmulation
             value = (ulong)((long)(value << shift) >> shift);
         }
 
-        if (!GuestRegisters.TryWrite(v, i.Op0Register, value))
+        if (i.Op0Register is Register.AH or Register.BH or Register.CH or Register.DH || !i.Op0Register.IsGPR())
         {
             return false;
         }
+
+        Emulation.GuestRegisters.Set(v, i.Op0Register, value);
 
         v.FrameSet(StubFrame.Rip, i.NextIP);
         return true;
