@@ -50,6 +50,12 @@ public sealed class NativeBaselines : IDisposable
     /// <summary>Seconds per getppid() system call, from C.</summary>
     public double GetppidSeconds(int n) => Number("getppid", n) * 1e-9;
 
+    /// <summary>Seconds per raw <c>syscall</c> instruction of getppid (inline asm), from C.</summary>
+    public double SyscallSeconds(int n) => Number("syscall", n) * 1e-9;
+
+    /// <summary>Seconds per minor page fault: a write to each of n fresh anonymous pages, from C.</summary>
+    public double FaultSeconds(int n) => Number("fault", n) * 1e-9;
+
     /// <summary>Seconds per KVM_RUN round trip of exit.c's ring-0 OUT loop, from C with raw ioctls.</summary>
     public double ExitSeconds(int n) => Number("exit", n) * 1e-9;
 

@@ -13,7 +13,8 @@ try
     string Repo(string relative) => Path.Combine(o.Repo, relative);
     string helloCfg = Repo("examples/hello.cfg");
     string benchGuest = Repo("guests/build/bench-hypercall.elf");
-    foreach (string f in new[] { o.CliDll, helloCfg, benchGuest })
+    string pvGuest = Repo("guests/build/bench-pv.elf");
+    foreach (string f in new[] { o.CliDll, helloCfg, benchGuest, pvGuest })
     {
         if (!File.Exists(f))
         {
@@ -112,6 +113,84 @@ try
     {
         report.Line("");
         report.Line($"KVM events per operation: not measured: {why}");
+    }
+
+    // ---- (c) guest process operations: system call, page fault, mmu_update batching ----
+    const int SysN = 20000, FaultN = 2000, MmuReps = 3, TrapN = 20000;
+    Progress($"(c) bench-pv: {SysN} user syscalls, {FaultN} page faults, {MmuReps}x1000 batched and single mmu_updates, baselines ...");
+    using var trapVm = new BareTrapVm(kvm);
+    double trapBefore = trapVm.TimeRoundTrips(TrapN);
+    double nativeSysBefore = native.SyscallSeconds(SysN * 10);
+    double nativeFaultBefore = native.FaultSeconds(FaultN);
+    PvBench.Result pv;
+    using (XenHypervisor hv = XenHypervisor.CreateOnKvm(256UL << 20, new HypervisorLog(TextWriter.Null)))
+    {
+        pv = PvBench.Run(hv, pvGuest, SysN, FaultN, MmuReps);
+    }
+
+    double trapAfter = trapVm.TimeRoundTrips(TrapN);
+    double nativeSysAfter = native.SyscallSeconds(SysN * 10);
+    double nativeFaultAfter = native.FaultSeconds(FaultN);
+    double trap = (trapBefore + trapAfter) / 2, nativeSys = (nativeSysBefore + nativeSysAfter) / 2, nativeFault = (nativeFaultBefore + nativeFaultAfter) / 2;
+    report.Table(
+        Invariant($"(c) guest process operations (bench-pv: {SysN} syscalls, {FaultN} faults, {MmuReps}×1000 PTE updates each way; baselines: mean of one run just before and one just after the guest)"),
+        ["measurement", "per op", "ratio"],
+        [
+            ["guest user process: null `syscall` → kernel callback → iret hypercall (VGCF_in_syscall) → user",
+                Us(pv.Syscall), "syscall/(2 × trap) " + Times(pv.Syscall / (2 * trap)) + " · syscall/native " + Times(pv.Syscall / nativeSys) + " · syscall/exit " + Times(pv.Syscall / exit)],
+            ["guest user process: write to a fresh unmapped page → #PF bounce → kernel maps it (1 mmu_update) → iret",
+                Us(pv.Fault), "fault/(2 × trap) " + Times(pv.Fault / (2 * trap)) + " · fault/native " + Times(pv.Fault / nativeFault) + " · fault/hypercall " + Times(pv.Fault / hc.Seconds)],
+            ["guest kernel: one PTE update of a pinned L1, in ONE 1000-entry mmu_update call", Us(pv.BatchPerUpdate), "1 (baseline of the next row)"],
+            ["guest kernel: one PTE update as a single-entry mmu_update call (1000 calls)", Us(pv.SinglePerUpdate),
+                "single/batched " + Times(pv.SinglePerUpdate / pv.BatchPerUpdate) + " · single/hypercall " + Times(pv.SinglePerUpdate / hc.Seconds)],
+            [Invariant($"baseline **trap**: bare KVM VM (XenSharp.Kvm), ring-3 `ud2` → ring-0 handler `add qword [rsp], 2; iretq`, {TrapN} round trips (before {Us(trapBefore)}, after {Us(trapAfter)})"),
+                Us(trap), "1 (baseline) · 2 × trap = " + Us(2 * trap)],
+            [Invariant($"baseline **native syscall**: host raw `syscall` instruction (getppid, inline asm), C, {SysN * 10} (before {Us(nativeSysBefore)}, after {Us(nativeSysAfter)})"),
+                Us(nativeSys), "1 (baseline)"],
+            [Invariant($"baseline **native fault**: host minor page fault, write to each of {FaultN} fresh mmap'd pages, C (before {Us(nativeFaultBefore)}, after {Us(nativeFaultAfter)})"),
+                Us(nativeFault), "1 (baseline)"],
+        ]);
+
+    Progress("(c) counting KVM events per guest operation with perf ...");
+    string pvConfigs = Directory.CreateTempSubdirectory("xensharp-bench-pvcfg-").FullName;
+    var pvEvents = new List<(string What, Dictionary<string, double>? Counts)>();
+    string pvWhy = "";
+    try
+    {
+        string[] Cmd(string cmdline) => ["dotnet", o.CliDll, "run", PvBench.WriteConfig(pvConfigs, pvGuest, cmdline)];
+        (string What, Func<int, string[]> Command, int Small, int Large, double PerUnit)[] kinds =
+        [
+            ("per user syscall", n => Cmd(PvBench.CommandLine(n, 0, 0, 0)), 1000, 3000, 1),
+            ("per page fault", n => Cmd(PvBench.CommandLine(0, n, 0, 0)), 500, 1500, 1),
+            ("per PTE update, 1000-entry batch", n => Cmd(PvBench.CommandLine(0, 0, n, 0)), 1, 3, PvBench.BatchSize),
+            ("per PTE update, single-entry calls", n => Cmd(PvBench.CommandLine(0, 0, 0, n)), 1, 3, PvBench.BatchSize),
+        ];
+        foreach (var k in kinds)
+        {
+            Dictionary<string, double>? c = KvmEventCounts.TryMeasure(k.Command, k.Small, k.Large, o.Repo, out pvWhy);
+            pvEvents.Add((k.What, c?.ToDictionary(e => e.Key, e => e.Value / k.PerUnit)));
+            if (c is null)
+            {
+                break;
+            }
+        }
+    }
+    finally
+    {
+        Directory.Delete(pvConfigs, recursive: true);
+    }
+
+    if (pvEvents.All(e => e.Counts is not null))
+    {
+        report.Table(
+            "(c) KVM events per guest operation (perf stat on `xensharp run` of bench-pv; difference of two runs ÷ difference of the operation counts)",
+            ["measurement: KVM event", .. pvEvents.Select(e => e.What)],
+            KvmEventCounts.Events.Select(e => new[] { $"`{e.Event}`" }.Concat(pvEvents.Select(p => Invariant($"{p.Counts![e.Event]:0.00}"))).ToArray()));
+    }
+    else
+    {
+        report.Line("");
+        report.Line($"(c) KVM events per guest operation: not measured: {pvWhy}");
     }
 
     // ---- (b) boot time ----

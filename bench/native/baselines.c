@@ -57,6 +57,38 @@ static int bench_getppid(long n)
     return 0;
 }
 
+/* n raw `syscall` instructions of getppid (inline asm, as the guest's user program issues them) */
+static int bench_syscall(long n)
+{
+    double t0, t1;
+    long r;
+
+    t0 = now_ns();
+    for ( long i = 0; i < n; i++ )
+        asm volatile ("syscall" : "=a" (r) : "0" ((long)SYS_getppid) : "rcx", "r11", "memory");
+    t1 = now_ns();
+    (void)r;
+    printf("%.3f\n", (t1 - t0) / n);
+    return 0;
+}
+
+/* n minor page faults: mmap n fresh anonymous pages and write one word to each */
+static int bench_fault(long n)
+{
+    double t0, t1;
+    volatile char *p = mmap(NULL, (size_t)n * 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+    if ( p == MAP_FAILED )
+        return fail("mmap");
+    t0 = now_ns();
+    for ( long i = 0; i < n; i++ )
+        p[i * 4096] = 1;
+    t1 = now_ns();
+    munmap((void *)p, (size_t)n * 4096);
+    printf("%.3f\n", (t1 - t0) / n);
+    return 0;
+}
+
 /* before: 10 bytes of one-byte instructions to run ahead of the out, or NULL */
 static int bench_exit(long n, const uint8_t *before)
 {
@@ -175,11 +207,15 @@ int main(int argc, char **argv)
         return bench_tsc();
     if ( argc != 3 || n <= 0 )
     {
-        fprintf(stderr, "usage: baselines getppid|exit|nops|stack N | baselines tsc\n");
+        fprintf(stderr, "usage: baselines getppid|syscall|fault|exit|nops|stack N | baselines tsc\n");
         return 2;
     }
     if ( !strcmp(argv[1], "getppid") )
         return bench_getppid(n);
+    if ( !strcmp(argv[1], "syscall") )
+        return bench_syscall(n);
+    if ( !strcmp(argv[1], "fault") )
+        return bench_fault(n);
     static const uint8_t nops[10] = { 0x90, 0x90, 0x90, 0x90, 0x90, 0x90, 0x90, 0x90, 0x90, 0x90 };
     static const uint8_t stack[10] = { 0x50, 0x50, 0x50, 0x50, 0x50, 0x58, 0x58, 0x58, 0x58, 0x58 };
 

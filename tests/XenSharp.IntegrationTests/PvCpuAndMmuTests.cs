@@ -24,6 +24,30 @@ public class PvCpuAndMmuTests
         Assert.Equal(free, host.Hypervisor.Pool.FreeFrames);
     }
 
+    /// <summary>
+    /// Behaves differently on the two kinds of KVM: kvm_pvm ignores CR0.TS (tools/probes/cr0-ts.c), so there the FPU
+    /// instruction runs and no #NM arrives; on hardware KVM the guest must see exactly one #NM.
+    /// </summary>
+    [KvmFact]
+    public async Task Fpu_TaskswitchRaisesNmOnHardwareKvm_MachineLimitOnPvm()
+    {
+        using var host = new KvmHost();
+
+        DomainOutcome o = Assert.Single(await host.RunAsync([Guests.Config("fpu", "fpu")], Limits.Generous));
+
+        string[] lines = Guests.Lines(o.Transcript);
+        Assert.Equal(DomainOutcome.Poweroff, o.ExitCode);
+        if (XenSharp.Kvm.KvmSystem.DetectKind() == XenSharp.Kvm.KvmKind.Pvm)
+        {
+            Assert.Contains("[FAIL] fpu_taskswitch(1): the next FPU instruction raised #NM (0)", lines);
+        }
+        else
+        {
+            Assert.DoesNotContain(lines, l => l.StartsWith("[FAIL]", StringComparison.Ordinal));
+            Assert.Equal(Guests.Success, lines[^1]);
+        }
+    }
+
     [KvmFact]
     public async Task Privops_EmulatedPrivilegedInstructionsBehaveAsXens()
     {

@@ -106,7 +106,24 @@ public sealed class Vcpu
     public ulong NmiCallback { get; set; }
 
     /// <summary>Virtual control registers: CR0 (only TS is the guest's), CR2 (the last #PF address delivered), CR4.</summary>
-    public ulong VirtualCr0 { get; set; } = 0x80050033;
+    public ulong VirtualCr0
+    {
+        get => _virtualCr0;
+        set
+        {
+            // The real CR0.TS follows the virtual one, so the guest's FPU use raises #NM as Xen's fpu_taskswitch promises.
+            if (((value ^ _virtualCr0) & Cr0Ts) != 0)
+            {
+                DataPage[StubLayout.DataFpuTs] = (value & Cr0Ts) != 0 ? (byte)1 : (byte)0;
+                RequestStub();
+            }
+
+            _virtualCr0 = value;
+        }
+    }
+
+    private const ulong Cr0Ts = 8;
+    private ulong _virtualCr0 = 0x80050033;
 
     public ulong VirtualCr2 { get; set; }
 
@@ -153,11 +170,15 @@ public sealed class Vcpu
         LoadCr3(CurrentL4);
         Span<byte> data = DataPage;
         data[StubLayout.DataSwapGs] ^= 1;
+        RequestStub();
     }
 
     /// <summary>Has the stub load this top-level table into CR3 on its way back to the guest (flushing the TLB).</summary>
-    public void LoadCr3(Mfn l4) =>
+    public void LoadCr3(Mfn l4)
+    {
         BinaryPrimitives.WriteUInt64LittleEndian(DataPage[StubLayout.DataPendingCr3..], l4.Address);
+        RequestStub();
+    }
 
     /// <summary>Lists page-table entries (machine addresses; bit 0 = whole frame) for the stub to rewrite before it returns.</summary>
     public void QueueResync(ReadOnlySpan<ulong> writes, bool more)
@@ -170,10 +191,18 @@ public sealed class Vcpu
 
         BinaryPrimitives.WriteUInt32LittleEndian(data[StubLayout.DataResyncCount..], (uint)writes.Length);
         data[StubLayout.DataResyncMore] = more ? (byte)1 : (byte)0;
+        RequestStub();
     }
 
     /// <summary>Has the stub flush this vCPU's TLB before it returns to the guest.</summary>
-    public void RequestTlbFlush() => DataPage[StubLayout.DataFlushTlb] = 1;
+    public void RequestTlbFlush()
+    {
+        DataPage[StubLayout.DataFlushTlb] = 1;
+        RequestStub();
+    }
+
+    /// <summary>Marks that the data page holds work for the stub's return path (one byte it tests on every return).</summary>
+    private void RequestStub() => DataPage[StubLayout.DataRequests] = 1;
 
     private void DataSet(int offset, ulong value) => BinaryPrimitives.WriteUInt64LittleEndian(DataPage[offset..], value);
 

@@ -99,6 +99,12 @@ public static class GuestExceptions
                 return;
             }
 
+            case 7 when (v.VirtualCr0 & 8) != 0:
+                // Xen's do_device_not_available for PV: the guest asked for #NM (fpu_taskswitch); deliver it, TS cleared.
+                v.VirtualCr0 &= ~8UL;
+                TrapBounce.Inject(v, 7, null, "#NM");
+                return;
+
             case < 32:
                 TrapBounce.Inject(v, vec, StubVector.HasErrorCode(vec) ? error : null, CrashReport.ExceptionName(vector));
                 return;

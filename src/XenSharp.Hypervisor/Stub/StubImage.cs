@@ -167,6 +167,10 @@ public sealed class StubImage
 
         // Carry out what the host asked for (data page requests), then return to the guest.
         a.Label(ref restore);
+        Label noRequests = a.CreateLabel("no_requests");
+        a.cmp(__byte_ptr[rsp + D + StubLayout.DataRequests], 0);
+        a.je(noRequests);
+        a.mov(__byte_ptr[rsp + D + StubLayout.DataRequests], 0);
         EmitResync(a, toHost);
         Label noCr3 = a.CreateLabel();
         Label noFlush = a.CreateLabel();
@@ -189,6 +193,15 @@ public sealed class StubImage
         a.swapgs();
         a.mov(__byte_ptr[rsp + StubLayout.FrameToData + StubLayout.DataSwapGs], 0);
         a.Label(ref noSwapgs);
+        Label tsClear = a.CreateLabel();
+        a.mov(rax, cr0);
+        a.and(rax, ~8);
+        a.cmp(__byte_ptr[rsp + D + StubLayout.DataFpuTs], 0);
+        a.je(tsClear);
+        a.or(rax, 8);
+        a.Label(ref tsClear);
+        a.mov(cr0, rax);
+        a.Label(ref noRequests);
         a.add(rsp, 8);
         a.pop(r15);
         a.pop(r14);

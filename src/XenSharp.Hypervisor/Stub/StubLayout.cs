@@ -36,6 +36,8 @@ public static class StubLayout
     public const int DataPendingCr3 = 0x118;   // non-zero: load this CR3 (also flushes the TLB)
     public const int DataFlushTlb = 0x120;     // byte: reload CR3 to flush the TLB
     public const int DataSwapGs = 0x121;       // byte: swapgs (the guest switched between kernel and user mode)
+    public const int DataRequests = 0x122;     // byte: any request above (or below) is pending; one test on the fast return
+    public const int DataFpuTs = 0x123;        // byte: the real CR0.TS the guest's virtual TS asks for (fpu_taskswitch)
 
     // Mirrors of Xen state the stub's fast paths (guest system call bounce, iret) need; written by the host.
     public const int DataKernelCr3 = 0x128;
