@@ -99,6 +99,12 @@ user_program:
     mov 0x40002000, %rbx
     cmp $0x55, %rbx
     jne 1f
+    mov $4, %eax                   /* sys_unmap: the kernel unmaps the page again (mmu_update on the user L1) */
+    syscall
+    movq $0x66, 0x40002000         /* so this must fault again */
+    mov 0x40002000, %rbx
+    cmp $0x66, %rbx
+    jne 1f
     mov $3, %eax                   /* sys_count: how many syscalls so far, twice, to exercise the fast path */
     syscall
     mov %rax, %rbx
