@@ -1,72 +1,16 @@
 // Machine probe: can guest ring-3 code read a user-accessible page mapped at a given kernel-half address?
 // XenSharp maps the read-only M2P at 0xffff800000000000 (Xen's L4 slot 256). Usage: user-read-slot VA
-// Prints "read ok" (ring 3 read the page and reached a ud2) or "#PF err=..." (the read faulted).
-#define _GNU_SOURCE
-#include <fcntl.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <stdint.h>
-#include <sys/ioctl.h>
-#include <sys/mman.h>
-#include <linux/kvm.h>
-#define MEM (4 << 20)
-static uint8_t *m;
-static uint64_t next = 0x100000, *pml4;
-static void map(uint64_t va, uint64_t pa, int user, int rw) {
-  uint64_t *t = pml4;
-  for (int lvl = 3; lvl > 0; lvl--) {
-    int i = (va >> (12 + 9 * lvl)) & 511;
-    if (!(t[i] & 1)) { t[i] = next | 7; next += 0x1000; }
-    t = (uint64_t *)(m + (t[i] & ~0xfffULL));
-  }
-  t[(va >> 12) & 511] = pa | 1 | (rw ? 2 : 0) | (user ? 4 : 0);
-}
-static void gate(int v, uint64_t a) {
-  uint64_t *e = (uint64_t *)(m + 0x9000 + 16 * v);
-  e[0] = (a & 0xffff) | ((uint64_t)0x08 << 16) | ((uint64_t)0x8e00 << 32) | (((a >> 16) & 0xffff) << 48); e[1] = a >> 32;
-}
+// Prints "read ok" (the read worked and the ud2 after it was reached) or the #PF error code.
+#include "probe.h"
+
 int main(int argc, char **argv) {
   if (argc < 2) { fprintf(stderr, "usage: %s VA\n", argv[0]); return 2; }
   uint64_t va = strtoull(argv[1], 0, 16);
-  int k = open("/dev/kvm", O_RDWR), vm = ioctl(k, KVM_CREATE_VM, 0);
-  m = mmap(0, MEM, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-  struct kvm_userspace_memory_region r = {0, 0, 0, MEM, (uint64_t)m};
-  ioctl(vm, KVM_SET_USER_MEMORY_REGION, &r);
-  pml4 = (uint64_t *)(m + 0x1000);
-  for (uint64_t a = 0; a < 0x100000; a += 0x1000) map(a, a, a == 0x20000 || a == 0x7f000, 1);
-  map(va, 0x50000, 1, 0);                                  // the page under test: user, read-only
-  uint8_t user[] = {0x48, 0xa1, 0, 0, 0, 0, 0, 0, 0, 0, 0x0f, 0x0b}; // movabs rax,[va]; ud2
-  memcpy(user + 2, &va, 8); memcpy(m + 0x20000, user, sizeof user);
-  uint8_t start[] = {0x6a, 0x23, 0x68, 0x00, 0xf0, 0x07, 0x00, 0x6a, 0x02, 0x6a, 0x2b, 0x68, 0x00, 0x00, 0x02, 0x00, 0x48, 0xcf};
-  memcpy(m + 0x10000, start, sizeof start);             // push ss, rsp, rflags, cs, rip; iretq to ring 3
-  m[0x30000] = 0xe6; m[0x30001] = 0x10; m[0x30002] = 0xf4;   // #UD: out 0x10
-  uint8_t pf[] = {0x0f, 0x20, 0xd0, 0xe7, 0x13, 0x58, 0xe7, 0x11, 0xf4}; // mov rax,cr2; out 0x13,eax; pop rax; out 0x11,eax
-  memcpy(m + 0x31000, pf, sizeof pf);
-  for (int v = 0; v < 32; v++) gate(v, v == 6 ? 0x30000 : v == 14 ? 0x31000 : 0x30000);
-  uint64_t *gdt = (uint64_t *)(m + 0x6000);
-  gdt[1] = 0x00209a0000000000ULL; gdt[2] = 0x0000920000000000ULL; gdt[4] = 0x0000f20000000000ULL; gdt[5] = 0x0020fa0000000000ULL;
-  *(uint64_t *)(m + 0x8000 + 4) = 0x80000;
-  int cpu = ioctl(vm, KVM_CREATE_VCPU, 0);
-  struct kvm_run *run = mmap(0, ioctl(k, KVM_GET_VCPU_MMAP_SIZE, 0), PROT_READ | PROT_WRITE, MAP_SHARED, cpu, 0);
-  struct { struct kvm_cpuid2 c; struct kvm_cpuid_entry2 e[100]; } cp; cp.c.nent = 100;
-  ioctl(k, KVM_GET_SUPPORTED_CPUID, &cp); ioctl(cpu, KVM_SET_CPUID2, &cp);
-  struct kvm_sregs s; ioctl(cpu, KVM_GET_SREGS, &s);
-  s.cr3 = 0x1000; s.cr4 = 0x20 | 0x200 | 0x400; s.cr0 = 0x80050033; s.efer = 0x501;
-  struct kvm_segment cs = {.limit = 0xffffffff, .selector = 0x08, .type = 11, .present = 1, .s = 1, .l = 1, .g = 1};
-  struct kvm_segment ds = {.limit = 0xffffffff, .selector = 0x10, .type = 3, .present = 1, .db = 1, .s = 1, .g = 1};
-  s.cs = cs; s.ds = s.es = s.fs = s.gs = s.ss = ds; s.gdt.base = 0x6000; s.gdt.limit = 0x2f; s.idt.base = 0x9000; s.idt.limit = 32 * 16 - 1;
-  struct kvm_segment tr = {.base = 0x8000, .limit = 0x67, .type = 11, .present = 1}; s.tr = tr;
-  ioctl(cpu, KVM_SET_SREGS, &s);
-  struct kvm_regs rg = {0}; rg.rflags = 2; rg.rsp = 0x80000; rg.rip = 0x10000; ioctl(cpu, KVM_SET_REGS, &rg);
-  uint32_t cr2 = 0;
-  for (int n = 0; n < 4; n++) {
-    if (ioctl(cpu, KVM_RUN, 0) < 0) { perror("KVM_RUN"); return 1; }
-    if (run->exit_reason != KVM_EXIT_IO) { printf("%#llx: exit %d\n", (unsigned long long)va, run->exit_reason); return 1; }
-    uint32_t d = *(uint32_t *)((uint8_t *)run + run->io.data_offset);
-    if (run->io.port == 0x13) { cr2 = d; continue; }
-    if (run->io.port == 0x10) { printf("%#llx: read ok\n", (unsigned long long)va); return 0; }
-    if (run->io.port == 0x11) { printf("%#llx: #PF err=%#x cr2(low)=%#x\n", (unsigned long long)va, d, cr2); return 3; }
-  }
-  return 1;
+  uint8_t user[] = {0x48, 0xa1, 0, 0, 0, 0, 0, 0, 0, 0, 0x0f, 0x0b}; // movabs rax, [va]; ud2
+  memcpy(user + 2, &va, 8);
+  struct probe p = {.user = user, .user_len = sizeof user, .map_va = va};
+  struct probe_result r = probe_run(&p);
+  if (r.vector == 6) printf("%#llx: read ok\n", (unsigned long long)va);
+  else printf("%#llx: vector %d err=%#x\n", (unsigned long long)va, r.vector, r.error);
+  return r.vector == 6 ? 0 : 3;
 }
