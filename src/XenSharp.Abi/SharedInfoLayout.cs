@@ -20,7 +20,8 @@ public static class SharedInfoLayout
     public const int ArchCr2 = 16;
     public const int Time = 32;
 
-    // Within vcpu_time_info.
+    // Within vcpu_time_info (32 bytes).
+    public const int TimeInfoSize = 32;
     public const int TimeVersion = 0;
     public const int TimeTscTimestamp = 8;
     public const int TimeSystemTime = 16;

@@ -3,6 +3,7 @@ using XenSharp.Hypervisor.Logging;
 using XenSharp.Hypervisor.Machine;
 using XenSharp.Hypervisor.Memory;
 using XenSharp.Hypervisor.Stub;
+using XenSharp.Hypervisor.Time;
 using XenSharp.Kvm;
 
 namespace XenSharp.Hypervisor;
@@ -21,9 +22,14 @@ public sealed class XenHypervisor : IDisposable
     private readonly IDisposable? _memoryOwner;
     private ushort _nextDomid = 1;
 
-    public XenHypervisor(IMachineMemory memory, HypervisorLog log, KvmSystem? kvm = null, IDisposable? memoryOwner = null)
+    /// <param name="clock">The host clock for system time and timers (a fake one in unit tests).</param>
+    /// <param name="timerThread">false: timers fire only when a test calls <see cref="TimerQueue.RunDue"/>.</param>
+    public XenHypervisor(IMachineMemory memory, HypervisorLog log, KvmSystem? kvm = null, IDisposable? memoryOwner = null,
+        IHostClock? clock = null, bool timerThread = true)
     {
         Log = log;
+        Clock = new SystemClock(clock ?? HostClock.Instance);
+        Timers = new TimerQueue(Clock.Host, log, timerThread);
         _kvm = kvm;
         _memoryOwner = memoryOwner;
         Pool = new MachinePool(memory);
@@ -57,6 +63,12 @@ public sealed class XenHypervisor : IDisposable
     public HypervisorPages Shared { get; }
 
     public HypervisorLog Log { get; }
+
+    /// <summary>Xen system time (ns since this hypervisor started) and the wall clock at its start.</summary>
+    public SystemClock Clock { get; }
+
+    /// <summary>Every domain's timers, on one host thread.</summary>
+    public TimerQueue Timers { get; }
 
     public KvmKind MachineKind => _kvm?.Kind ?? KvmKind.Unknown;
 
@@ -134,6 +146,7 @@ public sealed class XenHypervisor : IDisposable
             Destroy(d);
         }
 
+        Timers.Dispose();
         _kvm?.Dispose();
         _memoryOwner?.Dispose();
     }

@@ -129,6 +129,15 @@ public sealed unsafe class KvmVcpu : IDisposable
         }
     }
 
+    /// <summary>KVM_GET_TSC_KHZ: the frequency of the TSC this vCPU's guest reads with <c>rdtsc</c>.</summary>
+    public ulong GetTscKhz() => (ulong)Ioctl.Invoke(_fd, KvmIoctls.GetTscKhz, 0, "KVM_GET_TSC_KHZ");
+
+    /// <summary>
+    /// The guest's TSC now (IA32_TSC through KVM_GET_MSRS): the value a ring-3 <c>rdtsc</c> in this VM reads, on
+    /// kvm_pvm as on hardware KVM (tools/probes/tsc.c). Only while the vCPU is not in KVM_RUN, i.e. on its own thread.
+    /// </summary>
+    public ulong ReadTsc() => GetMsr(0x10);
+
     /// <summary>KVM_GET_MSRS for one MSR.</summary>
     public ulong GetMsr(uint index)
     {

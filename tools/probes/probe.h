@@ -17,6 +17,7 @@ struct probe {
   uint64_t map_va;                        // if non-zero: a read-only user page (phys 0x50000) mapped at this address
   uint64_t cr0_extra;                     // bits ORed into CR0 (e.g. TS)
   int set_debugregs; uint64_t dr0, dr7;   // KVM_SET_DEBUGREGS before running
+  void (*after)(int vcpu_fd);             // if set: called with the vCPU when the ring-3 code has ended (vector exit)
 };
 struct probe_result { int vector; uint32_t error; };
 
@@ -82,7 +83,7 @@ static struct probe_result probe_run(const struct probe *p) {
     if (run->exit_reason != KVM_EXIT_IO) { fprintf(stderr, "unexpected exit %d\n", run->exit_reason); return r; }
     uint32_t d = *(uint32_t *)((uint8_t *)run + run->io.data_offset);
     if (run->io.port == 0x13) { r.error = d; continue; }
-    if (run->io.port == 0x11) { r.vector = d & 0xff; return r; }
+    if (run->io.port == 0x11) { r.vector = d & 0xff; if (p->after) p->after(cpu); return r; }
   }
   return r;
 }

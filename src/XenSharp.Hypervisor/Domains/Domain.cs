@@ -26,6 +26,7 @@ public sealed class Domain : IDisposable
         Name = name;
         Console = console;
         Events = new(this);
+        Time = new Time.DomainTime(hypervisor.Clock);
         NrPages = nrPages;
         MaxPages = nrPages;
         Mmu = new Pv.Mmu.DomainMmu(this);
@@ -43,6 +44,7 @@ public sealed class Domain : IDisposable
             _extents.Add(Grants.Frames);
 
             // Last: it maps every frame above.
+            _directMapped = _extents.ToArray();
             DirectMap dm = DirectMap.Create(Pool, _extents);
             _extents.Add(dm.Tables);
             StubPages.DirectMapL3 = dm.L3;
@@ -70,6 +72,9 @@ public sealed class Domain : IDisposable
     public IConsoleSink Console { get; }
 
     public Events.EventChannelTable Events { get; }
+
+    /// <summary>System time as the domain's TSC shows it (vcpu_time_info), and its wall clock.</summary>
+    public Time.DomainTime Time { get; }
 
     public HypervisorLog Log => Hypervisor.Log;
 
@@ -116,7 +121,40 @@ public sealed class Domain : IDisposable
     /// <summary>Set by the machine layer: stops every vCPU (kicks running ones).</summary>
     public Action? StopAllVcpus { get; set; }
 
+    /// <summary>Set by the machine layer: starts (or wakes) the thread of a vCPU brought up by VCPUOP_up/initialise.</summary>
+    public Func<int, bool>? StartVcpu { get; set; }
+
+    private Extent[] _directMapped = [];
+
+    /// <summary>Whether the stub reaches <paramref name="mfn"/> through the domain's direct map (frames it had at creation).</summary>
+    public bool InDirectMap(Mfn mfn)
+    {
+        foreach (Extent e in _directMapped)
+        {
+            if (e.Contains(mfn))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
     public Span<byte> SharedInfoPage => Pool.Frame(SharedInfo);
+
+    /// <summary>
+    /// Anchors the domain's clock to a TSC read on its vCPU 0 before it first runs, and publishes vcpu_time_info in
+    /// every vcpu_info and the wall clock in shared_info (a guest reads both from its first instruction).
+    /// </summary>
+    public void StartClock(Time.TscSample sample, ulong tscHz)
+    {
+        Time.Calibrate(sample, tscHz);
+        Time.WriteWallClock(SharedInfoPage);
+        foreach (Vcpu v in Vcpus)
+        {
+            v.PublishTime();
+        }
+    }
 
     public void MarkRunning()
     {
@@ -170,6 +208,11 @@ public sealed class Domain : IDisposable
 
     private void End(DomainState state)
     {
+        foreach (Vcpu v in Vcpus)
+        {
+            v.Timers.StopAll();
+        }
+
         StopAllVcpus?.Invoke();
         _ended.TrySetResult(state);
     }
@@ -191,6 +234,11 @@ public sealed class Domain : IDisposable
         }
 
         _ended.TrySetResult(State);
+        foreach (Vcpu v in Vcpus)
+        {
+            v.Timers.StopAll();
+        }
+
         Events.Destroy(); // no event may touch shared_info once its frame is freed
         FreeFrames();
     }

@@ -1,6 +1,9 @@
 namespace XenSharp.Hypervisor.Domains;
 
-/// <summary>What the core needs from a vCPU's machine (KVM) state between runs. Called only on the vCPU's own thread.</summary>
+/// <summary>
+/// What the core needs from a vCPU's machine (KVM) state between runs. Called only on the vCPU's own thread, except
+/// <see cref="Kick"/>, which any thread may call.
+/// </summary>
 public interface IVcpuMachine
 {
     ulong GetMsr(uint index);
@@ -11,4 +14,10 @@ public interface IVcpuMachine
     ulong[] GetDebugRegisters();
 
     void SetDebugRegisters(ReadOnlySpan<ulong> dr);
+
+    /// <summary>The guest's TSC now: what a <c>rdtsc</c> in the guest would read.</summary>
+    ulong ReadTsc();
+
+    /// <summary>Interrupts the vCPU if it is running guest code, so that it comes out to the host (an exit) soon.</summary>
+    void Kick();
 }

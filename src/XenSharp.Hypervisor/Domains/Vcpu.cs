@@ -3,6 +3,7 @@ using XenSharp.Abi;
 using XenSharp.Hypervisor.Memory;
 using XenSharp.Hypervisor.Pv;
 using XenSharp.Hypervisor.Stub;
+using XenSharp.Hypervisor.Time;
 
 namespace XenSharp.Hypervisor.Domains;
 
@@ -20,6 +21,8 @@ public sealed class Vcpu
         Domain = domain;
         Id = id;
         _frameAddress = domain.StubPages.FrameMachineAddress(id);
+        Timers = new VcpuTimers(this, domain.Hypervisor.Timers);
+        Runstate = new VcpuRunstate(RunstateLayout.Offline, domain.Hypervisor.Clock.Now);
     }
 
     public Domain Domain { get; }
@@ -150,8 +153,194 @@ public sealed class Vcpu
     /// <summary>Signalled when something the vCPU may be blocked on changes (events, stop).</summary>
     public SemaphoreSlim Wake { get; } = new(0);
 
-    /// <summary>This vCPU's vcpu_info slot in shared_info.</summary>
-    public Span<byte> VcpuInfo => Domain.SharedInfoPage.Slice(Id * SharedInfoLayout.VcpuInfoSize, SharedInfoLayout.VcpuInfoSize);
+    /// <summary>set_timer_op / VCPUOP timers and the SCHEDOP_poll timeout.</summary>
+    public VcpuTimers Timers { get; }
+
+    /// <summary>vcpu_runstate_info: time spent running, blocked, offline.</summary>
+    public VcpuRunstate Runstate { get; }
+
+    /// <summary>The guest-virtual address of its registered vcpu_runstate_info copy (VCPUOP_register_runstate_memory_area), 0 = none.</summary>
+    public ulong RunstateArea { get; set; }
+
+    /// <summary>The guest-virtual address of its secondary vcpu_time_info (VCPUOP_register_vcpu_time_memory_area), 0 = none.</summary>
+    public ulong TimeArea { get; set; }
+
+    /// <summary>VCPUOP_initialise (or the domain builder, for vCPU 0) gave it a context.</summary>
+    public bool IsInitialised { get; set; }
+
+    /// <summary>Not "down": it runs, or is blocked, or waits for its thread to start. Only vCPU 0 starts up.</summary>
+    public bool IsUp { get; set; }
+
+    private volatile bool _blocked;
+
+    /// <summary>In SCHEDOP_block or SCHEDOP_poll: not running guest code, woken through <see cref="Wake"/>.</summary>
+    public bool IsBlocked => _blocked;
+
+    private ulong? _vcpuInfoAddress;
+
+    /// <summary>The machine address of its vcpu_info once the guest moved it (VCPUOP_register_vcpu_info).</summary>
+    public ulong? RegisteredVcpuInfo => _vcpuInfoAddress;
+
+    /// <summary>
+    /// Its vcpu_info: the shared_info slot, or the area the guest registered. Empty for a vCPU past shared_info's 32
+    /// slots that has not registered one (Xen's dummy vcpu_info): events still set their shared_info bits.
+    /// </summary>
+    public Span<byte> VcpuInfo => _vcpuInfoAddress is { } a
+        ? Domain.Pool.Memory.GetSpan(a, SharedInfoLayout.VcpuInfoSize)
+        : Id < SharedInfoLayout.LegacyMaxVcpus
+            ? Domain.SharedInfoPage.Slice(Id * SharedInfoLayout.VcpuInfoSize, SharedInfoLayout.VcpuInfoSize)
+            : default;
+
+    /// <summary>
+    /// Moves its vcpu_info to machine address <paramref name="address"/> (validated and typed by the caller): the old
+    /// contents are copied, every event selector is marked pending so nothing raised before is lost (as Xen does), and
+    /// the stub is pointed at the new place through the domain's direct map.
+    /// </summary>
+    public void MoveVcpuInfo(ulong address)
+    {
+        Span<byte> old = VcpuInfo;
+        Span<byte> target = Domain.Pool.Memory.GetSpan(address, SharedInfoLayout.VcpuInfoSize);
+        if (old.IsEmpty)
+        {
+            target.Clear();
+            target[SharedInfoLayout.UpcallMask] = 1;
+        }
+        else
+        {
+            old.CopyTo(target);
+        }
+
+        _vcpuInfoAddress = address;
+        BinaryPrimitives.WriteUInt64LittleEndian(target[SharedInfoLayout.PendingSel..], ulong.MaxValue);
+        target[SharedInfoLayout.UpcallPending] = 1;
+        DataSet(StubLayout.DataVcpuInfo, DirectMap.Base + address);
+        PublishTime();
+    }
+
+    /// <summary>Writes the domain's time scale into its vcpu_info and its registered secondary copy.</summary>
+    public void PublishTime()
+    {
+        Span<byte> info = VcpuInfo;
+        if (!info.IsEmpty && Domain.Time.Calibrated)
+        {
+            Domain.Time.WriteTimeInfo(info.Slice(SharedInfoLayout.Time, SharedInfoLayout.TimeInfoSize));
+        }
+
+        if (TimeArea != 0 && Domain.Time.Calibrated)
+        {
+            Span<byte> copy = stackalloc byte[SharedInfoLayout.TimeInfoSize];
+            copy.Clear();
+            Domain.Time.WriteTimeInfo(copy);
+            CopyToGuest(TimeArea, copy); // the guest's to keep mapped; a stale address is its problem, as in Xen
+        }
+    }
+
+    /// <summary>Reads the guest's TSC with the host time of the read (on the vCPU's thread; the host clock if no machine).</summary>
+    public TscSample SampleTime()
+    {
+        IHostClock host = Domain.Hypervisor.Clock.Host;
+        if (Machine is not { } m)
+        {
+            return new TscSample(0, host.NowNanoseconds);
+        }
+
+        long before = host.NowNanoseconds;
+        ulong tsc = m.ReadTsc();
+        long after = host.NowNanoseconds;
+        return new TscSample(tsc, before + ((after - before) / 2));
+    }
+
+    /// <summary>System time now, as the guest's own clock reads it (on the vCPU's thread).</summary>
+    public ulong SystemTimeNow() => Domain.Time.Now(SampleTime());
+
+    /// <summary>
+    /// An event became pending for this vCPU: wakes it if blocked, and with <paramref name="interrupt"/> (its upcall
+    /// went pending) also interrupts it if it is running guest code, so the upcall is delivered now (Xen's vcpu_kick).
+    /// </summary>
+    public void Kick(bool interrupt)
+    {
+        if (Wake.CurrentCount == 0)
+        {
+            Wake.Release();
+        }
+
+        if (interrupt && !_blocked)
+        {
+            Machine?.Kick();
+        }
+    }
+
+    /// <summary>The SCHEDOP_poll timeout expired.</summary>
+    internal void WakeFromPoll()
+    {
+        PollTimedOut = true;
+        if (Wake.CurrentCount == 0)
+        {
+            Wake.Release();
+        }
+    }
+
+    internal volatile bool PollTimedOut;
+
+    /// <summary>Enters SCHEDOP_block/poll: the vCPU stops running guest code (runstate blocked).</summary>
+    public void BeginBlock()
+    {
+        _blocked = true;
+        ChangeRunstate(RunstateLayout.Blocked);
+    }
+
+    /// <summary>Leaves SCHEDOP_block/poll: running again; a periodic tick that came due meanwhile is sent now.</summary>
+    public void EndBlock()
+    {
+        _blocked = false;
+        TscSample now = SampleTime();
+        ChangeRunstate(RunstateLayout.Running, now);
+        Timers.OnWake(now);
+    }
+
+    /// <summary>Records a runstate change and copies the record to the guest's registered area, if any.</summary>
+    public void ChangeRunstate(int state, TscSample? sample = null)
+    {
+        Runstate.Change(state, Domain.Time.Now(sample ?? SampleTime()));
+        WriteRunstateArea();
+    }
+
+    /// <summary>
+    /// Copies vcpu_runstate_info to the registered area. With VMASST_TYPE_runstate_update_flag the guest sees
+    /// XEN_RUNSTATE_UPDATE in state_entry_time while the copy is in progress, so it can tell a torn read.
+    /// </summary>
+    public void WriteRunstateArea()
+    {
+        ulong area = RunstateArea;
+        if (area == 0)
+        {
+            return;
+        }
+
+        Span<byte> info = stackalloc byte[RunstateLayout.Size];
+        Runstate.WriteTo(info);
+        bool flag = (Domain.VmAssist & (1UL << VmAssist.TypeRunstateUpdateFlag)) != 0;
+        if (!flag)
+        {
+            CopyToGuest(area, info);
+            return;
+        }
+
+        ulong entry = BinaryPrimitives.ReadUInt64LittleEndian(info[RunstateLayout.StateEntryTime..]);
+        Span<byte> word = stackalloc byte[8];
+        BinaryPrimitives.WriteUInt64LittleEndian(word, entry | RunstateLayout.UpdateFlag);
+        if (!CopyToGuest(area + RunstateLayout.StateEntryTime, word))
+        {
+            return;
+        }
+
+        Interlocked.MemoryBarrier();
+        BinaryPrimitives.WriteUInt64LittleEndian(info[RunstateLayout.StateEntryTime..], entry | RunstateLayout.UpdateFlag);
+        CopyToGuest(area, info);
+        Interlocked.MemoryBarrier();
+        BinaryPrimitives.WriteUInt64LittleEndian(word, entry);
+        CopyToGuest(area + RunstateLayout.StateEntryTime, word);
+    }
 
     public Mfn CurrentL4 => InKernelMode ? KernelL4 : UserL4 ?? KernelL4;
 
@@ -214,6 +403,20 @@ public sealed class Vcpu
     public bool CopyToGuest(ulong va, ReadOnlySpan<byte> source) =>
         GuestAccess.CopyTo(Domain.Pool, Domain.Id, CurrentL4, va, source);
 
+    /// <summary>FS and GS bases from VCPUOP_initialise, for the vCPU's thread to load into its MSRs when it starts.</summary>
+    public PendingSegmentBases? PendingSegmentBases { get; set; }
+
+    /// <summary>The frame a vCPU brought up by VCPUOP_initialise starts from (selectors and flags already checked).</summary>
+    public void SetInitialFrame(ulong rip, ulong cs, ulong rflags, ulong rsp, ulong ss)
+    {
+        Domain.Pool.Memory.GetSpan(_frameAddress, StubFrame.Size).Clear();
+        FrameSet(StubFrame.Rip, rip);
+        FrameSet(StubFrame.Cs, cs);
+        FrameSet(StubFrame.Rflags, rflags);
+        FrameSet(StubFrame.Rsp, rsp);
+        FrameSet(StubFrame.Ss, ss);
+    }
+
     /// <summary>Prepares the frame the stub's start entry restores: the guest's first instruction in ring 3.</summary>
     public void SetInitialContext(ulong rip, ulong rsp, ulong rsi)
     {
@@ -227,6 +430,8 @@ public sealed class Vcpu
         FrameSet(StubFrame.Rsi, rsi);
         KernelSs = XenSelectors.FlatKernelSs;
         KernelSp = rsp;
+        IsInitialised = true;
+        IsUp = true;
     }
 
     public override string ToString() => $"d{Domain.Id}v{Id}";

@@ -384,7 +384,7 @@ public sealed class EventChannelTable
             Vcpu v = _domain.Vcpus[At((int)port).NotifyVcpu];
             if (TwoLevelEvents.Unmask(_domain.SharedInfoPage, VcpuInfoOf(v), (int)port))
             {
-                Kick(v);
+                v.Kick(interrupt: true);
             }
 
             return 0;
@@ -439,6 +439,20 @@ public sealed class EventChannelTable
         lock (_lock)
         {
             return IsValid(port) && !_dead && TwoLevelEvents.IsPending(_domain.SharedInfoPage, (int)port);
+        }
+    }
+
+    /// <summary>Xen's evtchn_port_poll: 1 if the port is pending, 0 if not, -EINVAL if it is not a valid port.</summary>
+    public int PollPort(uint port)
+    {
+        lock (_lock)
+        {
+            if (!IsValid(port) || _dead)
+            {
+                return -XenErrno.EINVAL;
+            }
+
+            return TwoLevelEvents.IsPending(_domain.SharedInfoPage, (int)port) ? 1 : 0;
         }
     }
 
@@ -606,20 +620,12 @@ public sealed class EventChannelTable
         EventRaise r = TwoLevelEvents.SetPending(_domain.SharedInfoPage, VcpuInfoOf(v), port);
         if (r != EventRaise.AlreadyPending)
         {
-            Kick(v);
+            // A masked port still wakes a poller; only a new upcall needs a running vCPU interrupted.
+            v.Kick(interrupt: r == EventRaise.Upcall);
         }
     }
 
-    /// <summary>Wakes a vCPU blocked in SCHEDOP_block/poll. (Interrupting a vCPU running guest code comes with upcall delivery.)</summary>
-    private static void Kick(Vcpu v)
-    {
-        if (v.Wake.CurrentCount == 0)
-        {
-            v.Wake.Release();
-        }
-    }
-
-    private static Span<byte> VcpuInfoOf(Vcpu v) => v.Id < SharedInfoLayout.LegacyMaxVcpus ? v.VcpuInfo : default;
+    private static Span<byte> VcpuInfoOf(Vcpu v) => v.VcpuInfo;
 
     /// <summary>Xen's get_free_port: the lowest free valid port, else the first port of a new bucket. Caller holds <see cref="_lock"/>.</summary>
     private int AllocatePort()

@@ -40,6 +40,8 @@ public static class HypercallDispatcher
         t[HypercallNumber.GetDebugreg] = DebugRegHypercalls.GetDebugreg;
         t[HypercallNumber.PhysdevOp] = PhysdevHypercall.PhysdevOp;
         t[HypercallNumber.GrantTableOp] = GrantTableHypercall.GrantTableOp;
+        t[HypercallNumber.SetTimerOp] = TimerHypercall.SetTimerOp;
+        t[HypercallNumber.VcpuOp] = VcpuOpHypercall.VcpuOp;
         return t;
     }
 

@@ -16,6 +16,8 @@ public static class SchedOpHypercall
                 return 0;
             case Abi.SchedOp.Block:
                 return Block(vcpu);
+            case Abi.SchedOp.Poll:
+                return Poll(vcpu, arg);
             case Abi.SchedOp.Shutdown:
             case Abi.SchedOp.ShutdownCode:
             {
@@ -72,16 +74,124 @@ public static class SchedOpHypercall
         return 0;
     }
 
-    /// <summary>Unmasks event delivery and sleeps until an event is pending or the vCPU is stopped.</summary>
+    /// <summary>
+    /// Unmasks event delivery and sleeps until an event is pending or the vCPU is stopped. The check after
+    /// <see cref="Vcpu.BeginBlock"/> closes the lost-wakeup window: an event raised after it releases
+    /// <see cref="Vcpu.Wake"/>, so the wait returns at once.
+    /// </summary>
     private static long Block(Vcpu vcpu)
     {
         Span<byte> info = vcpu.VcpuInfo;
-        info[SharedInfoLayout.UpcallMask] = 0;
-        while (info[SharedInfoLayout.UpcallPending] == 0 && !vcpu.StopRequested)
+        if (!info.IsEmpty)
         {
-            vcpu.Wake.Wait(50);
+            info[SharedInfoLayout.UpcallMask] = 0;
         }
 
+        vcpu.BeginBlock();
+        while (!EventsNeedDelivery(vcpu) && !vcpu.StopRequested && vcpu.IsUp)
+        {
+            vcpu.Wake.Wait(WaitSliceMs);
+        }
+
+        vcpu.EndBlock();
         return 0;
+    }
+
+    /// <summary>Longest sleep between re-checks; every wake-up source also releases <see cref="Vcpu.Wake"/>.</summary>
+    private const int WaitSliceMs = 200;
+
+    private const int PollMaxPorts = 128;
+
+    /// <summary>
+    /// SCHEDOP_poll {ports, nr_ports, timeout}: blocks until one of the ports is pending, an upcall is deliverable, or
+    /// the timeout (system time; 0 = none) passes. Unlike block it leaves the upcall mask alone: Linux polls its
+    /// spinlock port with events masked. A port that is not valid is -EINVAL, a port list it cannot read -EFAULT.
+    /// </summary>
+    private static long Poll(Vcpu vcpu, ulong arg)
+    {
+        Span<byte> b = stackalloc byte[24];
+        if (!vcpu.CopyFromGuest(arg, b))
+        {
+            return -XenErrno.EFAULT;
+        }
+
+        ulong ports = BinaryPrimitives.ReadUInt64LittleEndian(b);
+        uint count = BinaryPrimitives.ReadUInt32LittleEndian(b[8..]);
+        ulong timeout = BinaryPrimitives.ReadUInt64LittleEndian(b[16..]);
+        if (count > PollMaxPorts)
+        {
+            return -XenErrno.EINVAL;
+        }
+
+        Span<uint> list = stackalloc uint[(int)count];
+        Span<byte> raw = System.Runtime.InteropServices.MemoryMarshal.AsBytes(list);
+        if (!vcpu.CopyFromGuest(ports, raw))
+        {
+            return -XenErrno.EFAULT;
+        }
+
+        vcpu.PollTimedOut = false;
+        vcpu.BeginBlock();
+        long rc = 0;
+        try
+        {
+            if (EventsNeedDelivery(vcpu))
+            {
+                return 0;
+            }
+
+            if (AnyPending(vcpu, list, out rc))
+            {
+                return rc;
+            }
+
+            vcpu.Timers.SetPollTimeout(timeout, vcpu.SampleTime());
+            while (!vcpu.PollTimedOut && !vcpu.StopRequested && vcpu.IsUp && !EventsNeedDelivery(vcpu))
+            {
+                if (AnyPending(vcpu, list, out rc))
+                {
+                    return rc;
+                }
+
+                vcpu.Wake.Wait(WaitSliceMs);
+            }
+
+            return 0;
+        }
+        finally
+        {
+            vcpu.Timers.StopPoll();
+            vcpu.EndBlock();
+        }
+    }
+
+    /// <summary>Whether a listed port is pending (true, rc 0) or invalid (true, rc -EINVAL), as Xen's evtchn_port_poll.</summary>
+    private static bool AnyPending(Vcpu vcpu, ReadOnlySpan<uint> ports, out long rc)
+    {
+        rc = 0;
+        foreach (uint port in ports)
+        {
+            int state = vcpu.Domain.Events.PollPort(port);
+            if (state < 0)
+            {
+                rc = state;
+                return true;
+            }
+
+            if (state > 0)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>Xen's local_events_need_delivery: an upcall is pending and not masked.</summary>
+    private static bool EventsNeedDelivery(Vcpu vcpu)
+    {
+        Span<byte> info = vcpu.VcpuInfo;
+        return !info.IsEmpty && Volatile.Read(ref info[SharedInfoLayout.UpcallPending]) != 0
+            && Volatile.Read(ref info[SharedInfoLayout.UpcallMask]) == 0;
     }
 }

@@ -37,8 +37,12 @@ internal sealed class DomainMachine : IDisposable
             _runners = new VcpuRunner[domain.Vcpus.Length];
             for (int i = 0; i < _runners.Length; i++)
             {
-                _runners[i] = new VcpuRunner(domain.Vcpus[i], _vm.CreateVcpu(i), cpuid, hypervisor.Shared.Stub);
+                int id = i;
+                _runners[i] = new VcpuRunner(domain.Vcpus[i], _vm.CreateVcpu(i), cpuid, hypervisor.Shared.Stub, () => KickVcpu(id));
             }
+
+            // KVM keeps one TSC for all the VM's vCPUs: vCPU 0's reading anchors the domain's clock before anything runs.
+            domain.StartClock(domain.Vcpus[0].SampleTime(), _runners[0].TscHz);
         }
         catch
         {
@@ -53,9 +57,47 @@ internal sealed class DomainMachine : IDisposable
         }
 
         domain.StopAllVcpus = StopAll;
+        domain.StartVcpu = StartVcpu;
     }
 
     public void Start() => _runners[0].Start();
+
+    /// <summary>Starts a vCPU brought up by VCPUOP_up; false if its thread already runs.</summary>
+    public bool StartVcpu(int id)
+    {
+        lock (_runners)
+        {
+            if (_disposed)
+            {
+                return false;
+            }
+
+            if (_runners[id].IsRunning)
+            {
+                _runners[id].Vcpu.Kick(interrupt: false); // parked while down: wake it
+                return true;
+            }
+
+            _runners[id].Start();
+            return true;
+        }
+    }
+
+    private void KickVcpu(int id)
+    {
+        try
+        {
+            _vm.SignalMsi(0xfee00000UL | ((ulong)id << 12), StubVector.Kick);
+        }
+        catch (KvmException e)
+        {
+            _domain.Log.Vcpu(_domain.Id, id, $"kick failed: {e.Message}");
+        }
+        catch (ObjectDisposedException)
+        {
+            // The domain is being torn down: there is nobody left to interrupt.
+        }
+    }
 
     /// <summary>Asks every vCPU to stop and kicks the running ones out of the guest with an MSI to the stub's kick vector.</summary>
     public void StopAll()

@@ -3,6 +3,7 @@ using XenSharp.Hypervisor.Domains;
 using XenSharp.Hypervisor.Hypercalls;
 using XenSharp.Hypervisor.Pv;
 using XenSharp.Hypervisor.Stub;
+using XenSharp.Hypervisor.Time;
 using XenSharp.Kvm;
 
 namespace XenSharp.Hypervisor.Machine;
@@ -21,12 +22,15 @@ internal sealed class VcpuRunner : IDisposable, IVcpuMachine
     private const ulong SyscallMask = 0x47700; // AC NT DF IF TF cleared on syscall entry
 
     private readonly KvmVcpu _kvm;
+    private readonly Action _kick;
     private Thread? _thread;
 
-    public VcpuRunner(Vcpu vcpu, KvmVcpu kvm, IReadOnlyList<CpuidEntry> cpuid, StubImage stub)
+    /// <param name="kick">Interrupts this vCPU in the guest (an MSI to the stub's kick vector); callable from any thread.</param>
+    public VcpuRunner(Vcpu vcpu, KvmVcpu kvm, IReadOnlyList<CpuidEntry> cpuid, StubImage stub, Action kick)
     {
         Vcpu = vcpu;
         _kvm = kvm;
+        _kick = kick;
         _kvm.SetCpuid(cpuid.ToArray());
         SetupRing0(stub);
         vcpu.Machine = this;
@@ -39,6 +43,13 @@ internal sealed class VcpuRunner : IDisposable, IVcpuMachine
     public ulong[] GetDebugRegisters() => _kvm.GetDebugRegisters();
 
     public void SetDebugRegisters(ReadOnlySpan<ulong> dr) => _kvm.SetDebugRegisters(dr);
+
+    public ulong ReadTsc() => _kvm.ReadTsc();
+
+    public void Kick() => _kick();
+
+    /// <summary>The rate of the TSC the guest reads, in Hz.</summary>
+    public ulong TscHz => _kvm.GetTscKhz() * 1000;
 
     public Vcpu Vcpu { get; }
 
@@ -92,8 +103,18 @@ internal sealed class VcpuRunner : IDisposable, IVcpuMachine
         Domain d = Vcpu.Domain;
         try
         {
+            LoadStartState();
+            TscSample start = Vcpu.SampleTime();
+            Vcpu.ChangeRunstate(Abi.RunstateLayout.Running, start);
+            Vcpu.Timers.OnStart(start);
             while (!Vcpu.StopRequested)
             {
+                if (!Vcpu.IsUp)
+                {
+                    ParkWhileDown();
+                    continue;
+                }
+
                 if (Vcpu.DebugRegistersDirty)
                 {
                     // Guest breakpoints are real hardware breakpoints; their addresses were checked (set_debugreg rules).
@@ -130,6 +151,53 @@ internal sealed class VcpuRunner : IDisposable, IVcpuMachine
         catch (Exception e)
         {
             d.Crash($"internal error handling vCPU {Vcpu.Id}: {e.GetType().Name}: {e.Message}");
+        }
+        finally
+        {
+            Vcpu.Timers.StopAll();
+        }
+    }
+
+    /// <summary>
+    /// What VCPUOP_initialise left for the vCPU's own thread: its page tables in CR3 (the stub's start entry does not
+    /// load them) and its segment bases in the MSRs.
+    /// </summary>
+    private void LoadStartState()
+    {
+        SpecialRegisters s = _kvm.GetSpecialRegisters();
+        if (s.Cr3 != Vcpu.CurrentL4.Address)
+        {
+            s.Cr3 = Vcpu.CurrentL4.Address;
+            _kvm.SetSpecialRegisters(s);
+        }
+
+        if (Vcpu.PendingSegmentBases is { } b)
+        {
+            Vcpu.PendingSegmentBases = null;
+            bool kernel = Vcpu.InKernelMode;
+            _kvm.SetMsrs(
+            [
+                new MsrValue(Pv.Policy.MsrIndex.FsBase, b.Fs),
+                new MsrValue(Pv.Policy.MsrIndex.GsBase, kernel ? b.GsKernel : b.GsUser),
+                new MsrValue(Pv.Policy.MsrIndex.ShadowGsBase, kernel ? b.GsUser : b.GsKernel),
+            ]);
+        }
+    }
+
+    /// <summary>VCPUOP_down: the thread waits, out of the guest, until VCPUOP_up or the domain's end.</summary>
+    private void ParkWhileDown()
+    {
+        Vcpu.Timers.StopAll();
+        while (!Vcpu.IsUp && !Vcpu.StopRequested)
+        {
+            Vcpu.Wake.Wait(100);
+        }
+
+        if (!Vcpu.StopRequested)
+        {
+            TscSample now = Vcpu.SampleTime();
+            Vcpu.ChangeRunstate(Abi.RunstateLayout.Running, now);
+            Vcpu.Timers.OnStart(now);
         }
     }
 

@@ -25,6 +25,13 @@ public sealed class FakeVcpuMachine : IVcpuMachine
 
     public void SetDebugRegisters(ReadOnlySpan<ulong> dr) => dr.CopyTo(DebugRegisters);
 
+    /// <summary>How many times something asked to interrupt the vCPU.</summary>
+    public int Kicks { get; private set; }
+
+    public ulong ReadTsc() => Msrs[0x10];
+
+    public void Kick() => Kicks++;
+
     public ulong GetMsr(uint index) =>
         Msrs.TryGetValue(index, out ulong v) ? v : throw new KvmException("KVM_GET_MSRS", $"no MSR 0x{index:x}");
 

@@ -188,6 +188,7 @@ public static class DebugRegisterRules
     }
 
     /// <summary>Xen's __addr_ok: below the canonical hole, or above the hypervisor's range.</summary>
-    private static bool BreakpointAddressOk(ulong address) =>
+    /// <summary>Xen's breakpoint_addr_ok: a DR0–3 value must be a guest address.</summary>
+    public static bool BreakpointAddressOk(ulong address) =>
         address < (1UL << 47) || address >= XenVirtualLayout.HypervisorVirtEnd;
 }

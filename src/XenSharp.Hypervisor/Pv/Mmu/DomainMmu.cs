@@ -247,6 +247,26 @@ public sealed class DomainMmu
         }
     }
 
+    /// <summary>Drops a vCPU's base tables (kernel and user L4) and their typed references: a failed VCPUOP_initialise.</summary>
+    public void ReleaseBaseTables(Vcpu v)
+    {
+        lock (Lock)
+        {
+            if (v.UserL4 is { } user)
+            {
+                v.UserL4 = null;
+                Validator.PutPageAndType(user);
+            }
+
+            Mfn kernel = v.KernelL4;
+            if (kernel.Value != 0)
+            {
+                v.KernelL4 = default;
+                Validator.PutPageAndType(kernel);
+            }
+        }
+    }
+
     /// <summary>MMUEXT_NEW_USER_BASEPTR: the L4 used in guest user mode; 0 means none (user mode then runs on the kernel's).</summary>
     public int NewUserBasePtr(Vcpu v, ulong mfnValue)
     {
