@@ -129,6 +129,16 @@ public sealed unsafe class KvmVcpu : IDisposable
         }
     }
 
+    /// <summary>
+    /// KVM_SET_MP_STATE RUNNABLE: with the in-kernel local APIC, every vCPU but the first starts waiting for an
+    /// INIT/SIPI that a Xen PV guest never sends (it asks with VCPUOP_up instead); its KVM_RUN would block for ever.
+    /// </summary>
+    public void MakeRunnable()
+    {
+        uint state = 0; // KVM_MP_STATE_RUNNABLE
+        Ioctl.Invoke(_fd, KvmIoctls.SetMpState, &state, "KVM_SET_MP_STATE");
+    }
+
     /// <summary>KVM_GET_TSC_KHZ: the frequency of the TSC this vCPU's guest reads with <c>rdtsc</c>.</summary>
     public ulong GetTscKhz() => (ulong)Ioctl.Invoke(_fd, KvmIoctls.GetTscKhz, 0, "KVM_GET_TSC_KHZ");
 

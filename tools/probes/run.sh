@@ -8,6 +8,7 @@ gcc -O2 -o "$d/ss-override" ss-override.c || exit 1
 gcc -O2 -o "$d/rdfsbase" rdfsbase.c || exit 1
 gcc -O2 -o "$d/data-breakpoint" data-breakpoint.c || exit 1
 gcc -O2 -o "$d/cr0-ts" cr0-ts.c || exit 1
+gcc -O2 -o "$d/tsc" tsc.c || exit 1
 echo "kvm module: $(ls /sys/module | grep -E '^kvm_(intel|amd|pvm)$' | tr '\n' ' ')"
 echo "--- ring-3 read of a user page in L4 slot 256 (Xen's RO M2P), then slots 257, 262, 511"
 for va in ffff800000000000 ffff808000000000 ffff830000000000 ffffff8000000000; do "$d/user-read-slot" $va; done
@@ -19,3 +20,5 @@ echo "--- ring-3 read of an address under a DR0 data breakpoint set by KVM_SET_D
 "$d/data-breakpoint"
 echo "--- ring-3 x87 instruction with CR0.TS set (architecture: #NM; Xen fpu_taskswitch)"
 "$d/cr0-ts"
+echo "--- ring-3 rdtsc against KVM's IA32_TSC and the host TSC (XenSharp's vcpu_time_info is in the guest's TSC)"
+"$d/tsc"

@@ -96,6 +96,10 @@ internal sealed class VcpuRunner : IDisposable, IVcpuMachine
         ]);
 
         _kvm.SetRegisters(new Registers { Rip = stub.StartEntry, Rsp = StubLayout.FrameAddress(id), Rflags = 2 });
+        if (id != 0)
+        {
+            _kvm.MakeRunnable();
+        }
     }
 
     private void Loop()

@@ -36,6 +36,7 @@ internal static class KvmIoctls
 
     // vCPU ioctls.
     public const uint Run = (DirNone << DirShift) | (KvmType << TypeShift) | 0x80;
+    public const uint SetMpState = (DirWrite << DirShift) | (4u << SizeShift) | (KvmType << TypeShift) | 0x99;
     public const uint GetTscKhz = (DirNone << DirShift) | (KvmType << TypeShift) | 0xa3;
     public const uint GetRegs = (DirRead << DirShift) | (SizeofKvmRegs << SizeShift) | (KvmType << TypeShift) | 0x81;
     public const uint SetRegs = (DirWrite << DirShift) | (SizeofKvmRegs << SizeShift) | (KvmType << TypeShift) | 0x82;
