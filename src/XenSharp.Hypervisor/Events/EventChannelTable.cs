@@ -10,13 +10,17 @@ namespace XenSharp.Hypervisor.Events;
 /// Allocation stops at <see cref="MaxPort"/> (libxl's max_event_channels, 1023 by default) and never passes the
 /// 2-level limit of 4096 ports.
 /// <para>
-/// Locking: <see cref="_lock"/> guards every channel, the VIRQ map and <see cref="_dead"/>, and is held while this
-/// domain's shared_info bits are raised, so nothing writes shared_info after <see cref="Destroy"/> (which runs before
-/// the domain's frames are freed). Operations spanning two domains (bind_interdomain, closing an interdomain port)
+/// Where a port's pending and masked state lives is the ABI's business (<see cref="IEventAbi"/>); this table calls it
+/// for every raise, clear, unmask and pending test, and asks it whether a free port may be reused.
+/// </para>
+/// <para>
+/// Locking: <see cref="_lock"/> guards every channel, the VIRQ map, <see cref="_abi"/> and <see cref="_dead"/>, and
+/// is held for every call into the ABI, so nothing writes this domain's shared_info after <see cref="Destroy"/> (which
+/// runs before the domain's frames are freed). Operations spanning two domains (bind_interdomain, closing an interdomain port)
 /// take both tables' locks in domain-id order; send never holds two: it reads the peer under its own lock, releases
 /// it, then raises the peer's port only if that port still points back (<see cref="RaiseFromPeer"/>). A host sink
 /// (<see cref="IEventSink"/>) is always called with no table lock held, so a backend may call back in.
-/// The guest changes the shared bits concurrently; <see cref="TwoLevelEvents"/> does that with interlocked operations.
+/// The guest changes the shared bits concurrently; the ABIs use interlocked operations on them and no unbounded loop.
 /// </para>
 /// Wake-ups: whenever a port becomes pending, the vCPU it notifies has <see cref="Vcpu.Wake"/> released, so
 /// SCHEDOP_block (and a poller) re-checks. Upcall delivery into a running vCPU is the stub's job, not done here.
@@ -30,6 +34,7 @@ public sealed class EventChannelTable
     private readonly object _lock = new();
     private readonly Domain _domain;
     private readonly Channel[]?[] _buckets = new Channel[MaxPorts / BucketPorts][];
+    private readonly IEventAbi _abi;
     private int[]? _virqPorts; // [vcpu * Virq.Count + virq] = port, 0 = unbound
     private int _valid;
     private bool _dead;
@@ -38,6 +43,7 @@ public sealed class EventChannelTable
     public EventChannelTable(Domain domain)
     {
         _domain = domain;
+        _abi = new TwoLevelEvents(domain);
         _buckets[0] = new Channel[BucketPorts];
         _buckets[0]![0].State = ChannelState.Reserved;
         _valid = BucketPorts;
@@ -84,6 +90,7 @@ public sealed class EventChannelTable
             ref Channel c = ref At(port);
             c.State = ChannelState.Unbound;
             c.RemoteDomain = remoteDomain;
+            _abi.InitPort(ref c);
             return port;
         }
     }
@@ -144,6 +151,7 @@ public sealed class EventChannelTable
                 l.RemoteDomain = remote._domain.Id;
                 l.RemotePort = rport;
                 l.Peer = remote;
+                _abi.InitPort(ref l);
 
                 r.State = ChannelState.Interdomain;
                 r.RemoteDomain = _domain.Id;
@@ -199,6 +207,7 @@ public sealed class EventChannelTable
             c.State = ChannelState.Virq;
             c.NotifyVcpu = (int)vcpu;
             c.VirqNumber = (int)virq;
+            _abi.InitPort(ref c);
             map[slot] = port;
             return port;
         }
@@ -223,6 +232,7 @@ public sealed class EventChannelTable
             ref Channel c = ref At(port);
             c.State = ChannelState.Ipi;
             c.NotifyVcpu = (int)vcpu;
+            _abi.InitPort(ref c);
             return port;
         }
     }
@@ -381,8 +391,9 @@ public sealed class EventChannelTable
                 return 0;
             }
 
-            Vcpu v = _domain.Vcpus[At((int)port).NotifyVcpu];
-            if (TwoLevelEvents.Unmask(_domain.SharedInfoPage, VcpuInfoOf(v), (int)port))
+            ref Channel c = ref At((int)port);
+            Vcpu v = _domain.Vcpus[c.NotifyVcpu];
+            if (_abi.Unmask(v, (int)port, ref c))
             {
                 Kick(v);
             }
@@ -438,7 +449,7 @@ public sealed class EventChannelTable
     {
         lock (_lock)
         {
-            return IsValid(port) && !_dead && TwoLevelEvents.IsPending(_domain.SharedInfoPage, (int)port);
+            return IsValid(port) && !_dead && _abi.IsPending((int)port);
         }
     }
 
@@ -587,7 +598,7 @@ public sealed class EventChannelTable
 
         if (!_dead)
         {
-            TwoLevelEvents.ClearPending(_domain.SharedInfoPage, port);
+            _abi.ClearPending(port, ref c);
         }
 
         c = default;
@@ -603,7 +614,7 @@ public sealed class EventChannelTable
         }
 
         Vcpu v = _domain.Vcpus[vcpuId];
-        EventRaise r = TwoLevelEvents.SetPending(_domain.SharedInfoPage, VcpuInfoOf(v), port);
+        EventRaise r = _abi.SetPending(v, port, ref At(port));
         if (r != EventRaise.AlreadyPending)
         {
             Kick(v);
@@ -619,9 +630,10 @@ public sealed class EventChannelTable
         }
     }
 
-    private static Span<byte> VcpuInfoOf(Vcpu v) => v.Id < SharedInfoLayout.LegacyMaxVcpus ? v.VcpuInfo : default;
-
-    /// <summary>Xen's get_free_port: the lowest free valid port, else the first port of a new bucket. Caller holds <see cref="_lock"/>.</summary>
+    /// <summary>
+    /// Xen's get_free_port: the lowest free valid port the ABI does not call busy, else the first port of a new bucket,
+    /// up to the ABI's limit. Caller holds <see cref="_lock"/>.
+    /// </summary>
     private int AllocatePort()
     {
         if (_dead)
@@ -629,7 +641,7 @@ public sealed class EventChannelTable
             return -XenErrno.EINVAL;
         }
 
-        int limit = Math.Min(_maxPort, MaxPorts - 1);
+        int limit = Math.Min(_maxPort, _abi.PortLimit - 1);
         for (int port = 0; port <= limit; port++)
         {
             if (port >= _valid)
@@ -639,7 +651,7 @@ public sealed class EventChannelTable
                 return port;
             }
 
-            if (At(port).State == ChannelState.Free)
+            if (At(port).State == ChannelState.Free && !_abi.IsBusy(port))
             {
                 return port;
             }
