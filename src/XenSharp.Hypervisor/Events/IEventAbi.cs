@@ -4,7 +4,7 @@ namespace XenSharp.Hypervisor.Events;
 
 /// <summary>
 /// Where one event-channel ABI keeps a port's pending and masked state in guest memory, as Xen's evtchn_port_ops:
-/// <see cref="TwoLevelEvents"/> (bitmaps in shared_info), and later the FIFO ABI (event words and per-vCPU queues).
+/// <see cref="TwoLevelEvents"/> (bitmaps in shared_info) or <see cref="FifoEvents"/> (event words and per-vCPU queues).
 /// The <see cref="EventChannelTable"/> owns the ports and calls these with its lock held and only while the domain is
 /// alive, so an implementation needs no lock of its own for its hypervisor-side state; the guest changes the shared
 /// words concurrently, so every guest-memory read-modify-write is an interlocked operation. No member allocates.

@@ -5,12 +5,13 @@ using XenSharp.Hypervisor.Domains;
 namespace XenSharp.Hypervisor.Events;
 
 /// <summary>
-/// The 2-level event-channel ABI on guest-shared memory (Xen's event_2l.c): evtchn_pending and evtchn_mask bitmaps in shared_info (64 words of 64 bits, 4096 ports) and
+/// The 2-level event-channel ABI on guest-shared memory (Xen's event_2l.c), every domain's ABI until it calls
+/// EVTCHNOP_init_control: evtchn_pending and evtchn_mask bitmaps in shared_info (64 words of 64 bits, 4096 ports) and
 /// per-vCPU evtchn_pending_sel and evtchn_upcall_pending in vcpu_info. The guest changes these bits concurrently from
 /// its own vCPUs (lock btr/bts, xchg), so every read-modify-write here is an interlocked operation on the shared word,
 /// and the steps run in Xen's strict order. A vCPU without a vcpu_info (vCPU 32 and up) only gets the shared_info
-/// bits, like Xen's dummy vcpu_info. Ports at or above 4096 have no bits: never
-/// pending, nothing to raise.
+/// bits, like Xen's dummy vcpu_info. Ports at or above 4096 (valid only after a FIFO domain went back to 2-level)
+/// have no bits: never pending, nothing to raise.
 /// </summary>
 internal sealed class TwoLevelEvents : IEventAbi
 {
@@ -90,7 +91,7 @@ internal sealed class TwoLevelEvents : IEventAbi
 
     public int SetPriority(ref Channel c, uint priority) => -XenErrno.ENOSYS;
 
-    /// <summary>The pending bit of a port below <see cref="MaxPorts"/> in a shared_info page.</summary>
+    /// <summary>The pending bit of a port below <see cref="MaxPorts"/> in a shared_info page (also read when switching to FIFO).</summary>
     public static bool IsPendingIn(Span<byte> sharedInfo, int port) => (Volatile.Read(ref PendingWord(sharedInfo, port)) & Bit(port)) != 0;
 
     /// <summary>Test-and-set of selector bit port/64; true if it was clear. No vcpu_info: nothing to mark.</summary>
