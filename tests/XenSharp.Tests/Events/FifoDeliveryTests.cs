@@ -251,6 +251,31 @@ public sealed class FifoDeliveryTests : IDisposable
         Assert.Equal(EventChannelStatusCode.Ipi, s.Status);
     }
 
+    [Fact]
+    public void RaisingAllocatesNothing()
+    {
+        int a = T.BindIpi(0), b = T.BindIpi(0);
+        Assert.Equal(0, T.SetPriority((uint)b, 3));
+        uint ua = (uint)a, ub = (uint)b;
+        for (int round = 0; round < 2; round++)
+        {
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            for (int i = 0; i < 1000; i++)
+            {
+                T.Send(ua);
+                T.Send(ub);
+                T.Unmask(ua);
+                _g.Word(a) = 0; // the guest takes both off again
+                _g.Word(b) = 0;
+            }
+
+            if (round == 1)
+            {
+                Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+            }
+        }
+    }
+
     private void Send(params int[] ports)
     {
         foreach (int p in ports)
