@@ -55,6 +55,16 @@ public static class EventChannelOp
     /// <summary>evtchn_reset: dom u16 @0.</summary>
     public const int ResetSize = 2;
 
+    /// <summary>evtchn_init_control: control_gfn u64 @0, offset @8, vcpu @12, OUT link_bits u8 @16, 7 bytes of padding.</summary>
+    public const int InitControlSize = 24;
+    public const int InitControlLinkBits = 16;
+
+    /// <summary>evtchn_expand_array: array_gfn u64 @0.</summary>
+    public const int ExpandArraySize = 8;
+
+    /// <summary>evtchn_set_priority: port @0, priority @4.</summary>
+    public const int SetPrioritySize = 8;
+
     /// <summary>struct evtchn_op for the compat hypercall 16: cmd u32 @0, then the union (4-byte aligned) @4; 28 bytes.</summary>
     public const int CompatOpSize = 28;
     public const int CompatUnionOffset = 4;

@@ -4,19 +4,29 @@ using XenSharp.Hypervisor.Domains;
 namespace XenSharp.Hypervisor.Events;
 
 /// <summary>
-/// A domain's event channels with the 2-level ABI, following Xen's event_channel.c: ports are allocated lowest-free
-/// first, port 0 is reserved, and a port is valid (may be named in send, close, status, unmask, bind_vcpu) once the
-/// 64-port bucket holding it exists — buckets are added as allocation reaches them, as Xen's valid_evtchns grows.
-/// Allocation stops at <see cref="MaxPort"/> (libxl's max_event_channels, 1023 by default) and never passes the
-/// 2-level limit of 4096 ports.
+/// A domain's event channels, following Xen's event_channel.c: ports are allocated lowest-free first, port 0 is
+/// reserved, and a port is valid (may be named in send, close, status, unmask, bind_vcpu) once the 64-port bucket
+/// holding it exists — buckets are added as allocation reaches them, as Xen's valid_evtchns grows. Allocation stops at
+/// <see cref="MaxPort"/> (libxl's max_event_channels, 1023 by default) and never passes the ABI's limit: 4096 ports
+/// with 2-level, 2^17 with FIFO.
 /// <para>
-/// Locking: <see cref="_lock"/> guards every channel, the VIRQ map and <see cref="_dead"/>, and is held while this
-/// domain's shared_info bits are raised, so nothing writes shared_info after <see cref="Destroy"/> (which runs before
-/// the domain's frames are freed). Operations spanning two domains (bind_interdomain, closing an interdomain port)
-/// take both tables' locks in domain-id order; send never holds two: it reads the peer under its own lock, releases
-/// it, then raises the peer's port only if that port still points back (<see cref="RaiseFromPeer"/>). A host sink
-/// (<see cref="IEventSink"/>) is always called with no table lock held, so a backend may call back in.
-/// The guest changes the shared bits concurrently; <see cref="TwoLevelEvents"/> does that with interlocked operations.
+/// Where a port's pending and masked state lives is the ABI's business (<see cref="IEventAbi"/>): every domain starts
+/// with <see cref="TwoLevelEvents"/> and switches to <see cref="FifoEvents"/> on its first successful
+/// EVTCHNOP_init_control (bound ports keep their pending state and get the default priority, as Xen's setup_ports);
+/// EVTCHNOP_reset and destruction switch it back and release the FIFO pages. A FIFO port may be bound before the
+/// event-array page for it exists; a raise meanwhile is remembered and delivered when EVTCHNOP_expand_array adds the
+/// page (Xen's evtchn->pending).
+/// </para>
+/// <para>
+/// Locking: <see cref="_lock"/> guards every channel, the VIRQ map, <see cref="_abi"/> and <see cref="_dead"/>, and
+/// is held for every call into the ABI, so nothing writes this domain's shared_info or FIFO pages after
+/// <see cref="Destroy"/> (which runs before the domain's frames are freed). The FIFO ABI takes the domain's MMU lock
+/// inside it to hold and release pages; the MMU never calls back into event channels. Operations spanning two
+/// domains (bind_interdomain, closing an interdomain port) take both tables' locks in domain-id order; send never
+/// holds two: it reads the peer under its own lock, releases it, then raises the peer's port only if that port still
+/// points back (<see cref="RaiseFromPeer"/>). A host sink (<see cref="IEventSink"/>) is always called with no table
+/// lock held, so a backend may call back in.
+/// The guest changes the shared bits concurrently; the ABIs use interlocked operations on them and no unbounded loop.
 /// </para>
 /// Wake-ups: whenever a port becomes pending, the vCPU it notifies has <see cref="Vcpu.Wake"/> released, so
 /// SCHEDOP_block (and a poller) re-checks. Upcall delivery into a running vCPU is the stub's job, not done here.
@@ -24,12 +34,16 @@ namespace XenSharp.Hypervisor.Events;
 public sealed class EventChannelTable
 {
     public const int BucketPorts = 64;
-    public const int MaxPorts = TwoLevelEvents.MaxPorts;
+
+    /// <summary>No ABI has more ports than FIFO's 2^17.</summary>
+    public const int MaxPorts = EventFifoLayout.NrChannels;
     public const int DefaultMaxPort = 1023;
 
     private readonly object _lock = new();
     private readonly Domain _domain;
     private readonly Channel[]?[] _buckets = new Channel[MaxPorts / BucketPorts][];
+    private readonly TwoLevelEvents _twoLevel;
+    private IEventAbi _abi;
     private int[]? _virqPorts; // [vcpu * Virq.Count + virq] = port, 0 = unbound
     private int _valid;
     private bool _dead;
@@ -38,12 +52,17 @@ public sealed class EventChannelTable
     public EventChannelTable(Domain domain)
     {
         _domain = domain;
+        _twoLevel = new TwoLevelEvents(domain);
+        _abi = _twoLevel;
         _buckets[0] = new Channel[BucketPorts];
         _buckets[0]![0].State = ChannelState.Reserved;
         _valid = BucketPorts;
     }
 
-    /// <summary>The highest port allocation may hand out: xl's max_event_channels (libxl passes it as Xen's max_evtchn_port), clamped to the 2-level 4095.</summary>
+    /// <summary>
+    /// The highest port allocation may hand out: xl's max_event_channels (libxl passes it as Xen's max_evtchn_port),
+    /// clamped to FIFO's 2^17 - 1; allocation also stops at the ABI in use's limit (2-level: 4095).
+    /// </summary>
     public int MaxPort
     {
         get
@@ -65,6 +84,18 @@ public sealed class EventChannelTable
 
     public ushort DomainId => _domain.Id;
 
+    /// <summary>Whether the domain has switched to the FIFO ABI.</summary>
+    public bool UsesFifo
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _abi is FifoEvents;
+            }
+        }
+    }
+
     /// <summary>EVTCHNOP_alloc_unbound in this domain: a port that <paramref name="remoteDomain"/> may bind. Returns the port or -errno.</summary>
     public int AllocUnbound(ushort remoteDomain)
     {
@@ -84,6 +115,7 @@ public sealed class EventChannelTable
             ref Channel c = ref At(port);
             c.State = ChannelState.Unbound;
             c.RemoteDomain = remoteDomain;
+            _abi.InitPort(ref c);
             return port;
         }
     }
@@ -144,6 +176,7 @@ public sealed class EventChannelTable
                 l.RemoteDomain = remote._domain.Id;
                 l.RemotePort = rport;
                 l.Peer = remote;
+                _abi.InitPort(ref l);
 
                 r.State = ChannelState.Interdomain;
                 r.RemoteDomain = _domain.Id;
@@ -199,6 +232,7 @@ public sealed class EventChannelTable
             c.State = ChannelState.Virq;
             c.NotifyVcpu = (int)vcpu;
             c.VirqNumber = (int)virq;
+            _abi.InitPort(ref c);
             map[slot] = port;
             return port;
         }
@@ -223,6 +257,7 @@ public sealed class EventChannelTable
             ref Channel c = ref At(port);
             c.State = ChannelState.Ipi;
             c.NotifyVcpu = (int)vcpu;
+            _abi.InitPort(ref c);
             return port;
         }
     }
@@ -381,8 +416,9 @@ public sealed class EventChannelTable
                 return 0;
             }
 
-            Vcpu v = _domain.Vcpus[At((int)port).NotifyVcpu];
-            if (TwoLevelEvents.Unmask(_domain.SharedInfoPage, VcpuInfoOf(v), (int)port))
+            ref Channel c = ref At((int)port);
+            Vcpu v = _domain.Vcpus[c.NotifyVcpu];
+            if (_abi.Unmask(v, (int)port, ref c))
             {
                 v.Kick(interrupt: true);
             }
@@ -391,7 +427,7 @@ public sealed class EventChannelTable
         }
     }
 
-    /// <summary>EVTCHNOP_reset of this domain: closes every port.</summary>
+    /// <summary>EVTCHNOP_reset of this domain: closes every port; a FIFO domain lets go of its pages and is 2-level again.</summary>
     public void Reset()
     {
         int valid;
@@ -403,6 +439,129 @@ public sealed class EventChannelTable
         for (int port = 1; port < valid; port++)
         {
             Close((uint)port);
+        }
+
+        lock (_lock)
+        {
+            if (_abi is FifoEvents fifo)
+            {
+                fifo.Release();
+                _abi = _twoLevel;
+            }
+        }
+    }
+
+    /// <summary>
+    /// EVTCHNOP_init_control (Xen's evtchn_fifo_init_control): registers vCPU <paramref name="vcpu"/>'s FIFO control
+    /// block at <paramref name="offset"/> in frame <paramref name="gfn"/>. The first success switches the domain to FIFO;
+    /// a failure leaves the ABI as it was (the fix for XSA-188). 0 or -errno: -ENOENT no such vCPU; -EINVAL for an
+    /// offset that is not 8-aligned or lets the block cross the page, a frame that is not the domain's writable RAM,
+    /// or a vCPU that already has a control block.
+    /// </summary>
+    public int InitControl(ulong gfn, uint offset, uint vcpu)
+    {
+        if (vcpu >= (uint)_domain.Vcpus.Length)
+        {
+            return -XenErrno.ENOENT;
+        }
+
+        if (offset > Memory.Mfn.PageSize - EventFifoLayout.ControlBlockSize || (offset & 7) != 0)
+        {
+            return -XenErrno.EINVAL;
+        }
+
+        lock (_lock)
+        {
+            if (_dead)
+            {
+                return -XenErrno.EINVAL;
+            }
+
+            if (_abi is FifoEvents fifo)
+            {
+                return fifo.MapControlBlock((int)vcpu, gfn, (int)offset);
+            }
+
+            var created = new FifoEvents(_domain);
+            int rc = created.MapControlBlock((int)vcpu, gfn, (int)offset);
+            if (rc != 0)
+            {
+                created.Release();
+                return rc;
+            }
+
+            // Xen's setup_ports: every port bound so far keeps its 2-level pending bit (delivered once its event word
+            // exists) and gets the default priority.
+            Span<byte> sharedInfo = _domain.SharedInfoPage;
+            int ports = Math.Min(_valid, TwoLevelEvents.MaxPorts);
+            for (int port = 1; port < ports; port++)
+            {
+                ref Channel c = ref At(port);
+                c.FifoPending = TwoLevelEvents.IsPendingIn(sharedInfo, port);
+                c.Priority = EventFifoLayout.PriorityDefault;
+            }
+
+            _abi = created;
+            return 0;
+        }
+    }
+
+    /// <summary>
+    /// EVTCHNOP_expand_array: one more event-array page (1024 ports); raises that arrived for those ports before are
+    /// delivered now. 0 or -errno: -EOPNOTSUPP before FIFO is in use, -ENOSPC past 128 pages, -EINVAL for a bad frame.
+    /// </summary>
+    public int ExpandArray(ulong gfn)
+    {
+        lock (_lock)
+        {
+            if (_abi is not FifoEvents fifo || _dead)
+            {
+                return -XenErrno.EOPNOTSUPP;
+            }
+
+            int first = fifo.PortCount;
+            int rc = fifo.AddArrayPage(gfn);
+            if (rc != 0)
+            {
+                return rc;
+            }
+
+            for (int port = first; port < fifo.PortCount && port < _valid; port++)
+            {
+                ref Channel c = ref At(port);
+                if (c.FifoPending)
+                {
+                    c.FifoPending = false;
+                    RaiseLocked(port, c.NotifyVcpu);
+                }
+            }
+
+            return 0;
+        }
+    }
+
+    /// <summary>EVTCHNOP_set_priority. 0 or -errno: -EINVAL bad port or priority, -ENOSYS with 2-level, -EACCES for a port that is not bound.</summary>
+    public int SetPriority(uint port, uint priority)
+    {
+        lock (_lock)
+        {
+            if (!IsValid(port))
+            {
+                return -XenErrno.EINVAL;
+            }
+
+            if (!_abi.HasPriorities)
+            {
+                return -XenErrno.ENOSYS;
+            }
+
+            ref Channel c = ref At((int)port);
+            if (c.State <= ChannelState.Reserved)
+            {
+                return -XenErrno.EACCES;
+            }
+
+            return _abi.SetPriority(ref c, priority);
         }
     }
 
@@ -438,7 +597,7 @@ public sealed class EventChannelTable
     {
         lock (_lock)
         {
-            return IsValid(port) && !_dead && TwoLevelEvents.IsPending(_domain.SharedInfoPage, (int)port);
+            return IsValid(port) && !_dead && _abi.IsPending((int)port);
         }
     }
 
@@ -452,7 +611,7 @@ public sealed class EventChannelTable
                 return -XenErrno.EINVAL;
             }
 
-            return TwoLevelEvents.IsPending(_domain.SharedInfoPage, (int)port) ? 1 : 0;
+            return _abi.IsPending((int)port) ? 1 : 0;
         }
     }
 
@@ -601,10 +760,11 @@ public sealed class EventChannelTable
 
         if (!_dead)
         {
-            TwoLevelEvents.ClearPending(_domain.SharedInfoPage, port);
+            _abi.ClearPending(port, ref c);
         }
 
-        c = default;
+        // The last FIFO queue stays: the port may still be its tail (see FifoEvents.SetPending).
+        c = new Channel { LastQueueVcpu = c.LastQueueVcpu, LastQueuePriority = c.LastQueuePriority };
         return 0;
     }
 
@@ -617,7 +777,7 @@ public sealed class EventChannelTable
         }
 
         Vcpu v = _domain.Vcpus[vcpuId];
-        EventRaise r = TwoLevelEvents.SetPending(_domain.SharedInfoPage, VcpuInfoOf(v), port);
+        EventRaise r = _abi.SetPending(v, port, ref At(port));
         if (r != EventRaise.AlreadyPending)
         {
             // A masked port still wakes a poller; only a new upcall needs a running vCPU interrupted.
@@ -625,9 +785,10 @@ public sealed class EventChannelTable
         }
     }
 
-    private static Span<byte> VcpuInfoOf(Vcpu v) => v.VcpuInfo;
-
-    /// <summary>Xen's get_free_port: the lowest free valid port, else the first port of a new bucket. Caller holds <see cref="_lock"/>.</summary>
+    /// <summary>
+    /// Xen's get_free_port: the lowest free valid port that is not still on a FIFO queue, else the first port of a new
+    /// bucket, up to the ABI's limit. Caller holds <see cref="_lock"/>.
+    /// </summary>
     private int AllocatePort()
     {
         if (_dead)
@@ -635,7 +796,7 @@ public sealed class EventChannelTable
             return -XenErrno.EINVAL;
         }
 
-        int limit = Math.Min(_maxPort, MaxPorts - 1);
+        int limit = Math.Min(_maxPort, _abi.PortLimit - 1);
         for (int port = 0; port <= limit; port++)
         {
             if (port >= _valid)
@@ -645,7 +806,7 @@ public sealed class EventChannelTable
                 return port;
             }
 
-            if (At(port).State == ChannelState.Free)
+            if (At(port).State == ChannelState.Free && !_abi.IsBusy(port))
             {
                 return port;
             }

@@ -7,11 +7,12 @@ using Evtchn = XenSharp.Hypervisor.Events.EventChannelOp;
 namespace XenSharp.Hypervisor.Hypercalls;
 
 /// <summary>
-/// event_channel_op(cmd, arg) (32) and event_channel_op_compat(struct evtchn_op *) (16), the 2-level ABI only:
-/// each command copies its struct in once, acts on the domain's <see cref="EventChannelTable"/>, and copies the whole
-/// struct back for commands with OUT fields (a failed copy-out is -EFAULT; the action stands, as in Xen). The FIFO
-/// commands answer -ENOSYS, which makes Linux fall back to 2-level. A domU may name only itself in `dom` fields
-/// (another existing domain: -EPERM, no such domain: -ESRCH); physical IRQs are never delegated to guests (-EPERM).
+/// event_channel_op(cmd, arg) (32) and event_channel_op_compat(struct evtchn_op *) (16): each command copies its
+/// struct in once, acts on the domain's <see cref="EventChannelTable"/>, and copies the whole struct back for commands
+/// with OUT fields (a failed copy-out is -EFAULT; the action stands, as in Xen). The FIFO commands (init_control,
+/// expand_array, set_priority) exist only in the newer form, as in Xen; init_control copies link_bits out only on
+/// success. A domU may name only itself in `dom` fields (another existing domain: -EPERM, no such domain: -ESRCH);
+/// physical IRQs are never delegated to guests (-EPERM).
 /// </summary>
 public static class EventChannelHypercall
 {
@@ -55,7 +56,9 @@ public static class EventChannelHypercall
             Evtchn.BindIpi => Evtchn.BindIpiSize,
             Evtchn.BindVcpu => Evtchn.BindVcpuSize,
             Evtchn.Reset => Evtchn.ResetSize,
-            Evtchn.InitControl or Evtchn.ExpandArray or Evtchn.SetPriority => 0,
+            Evtchn.InitControl => Evtchn.InitControlSize,
+            Evtchn.ExpandArray => Evtchn.ExpandArraySize,
+            Evtchn.SetPriority => Evtchn.SetPrioritySize,
             _ => -1,
         };
 
@@ -63,11 +66,6 @@ public static class EventChannelHypercall
         {
             d.Log.Limited($"d{d.Id}-evtchnop-{cmd}", $"(d{d.Id}v{vcpu.Id}) unimplemented event_channel_op {cmd}: -ENOSYS");
             return -XenErrno.ENOSYS;
-        }
-
-        if (size == 0)
-        {
-            return -XenErrno.ENOSYS; // FIFO ABI: not offered; guests fall back to 2-level
         }
 
         Span<byte> s = stackalloc byte[MaxStruct];
@@ -117,6 +115,22 @@ public static class EventChannelHypercall
                 return rc;
             }
 
+            case Evtchn.InitControl:
+            {
+                int rc = events.InitControl(U64(s, 0), U32(s, 8), U32(s, 12));
+                if (rc == 0)
+                {
+                    s[Evtchn.InitControlLinkBits] = EventFifoLayout.LinkBits;
+                    rc = vcpu.CopyToGuest(arg, s) ? 0 : -XenErrno.EFAULT;
+                }
+
+                return rc;
+            }
+
+            case Evtchn.ExpandArray:
+                return events.ExpandArray(U64(s, 0));
+            case Evtchn.SetPriority:
+                return events.SetPriority(U32(s, 0), U32(s, 4));
             case Evtchn.Reset:
             {
                 int rc = CheckSelf(d, U16(s, 0));
@@ -134,6 +148,8 @@ public static class EventChannelHypercall
     }
 
     private static uint U32(ReadOnlySpan<byte> s, int offset) => BinaryPrimitives.ReadUInt32LittleEndian(s[offset..]);
+
+    private static ulong U64(ReadOnlySpan<byte> s, int offset) => BinaryPrimitives.ReadUInt64LittleEndian(s[offset..]);
 
     private static ushort U16(ReadOnlySpan<byte> s, int offset) => BinaryPrimitives.ReadUInt16LittleEndian(s[offset..]);
 

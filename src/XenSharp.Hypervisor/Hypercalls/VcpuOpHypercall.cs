@@ -195,8 +195,9 @@ public static class VcpuOpHypercall
     }
 
     /// <summary>
-    /// Moves the vCPU's vcpu_info to {mfn, offset}: the area must lie in one page the domain owns, which keeps a
-    /// writable type reference for as long as the domain lives (as Xen's map_guest_area); a second registration is -EBUSY.
+    /// Moves the vCPU's vcpu_info to {mfn, offset}: the area must lie in one page the domain owns, 8-byte aligned
+    /// (-ENXIO), and the page keeps a writable type reference for as long as the domain lives (as Xen's
+    /// map_guest_area); a second registration is -EBUSY (Xen 4.17: -EINVAL).
     /// </summary>
     private static long RegisterVcpuInfo(Vcpu caller, Vcpu target, ulong arg)
     {
@@ -208,9 +209,14 @@ public static class VcpuOpHypercall
 
         ulong frame = BinaryPrimitives.ReadUInt64LittleEndian(b);
         uint offset = BinaryPrimitives.ReadUInt32LittleEndian(b[8..]);
-        if (frame >= (1UL << 52) - 1 || offset > 4096 - SharedInfoLayout.VcpuInfoSize)
+        if (frame >= (1UL << 52) - 1 || offset >= 4096)
         {
-            return -XenErrno.EINVAL;
+            return -XenErrno.EINVAL; // not a guest address (Xen: the gfn does not survive gfn_to_gaddr)
+        }
+
+        if (offset > 4096 - SharedInfoLayout.VcpuInfoSize || offset % sizeof(ulong) != 0)
+        {
+            return -XenErrno.ENXIO; // across a page end, or not aligned for its 64-bit fields (map_guest_area)
         }
 
         Domain d = target.Domain;

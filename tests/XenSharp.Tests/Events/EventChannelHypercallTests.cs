@@ -160,8 +160,14 @@ public sealed class EventChannelHypercallTests : IDisposable
         Put(BitConverter.GetBytes(uint.MaxValue));
         Assert.Equal(-XenErrno.EINVAL, Op(EventChannelOp.BindPirq));
 
-        Assert.Equal(-XenErrno.ENOSYS, Op(EventChannelOp.InitControl));
-        Assert.Equal(-XenErrno.ENOSYS, Op(EventChannelOp.ExpandArray));
+        // The FIFO commands before FIFO is in use: a bad control frame is refused and leaves the domain 2-level.
+        var init = new byte[EventChannelOp.InitControlSize];
+        BinaryPrimitives.WriteUInt64LittleEndian(init, unchecked((ulong)-2L));
+        Put(init);
+        Assert.Equal(-XenErrno.EINVAL, Op(EventChannelOp.InitControl));
+        Assert.False(_d.Events.UsesFifo);
+        Assert.Equal(-XenErrno.EOPNOTSUPP, Op(EventChannelOp.ExpandArray));
+        Put([1, 0, 0, 0, 7, 0, 0, 0]);
         Assert.Equal(-XenErrno.ENOSYS, Op(EventChannelOp.SetPriority));
         Assert.Equal(-XenErrno.ENOSYS, Op(99));
         Assert.Equal(-XenErrno.ENOSYS, Call(HypercallNumber.EventChannelOp, unchecked((ulong)-1L), Scratch));
@@ -169,6 +175,43 @@ public sealed class EventChannelHypercallTests : IDisposable
         Assert.Equal(-XenErrno.EFAULT, Call(HypercallNumber.EventChannelOp, EventChannelOp.Status, Unmapped));
         Assert.Equal(-XenErrno.EFAULT, Call(HypercallNumber.EventChannelOp, EventChannelOp.Send, 0xffff828000000000));
         Assert.Equal(-XenErrno.EFAULT, Call(HypercallNumber.EventChannelOpCompat, Unmapped));
+    }
+
+    [Fact]
+    public void InitControlWritesLinkBitsOnlyOnSuccessAndTheFifoCommandsReachTheTable()
+    {
+        var init = new byte[EventChannelOp.InitControlSize];
+        init.AsSpan(16).Fill(0xcc);
+        BinaryPrimitives.WriteUInt64LittleEndian(init, _d.P2m[^1].Value);
+        BinaryPrimitives.WriteUInt32LittleEndian(init.AsSpan(8), 4); // misaligned
+        Put(init);
+        Assert.Equal(-XenErrno.EINVAL, Op(EventChannelOp.InitControl));
+        Assert.Equal(init, Get(init.Length));
+
+        BinaryPrimitives.WriteUInt32LittleEndian(init.AsSpan(8), 64);
+        BinaryPrimitives.WriteUInt32LittleEndian(init.AsSpan(12), 1); // one vCPU only
+        Put(init);
+        Assert.Equal(-XenErrno.ENOENT, Op(EventChannelOp.InitControl));
+
+        BinaryPrimitives.WriteUInt32LittleEndian(init.AsSpan(12), 0);
+        Put(init);
+        Assert.Equal(0, Op(EventChannelOp.InitControl));
+        byte[] r = Get(init.Length);
+        Assert.Equal(EventFifoLayout.LinkBits, r[16]);
+        Assert.Equal(init[..16], r[..16]);
+        Assert.Equal(new byte[] { 0xcc, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc }, r[17..]);
+        Assert.True(_d.Events.UsesFifo);
+
+        Put(BitConverter.GetBytes(_d.P2m[^2].Value));
+        Assert.Equal(0, Op(EventChannelOp.ExpandArray));
+        Put(BitConverter.GetBytes(unchecked((ulong)-2L)));
+        Assert.Equal(-XenErrno.EINVAL, Op(EventChannelOp.ExpandArray));
+
+        Put([1, 0, 0, 0, 3, 0, 0, 0]); // the console port
+        Assert.Equal(0, Op(EventChannelOp.SetPriority));
+        Put([1, 0, 0, 0, 16, 0, 0, 0]);
+        Assert.Equal(-XenErrno.EINVAL, Op(EventChannelOp.SetPriority));
+        Assert.Equal(-XenErrno.EFAULT, Call(HypercallNumber.EventChannelOp, EventChannelOp.InitControl, Unmapped));
     }
 
     [Fact]

@@ -71,7 +71,7 @@ public sealed class EventChannelTableTests : IDisposable
 
         Assert.Equal(-XenErrno.ENOSPC, _t.AllocUnbound(0));
         Assert.Equal(-XenErrno.EINVAL, _t.Status(1024, out _));
-        _t.MaxPort = int.MaxValue; // clamped to the 2-level limit
+        _t.MaxPort = int.MaxValue; // clamped to the FIFO limit (2-level allocation still stops at 4095)
         Assert.Equal(EventChannelTable.MaxPorts - 1, _t.MaxPort);
     }
 

@@ -190,6 +190,12 @@ public sealed class TimeHypercallTests : IDisposable
         BinaryPrimitives.WriteUInt64LittleEndian(r, page.Value);
         BinaryPrimitives.WriteUInt32LittleEndian(r[8..], 4040);
         Put(Scratch, r);
+        Assert.Equal(-XenErrno.ENXIO, Call(HypercallNumber.VcpuOp, VcpuOp.RegisterVcpuInfo, 0, Scratch));
+        BinaryPrimitives.WriteUInt32LittleEndian(r[8..], 68);
+        Put(Scratch, r);
+        Assert.Equal(-XenErrno.ENXIO, Call(HypercallNumber.VcpuOp, VcpuOp.RegisterVcpuInfo, 0, Scratch));
+        BinaryPrimitives.WriteUInt32LittleEndian(r[8..], 4096);
+        Put(Scratch, r);
         Assert.Equal(-XenErrno.EINVAL, Call(HypercallNumber.VcpuOp, VcpuOp.RegisterVcpuInfo, 0, Scratch));
 
         BinaryPrimitives.WriteUInt64LittleEndian(r, _d.SharedInfo.Value + 100_000); // not the domain's

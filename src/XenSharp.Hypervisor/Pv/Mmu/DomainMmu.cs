@@ -611,6 +611,33 @@ public sealed class DomainMmu
         }
     }
 
+    // ---- pages the hypervisor keeps using --------------------------------------------------------------------------
+
+    /// <summary>
+    /// Xen's map_guest_page, for a page the hypervisor writes for as long as it holds it (the FIFO event ABI's control
+    /// blocks and event-array pages). <paramref name="gfn"/> is a machine frame, as for every PV guest; it must be a
+    /// frame the domain owns that can take the Writable type, else -EINVAL. The general and Writable references taken
+    /// here keep the guest from giving the frame back (decrease_reservation answers -EBUSY) or turning it into a page
+    /// table or descriptor page until <see cref="ReleaseHeldPage"/>.
+    /// </summary>
+    public int HoldWritablePage(ulong gfn, out Mfn mfn)
+    {
+        mfn = new Mfn(gfn);
+        lock (Lock)
+        {
+            return Validator.GetPageAndType(mfn, PageType.Writable) == 0 ? 0 : -XenErrno.EINVAL;
+        }
+    }
+
+    /// <summary>Drops the references <see cref="HoldWritablePage"/> took.</summary>
+    public void ReleaseHeldPage(Mfn mfn)
+    {
+        lock (Lock)
+        {
+            Validator.PutPageAndType(mfn);
+        }
+    }
+
     // ---- reservation (balloon) ------------------------------------------------------------------------------------
 
     /// <summary>
