@@ -24,8 +24,15 @@ namespace XenSharp.Hypervisor.Grants;
 /// the mapper's <see cref="Maptrack"/> lock is a leaf. Every guest mistake is a GNTST_* status with a reason for the
 /// log; nothing here throws for guest input.
 /// </para>
-/// Only the caller's own grants can be mapped for now: another domain's frame is not in the mapper's KVM machine
-/// (its memory slots cover its own frames), so mapping another domain's grant is GNTST_permission_denied.
+/// <para>
+/// Another domain's grants: its frame is not in the mapper's KVM machine (whose memory covers the mapper's own
+/// frames), so a host mapping first adds that one frame (<see cref="ForeignFrames"/>) and the last unmap removes it.
+/// Such a PTE holds no references itself (the validator ignores entries to frames the domain does not own, which only
+/// grant PTEs can be): the mapping holds them, counted in <see cref="FrameInfo.ForeignRefs"/>, until it is unmapped by
+/// handle or the mapper dies. So a foreign frame stays referenced and reachable exactly while a handle names it, even if
+/// the PTE was overwritten meanwhile; and a granter destroyed while mapped leaves the frame to the mapper until then
+/// (MachinePool orphans it).
+/// </para>
 /// </summary>
 public static class GrantMapping
 {
@@ -122,6 +129,12 @@ public static class GrantMapping
         busAddr = 0;
         lock (rgt.Lock)
         {
+            if (rgt.IsDead)
+            {
+                reason = $"d{rd.Id} is being destroyed";
+                return BadDomain;
+            }
+
             if (op.Ref >= rgt.NrEntries)
             {
                 reason = $"bad ref {op.Ref:x} for d{rd.Id}";
@@ -160,15 +173,10 @@ public static class GrantMapping
                 }
             }
 
-            if (rd != ld)
-            {
-                Unpin(rgt, op.Ref, act, 0, ro);
-                reason = $"mapping d{rd.Id}'s grants is not supported: its frames are not in d{ld.Id}'s machine";
-                return PermissionDenied;
-            }
 
             act.Pin += increment;
-            if (!TakeReferences(rd, act.Frame, op.Flags))
+            bool foreign = rd != ld;
+            if (!TakeReferences(rd, act.Frame, op.Flags, foreign))
             {
                 Unpin(rgt, op.Ref, act, increment, ro);
                 reason = $"could not pin grant frame {act.Frame}: it is in use as a {rd.Pool.Frames[act.Frame].Type}";
@@ -177,10 +185,21 @@ public static class GrantMapping
 
             if ((op.Flags & GntmapHostMap) != 0)
             {
-                short rc = GrantPte.Create(vcpu, op.HostAddr, act.Frame, op.Flags, out reason);
+                short rc = Okay;
+                reason = null;
+                if (foreign && !ld.ForeignFrames.TryAdd(act.Frame))
+                {
+                    rc = GeneralError;
+                    reason = $"d{rd.Id}'s frame {act.Frame} cannot be added to d{ld.Id}'s machine";
+                }
+                else if ((rc = GrantPte.Create(vcpu, op.HostAddr, act.Frame, op.Flags, out reason)) != Okay && foreign)
+                {
+                    ld.ForeignFrames.Remove(act.Frame);
+                }
+
                 if (rc != Okay)
                 {
-                    DropReferences(rd, act.Frame, op.Flags);
+                    DropReferences(rd, act.Frame, op.Flags, foreign);
                     Unpin(rgt, op.Ref, act, increment, ro);
                     return rc;
                 }
@@ -264,7 +283,15 @@ public static class GrantMapping
                 // No translation of the frame may outlive its references (Xen's gnttab_flush_tlb before the puts).
                 ld.Mmu.FlushAllVcpus();
                 uint kinds = done | (map.Flags & GntmapReadonly);
-                DropReferences(rd, act.Frame, kinds);
+                bool foreign = rd != ld;
+                if (foreign && (done & GntmapHostMap) != 0)
+                {
+                    // Out of the machine before the references go: the last one may free an orphaned frame for reuse.
+                    ld.ForeignFrames.Remove(act.Frame);
+                }
+
+                DropReferences(rd, act.Frame, kinds, foreign);
+
                 Unpin(rgt, map.Ref, act, GrantPin.Increment(kinds), (map.Flags & GntmapReadonly) != 0);
             }
 
@@ -275,16 +302,17 @@ public static class GrantMapping
 
     /// <summary>
     /// The references one request's mapping kinds hold on <paramref name="frame"/> (map_grant_ref's refcnt/typecnt):
-    /// a general reference per kind and a Writable type reference per writable kind. All or nothing.
+    /// a general reference per kind and a Writable type reference per writable kind, counted as foreign references too
+    /// when the mapper is another domain. All or nothing.
     /// </summary>
-    private static bool TakeReferences(Domain rd, Mfn frame, uint flags)
+    private static bool TakeReferences(Domain rd, Mfn frame, uint flags, bool foreign)
     {
         PageTableValidator v = rd.Mmu.Validator;
         bool ro = (flags & GntmapReadonly) != 0;
-        int kinds = ((flags & GntmapHostMap) != 0 ? 1 : 0) + ((flags & GntmapDeviceMap) != 0 ? 1 : 0);
+        uint kinds = Kinds(flags);
         lock (rd.Mmu.Lock)
         {
-            for (int i = 0; i < kinds; i++)
+            for (uint i = 0; i < kinds; i++)
             {
                 int rc = ro ? v.GetPage(frame) : v.GetPageAndType(frame, PageType.Writable);
                 if (rc != 0)
@@ -298,28 +326,42 @@ public static class GrantMapping
                 }
             }
 
+            if (foreign)
+            {
+                rd.Pool.Frames[frame].ForeignRefs += kinds;
+            }
+
             return true;
         }
     }
 
-    /// <summary>Drops what <see cref="TakeReferences"/> took for the mapping kinds in <paramref name="flags"/>.</summary>
-    private static void DropReferences(Domain rd, Mfn frame, uint flags)
+    /// <summary>
+    /// Drops what <see cref="TakeReferences"/> took for the mapping kinds in <paramref name="flags"/>. A frame orphaned
+    /// by its owner's destruction only loses the foreign count: its other counts died with the owner, and the last
+    /// foreign reference frees it.
+    /// </summary>
+    private static void DropReferences(Domain rd, Mfn frame, uint flags, bool foreign)
     {
         PageTableValidator v = rd.Mmu.Validator;
         bool ro = (flags & GntmapReadonly) != 0;
         lock (rd.Mmu.Lock)
         {
-            if ((flags & GntmapDeviceMap) != 0)
+            for (uint i = 0; i < Kinds(flags); i++)
             {
-                Put(v, frame, ro);
-            }
+                if (rd.Pool.Frames[frame].Owner != FrameOwner.Orphaned)
+                {
+                    Put(v, frame, ro);
+                }
 
-            if ((flags & GntmapHostMap) != 0)
-            {
-                Put(v, frame, ro);
+                if (foreign)
+                {
+                    rd.Pool.DropForeignReference(frame);
+                }
             }
         }
     }
+
+    private static uint Kinds(uint flags) => ((flags & GntmapHostMap) != 0 ? 1u : 0u) + ((flags & GntmapDeviceMap) != 0 ? 1u : 0u);
 
     private static void Put(PageTableValidator v, Mfn frame, bool ro)
     {
@@ -330,6 +372,45 @@ public static class GrantMapping
         else
         {
             v.PutPageAndType(frame);
+        }
+    }
+
+    /// <summary>
+    /// Domain teardown (Xen's gnttab_release_mappings): every mapping <paramref name="ld"/> holds of another domain's
+    /// grants gives its references and pins back, without touching page tables (the domain's are being freed) or the
+    /// machine (gone already). Mappings of its own grants die with its frames.
+    /// </summary>
+    public static void ReleaseAll(Domain ld)
+    {
+        ld.ForeignFrames.Attach(null);
+        Maptrack maptrack = ld.Grants.Maptrack;
+        foreach ((uint handle, MaptrackEntry map) in maptrack.Live())
+        {
+            Domain rd = map.Granter;
+            if (rd == ld)
+            {
+                continue;
+            }
+
+            GrantTable rgt = rd.Grants;
+            lock (rgt.Lock)
+            {
+                if (!maptrack.TryGet(handle, out MaptrackEntry now) || now != map || rgt.ActiveEntry(map.Ref) is not { } act)
+                {
+                    continue;
+                }
+
+                uint kinds = map.Flags & (GntmapHostMap | GntmapDeviceMap | GntmapReadonly);
+                if ((kinds & GntmapHostMap) != 0)
+                {
+                    ld.ForeignFrames.Remove(act.Frame);
+                }
+
+                DropReferences(rd, act.Frame, kinds, foreign: true);
+
+                Unpin(rgt, map.Ref, act, GrantPin.Increment(kinds), (kinds & GntmapReadonly) != 0);
+                maptrack.Free(handle);
+            }
         }
     }
 

@@ -17,7 +17,9 @@ namespace XenSharp.Hypervisor.Grants;
 /// ordinary PTE with the same flags holds, so the entry may also be taken down "implicitly" (mmu_update, a pointer
 /// write, an L1 losing its type), which drops them through <see cref="PageTableValidator.PutFromL1e"/> — after that
 /// the entry no longer matches and an unmap by handle fails, so nothing is dropped twice (Xen's release-build
-/// behaviour; XSA-224/XSA-234). The entry the grant PTE displaces loses its references as any overwritten entry.
+/// behaviour; XSA-224/XSA-234). An entry to another domain's frame holds nothing for the validator to drop (it skips
+/// frames the domain does not own): its mapping keeps the references until unmapped by handle. The entry the grant PTE
+/// displaces loses its references as any overwritten entry.
 /// </para>
 /// Callers hold the granting table's lock; this class takes the caller's MMU lock. Every entry written is recorded
 /// with <see cref="DomainMmu.NoteHostWrite(Mfn, int)"/> for the shadow-paging resync.

@@ -145,9 +145,9 @@ public sealed partial class GrantTable
             clear |= GtfWriting;
         }
 
-        if (clear == 0 || gref >= NrEntries)
+        if (clear == 0 || IsDead || gref >= NrEntries)
         {
-            return; // a version change shrank the table: only reserved entries are still in range (see SetVersion)
+            return; // the frames are gone, or a version change shrank the table (only reserved entries are still in range)
         }
 
         ClearFlags(Version == 1 ? EntryAddress(gref) : StatusAddress(gref), clear);

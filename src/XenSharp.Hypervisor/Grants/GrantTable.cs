@@ -75,6 +75,26 @@ public sealed partial class GrantTable
 
     public object Lock { get; } = new();
 
+    /// <summary>
+    /// Set (under <see cref="Lock"/>) when the domain is destroyed: nothing of its table is mapped any more, and its
+    /// frames are gone, so no entry status is written either. Mappings other domains still hold are only taken down.
+    /// </summary>
+    public bool IsDead { get; private set; }
+
+    /// <summary>
+    /// The table's part of destroying the domain: no more mappings of its grants, and the mappings it holds of other
+    /// domains' grants are released (GrantMapping.ReleaseAll). Its own frames are freed with the domain's extents.
+    /// </summary>
+    public void Destroy()
+    {
+        lock (Lock)
+        {
+            IsDead = true;
+        }
+
+        GrantMapping.ReleaseAll(_domain);
+    }
+
     /// <summary>The grant-table version in effect: 1 (the default) or 2.</summary>
     public uint Version { get; private set; } = 1;
 

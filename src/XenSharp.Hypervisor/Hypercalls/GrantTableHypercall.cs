@@ -13,8 +13,8 @@ namespace XenSharp.Hypervisor.Hypercalls;
 /// get_version errors Xen returns directly. setup_table, query_size and get_status_frames take exactly one op
 /// (count 1, else -EINVAL), set_version and get_version one struct whatever the count.
 /// <para>
-/// Implemented: map_grant_ref, unmap_grant_ref and unmap_and_replace for PV mappings of the caller's own grants
-/// (<see cref="GrantMapping"/>; another domain's grants are GNTST_permission_denied), setup_table, query_size,
+/// Implemented: map_grant_ref, unmap_grant_ref and unmap_and_replace for PV mappers (<see cref="GrantMapping"/>), of the
+/// caller's own grants and other domains', setup_table, query_size,
 /// set_version (v1 and v2), get_status_frames, get_version, swap_grant_ref. transfer and copy are -ENOSYS; dump_table
 /// and cache_flush are -ENOSYS as on x86 Xen.
 /// </para>
