@@ -8,7 +8,8 @@ namespace XenSharp.Hypervisor.Domains;
 /// <summary>
 /// A guest domain: its frames (guest memory, shared_info, its private stub pages), its vCPUs and its life-cycle.
 /// Invariants: every frame in <see cref="P2m"/> and <see cref="SharedInfo"/> is owned by this domain in the frame
-/// table; <see cref="Dispose"/> returns every frame the domain held. State changes go through <see cref="_lock"/>;
+/// table; <see cref="Dispose"/> returns every frame the domain held (a frame another domain still maps through a grant
+/// only once that mapping goes). State changes go through <see cref="_lock"/>;
 /// the first shutdown or crash wins.
 /// </summary>
 public sealed class Domain : IDisposable
@@ -93,6 +94,9 @@ public sealed class Domain : IDisposable
 
     /// <summary>The grant table; its frames are one of <see cref="Extents"/>, so they are mapped and freed with the domain's.</summary>
     public Grants.GrantTable Grants { get; } = null!;
+
+    /// <summary>Other domains' frames this domain's machine maps for its grant host mappings.</summary>
+    public Grants.ForeignFrames ForeignFrames { get; } = new();
 
     public Vcpu[] Vcpus { get; } = [];
 
@@ -240,6 +244,10 @@ public sealed class Domain : IDisposable
         }
 
         Events.Destroy(); // no event may touch shared_info once its frame is freed
+
+        // No grant of ours is mapped from now on, and our mappings of other domains' grants give their references
+        // back; frames of ours others still map outlive us (MachinePool.Free).
+        Grants.Destroy();
         FreeFrames();
     }
 

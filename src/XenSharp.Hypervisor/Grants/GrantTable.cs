@@ -27,14 +27,16 @@ namespace XenSharp.Hypervisor.Grants;
 /// zeroed, like Xen's clear_page on allocation.</item>
 /// <item><see cref="NrStatusFrames"/> is <see cref="StatusFramesFor"/>(<see cref="NrGrantFrames"/>) with version 2 and 0
 /// with version 1. The shared table never shrinks (Xen's does not), so an MFN once reported stays valid.</item>
-/// <item>No grant entry is ever pinned: map_grant_ref does not build mappings yet (see <see cref="GrantMapChecks"/>), so
-/// there is no active-entry state, every maptrack handle is invalid, and a version change never finds an entry in use.</item>
+/// <item>An entry is pinned (has an <see cref="ActiveGrant"/>) exactly while some mapping made through
+/// <see cref="GrantMapping"/> uses it; a pinned entry is never swapped, and the version changes only while no entry
+/// beyond the reserved ones is pinned (GrantTable.Active.cs). <see cref="Maptrack"/> holds the mappings this domain
+/// made, of its own grants or another domain's.</item>
 /// </list>
 /// Locking: <see cref="Lock"/> for the table, then the domain's MMU lock for frame ownership and reference changes (the
 /// validator must see them atomically: XSA-255 is a check-then-free race), then the pool lock. Errors are negative
 /// Xen errno values or GNTST_* statuses, as each method says.
 /// </summary>
-public sealed class GrantTable
+public sealed partial class GrantTable
 {
     /// <summary>
     /// Xen's max_grant_frames for a domU: the hypervisor default opt_max_grant_frames (64, "gnttab_max_frames="),
@@ -68,7 +70,30 @@ public sealed class GrantTable
     /// <summary>Every frame the table may use, shared frames first; freed with the domain's extents.</summary>
     public Extent Frames { get; }
 
+    /// <summary>The grant mappings this domain holds (its handles), whoever granted them.</summary>
+    public Maptrack Maptrack { get; } = new();
+
     public object Lock { get; } = new();
+
+    /// <summary>
+    /// Set (under <see cref="Lock"/>) when the domain is destroyed: nothing of its table is mapped any more, and its
+    /// frames are gone, so no entry status is written either. Mappings other domains still hold are only taken down.
+    /// </summary>
+    public bool IsDead { get; private set; }
+
+    /// <summary>
+    /// The table's part of destroying the domain: no more mappings of its grants, and the mappings it holds of other
+    /// domains' grants are released (GrantMapping.ReleaseAll). Its own frames are freed with the domain's extents.
+    /// </summary>
+    public void Destroy()
+    {
+        lock (Lock)
+        {
+            IsDead = true;
+        }
+
+        GrantMapping.ReleaseAll(_domain);
+    }
 
     /// <summary>The grant-table version in effect: 1 (the default) or 2.</summary>
     public uint Version { get; private set; } = 1;
@@ -134,7 +159,14 @@ public sealed class GrantTable
                 return 0;
             }
 
-            // Xen refuses (-EBUSY) while an entry ≥ GNTTAB_NR_RESERVED_ENTRIES is pinned; none ever is here (invariant 4).
+            // The toolstack's reserved entries may stay mapped across the change (their status moves with them);
+            // any other entry in use blocks it.
+            if (AnyPinnedFrom(ReservedEntries))
+            {
+                _domain.Log.Limited($"d{_domain.Id}-gnttab-ver-busy", $"(d{_domain.Id}) grant table version change refused: entries still in use");
+                return -XenErrno.EBUSY;
+            }
+
             if (Version == 2)
             {
                 for (uint i = 0; i < ReservedEntries; i++)
@@ -251,7 +283,11 @@ public sealed class GrantTable
                 return Okay;
             }
 
-            // Xen answers GNTST_eagain for a pinned entry; none ever is (invariant 4).
+            if (_active.ContainsKey(a) || _active.ContainsKey(b))
+            {
+                return Eagain; // an entry in use keeps its place
+            }
+
             Span<byte> ea = EntryBytes(a);
             Span<byte> eb = EntryBytes(b);
             Span<byte> t = stackalloc byte[ea.Length];
@@ -267,19 +303,22 @@ public sealed class GrantTable
         }
     }
 
-    private Span<byte> EntryBytes(uint gref)
+    private Span<byte> EntryBytes(uint gref) => _domain.Pool.Memory.GetSpan(EntryAddress(gref), Version == 1 ? EntryV1Size : EntryV2Size);
+
+    /// <summary>Machine address of entry <paramref name="gref"/> in the current version's layout.</summary>
+    private ulong EntryAddress(uint gref)
     {
         int size = Version == 1 ? EntryV1Size : EntryV2Size;
         uint perFrame = (uint)(Mfn.PageSize / size);
-        return _domain.Pool.Memory.GetSpan(SharedFrame(gref / perFrame).Address + ((gref % perFrame) * (ulong)size), size);
+        return SharedFrame(gref / perFrame).Address + ((gref % perFrame) * (ulong)size);
     }
 
-    private ref ushort StatusEntry(uint gref)
-    {
-        Span<byte> s = _domain.Pool.Memory.GetSpan(
-            StatusFrame(gref / StatusEntriesPerFrame).Address + ((gref % StatusEntriesPerFrame) * (ulong)StatusEntrySize), StatusEntrySize);
-        return ref System.Runtime.InteropServices.MemoryMarshal.Cast<byte, ushort>(s)[0];
-    }
+    /// <summary>Machine address of v2 status entry <paramref name="gref"/>.</summary>
+    private ulong StatusAddress(uint gref) =>
+        StatusFrame(gref / StatusEntriesPerFrame).Address + ((gref % StatusEntriesPerFrame) * (ulong)StatusEntrySize);
+
+    private ref ushort StatusEntry(uint gref) =>
+        ref System.Runtime.InteropServices.MemoryMarshal.Cast<byte, ushort>(_domain.Pool.Memory.GetSpan(StatusAddress(gref), StatusEntrySize))[0];
 
     /// <summary>gnttab_grow_table: shares shared frames up to <paramref name="nrFrames"/> and, with v2, their status frames.</summary>
     private void Grow(uint nrFrames)

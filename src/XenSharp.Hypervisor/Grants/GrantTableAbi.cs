@@ -103,6 +103,9 @@ public static class GrantTableAbi
     public const uint GntmapApplicationMap = 1 << 3;
     public const uint GntmapContainsPte = 1 << 4;
 
+    /// <summary>_GNTMAP_guest_avail0: flag bits from here up are copied into the PTE's available bits (9–11).</summary>
+    public const int GntmapGuestAvailShift = 16;
+
     // GNTST_*: per-op statuses, written into each op's status field (the hypercall itself returns 0).
     public const short Okay = 0;
     public const short GeneralError = -1;

@@ -13,11 +13,10 @@ namespace XenSharp.Hypervisor.Hypercalls;
 /// get_version errors Xen returns directly. setup_table, query_size and get_status_frames take exactly one op
 /// (count 1, else -EINVAL), set_version and get_version one struct whatever the count.
 /// <para>
-/// Implemented: setup_table, query_size, set_version (v1 and v2), get_status_frames, get_version, swap_grant_ref.
-/// map_grant_ref runs every check Xen makes before it maps (<see cref="GrantMapChecks"/>) and answers with its
-/// status; a request that would be mapped stops the batch with -ENOSYS (mappings come with the split drivers).
-/// unmap_grant_ref and unmap_and_replace are complete for that state: no handle is ever valid (GNTST_bad_handle).
-/// transfer and copy are -ENOSYS; dump_table and cache_flush are -ENOSYS as on x86 Xen.
+/// Implemented: map_grant_ref, unmap_grant_ref and unmap_and_replace for PV mappers (<see cref="GrantMapping"/>), of the
+/// caller's own grants and other domains', setup_table, query_size,
+/// set_version (v1 and v2), get_status_frames, get_version, swap_grant_ref. transfer and copy are -ENOSYS; dump_table
+/// and cache_flush are -ENOSYS as on x86 Xen.
 /// </para>
 /// Xen preempts long batches with a continuation; here a batch runs to its end, but stops (-EINTR, never seen by the
 /// guest) once the vCPU is asked to stop, so a hostile count cannot hold up destroying the domain.
@@ -43,11 +42,11 @@ public static class GrantTableHypercall
         switch (cmd)
         {
             case MapGrantRef:
-                return GrantMapChecks.AddressOk(uop) ? Map(vcpu, uop, count) : -XenErrno.EFAULT;
+                return GrantMapping.AddressOk(uop) ? Map(vcpu, uop, count) : -XenErrno.EFAULT;
             case UnmapGrantRef:
-                return GrantMapChecks.AddressOk(uop) ? Unmap(vcpu, uop, count, UnmapSize) : -XenErrno.EFAULT;
+                return GrantMapping.AddressOk(uop) ? Unmap(vcpu, uop, count, replace: false) : -XenErrno.EFAULT;
             case UnmapAndReplace:
-                return GrantMapChecks.AddressOk(uop) ? Unmap(vcpu, uop, count, UnmapAndReplaceSize) : -XenErrno.EFAULT;
+                return GrantMapping.AddressOk(uop) ? Unmap(vcpu, uop, count, replace: true) : -XenErrno.EFAULT;
             case SetupTable:
                 return Setup(vcpu, uop, count);
             case QuerySize:
@@ -59,7 +58,7 @@ public static class GrantTableHypercall
             case GetVersion:
                 return GetVersionOp(vcpu, uop);
             case SwapGrantRef:
-                return GrantMapChecks.AddressOk(uop) ? Swap(vcpu, uop, count) : -XenErrno.EFAULT;
+                return GrantMapping.AddressOk(uop) ? Swap(vcpu, uop, count) : -XenErrno.EFAULT;
             default:
             {
                 // transfer and copy (not yet); dump_table, cache_flush and unknown commands (as Xen on x86).
@@ -92,14 +91,18 @@ public static class GrantTableHypercall
                 BinaryPrimitives.ReadUInt32LittleEndian(op[MapFlags..]),
                 BinaryPrimitives.ReadUInt32LittleEndian(op[MapRef..]),
                 BinaryPrimitives.ReadUInt16LittleEndian(op[MapDom..]));
-            short status = GrantMapChecks.Check(vcpu, req, out string? reason);
+            short status = GrantMapping.Map(vcpu, req, out uint handle, out ulong busAddr, out string? reason);
             if (status == Okay)
             {
-                d.Log.Limited($"d{d.Id}-gnttab-map", $"(d{d.Id}v{vcpu.Id}) grant map of d{req.Dom} ref {req.Ref:x} (flags {req.Flags:x}): mappings are not implemented: -ENOSYS");
-                return -XenErrno.ENOSYS;
+                BinaryPrimitives.WriteUInt32LittleEndian(op[MapHandle..], handle);
+                BinaryPrimitives.WriteUInt64LittleEndian(op[MapDevBusAddr..], busAddr);
+            }
+            else
+            {
+                d.Log.Limited($"d{d.Id}-gnttab-map-fail", $"(d{d.Id}v{vcpu.Id}) grant map failed ({status}): {reason}");
             }
 
-            d.Log.Limited($"d{d.Id}-gnttab-map-fail", $"(d{d.Id}v{vcpu.Id}) grant map failed ({status}): {reason}");
+            // As Xen, a mapping made stays made even if its result cannot be written back.
             BinaryPrimitives.WriteInt16LittleEndian(op[MapStatus..], status);
             if (!vcpu.CopyToGuest(va, op))
             {
@@ -110,12 +113,16 @@ public static class GrantTableHypercall
         return 0;
     }
 
-    /// <summary>unmap_grant_ref / unmap_and_replace: the handle must name a mapping; none exists (maptrack_limit 0).</summary>
-    private static long Unmap(Vcpu vcpu, ulong uop, uint count, int size)
+    /// <summary>
+    /// unmap_grant_ref (host_addr @0, dev_bus_addr @8) and unmap_and_replace (host_addr @0, new_addr @8): handle @16,
+    /// status @20 written back. An unmap done stays done even if its status cannot be written (-EFAULT).
+    /// </summary>
+    private static long Unmap(Vcpu vcpu, ulong uop, uint count, bool replace)
     {
+        Domain d = vcpu.Domain;
+        int size = replace ? UnmapAndReplaceSize : UnmapSize;
         Span<byte> op = stackalloc byte[size];
         Span<byte> status = stackalloc byte[2];
-        BinaryPrimitives.WriteInt16LittleEndian(status, BadHandle);
         for (uint i = 0; i < count; i++)
         {
             if (vcpu.StopRequested)
@@ -124,7 +131,25 @@ public static class GrantTableHypercall
             }
 
             ulong va = uop + ((ulong)i * (ulong)size);
-            if (!vcpu.CopyFromGuest(va, op) || !vcpu.CopyToGuest(va + UnmapStatus, status))
+            if (!vcpu.CopyFromGuest(va, op))
+            {
+                return -XenErrno.EFAULT;
+            }
+
+            ulong hostAddr = BinaryPrimitives.ReadUInt64LittleEndian(op);
+            ulong second = BinaryPrimitives.ReadUInt64LittleEndian(op[8..]);
+            uint handle = BinaryPrimitives.ReadUInt32LittleEndian(op[UnmapHandle..]);
+            GrantUnmapRequest req = replace
+                ? new GrantUnmapRequest(handle, hostAddr, DevBusAddr: 0, NewAddr: second)
+                : new GrantUnmapRequest(handle, hostAddr, DevBusAddr: second, NewAddr: 0);
+            short s = GrantMapping.Unmap(vcpu, req, out string? reason);
+            if (s != Okay)
+            {
+                d.Log.Limited($"d{d.Id}-gnttab-unmap-fail", $"(d{d.Id}v{vcpu.Id}) grant unmap failed ({s}): {reason}");
+            }
+
+            BinaryPrimitives.WriteInt16LittleEndian(status, s);
+            if (!vcpu.CopyToGuest(va + UnmapStatus, status))
             {
                 return -XenErrno.EFAULT;
             }
@@ -149,7 +174,7 @@ public static class GrantTableHypercall
         ushort dom = BinaryPrimitives.ReadUInt16LittleEndian(op);
         uint nrFrames = BinaryPrimitives.ReadUInt32LittleEndian(op[SetupTableNrFrames..]);
         ulong frameList = BinaryPrimitives.ReadUInt64LittleEndian(op[SetupTableFrameList..]);
-        if (!GrantMapChecks.AddressOk(frameList))
+        if (!GrantMapping.AddressOk(frameList))
         {
             return -XenErrno.EFAULT;
         }
@@ -232,7 +257,7 @@ public static class GrantTableHypercall
 
         uint nrFrames = BinaryPrimitives.ReadUInt32LittleEndian(op);
         ulong frameList = BinaryPrimitives.ReadUInt64LittleEndian(op[GetStatusFramesFrameList..]);
-        if (!GrantMapChecks.AddressOk(frameList))
+        if (!GrantMapping.AddressOk(frameList))
         {
             return -XenErrno.EFAULT;
         }
@@ -323,7 +348,7 @@ public static class GrantTableHypercall
             return Okay;
         }
 
-        return dom == GrantMapChecks.BackendDomain || GrantMapChecks.FindDomain(caller.Hypervisor, dom) is not null
+        return dom == GrantMapping.BackendDomain || GrantMapping.FindDomain(caller.Hypervisor, dom) is not null
             ? PermissionDenied
             : BadDomain;
     }

@@ -7,13 +7,22 @@ namespace XenSharp.Hypervisor.Machine;
 
 /// <summary>
 /// A domain's KVM machine: one KVM VM whose memory slots cover only the domain's own frames, its private stub pages
-/// and the shared hypervisor frames (stub code, IDT, M2P); one host thread per running vCPU.
+/// and the shared hypervisor frames (stub code, IDT, M2P), plus one single-frame slot per other domain's frame it maps
+/// through a grant (added and removed at run time, <see cref="IForeignFrameMachine"/>); one host thread per running vCPU.
+/// Foreign slots are guarded by <see cref="_slotLock"/>; KVM itself makes a slot change safe against running vCPUs
+/// (a removed slot's translations are zapped and flushed before the ioctl returns).
 /// </summary>
-internal sealed class DomainMachine : IDisposable
+internal sealed class DomainMachine : IDisposable, IForeignFrameMachine
 {
     private readonly Domain _domain;
     private readonly KvmVm _vm;
     private readonly VcpuRunner[] _runners;
+    private readonly IMachineMemory _memory;
+    private readonly object _slotLock = new();
+    private readonly Dictionary<ulong, uint> _foreignSlots = new();
+    private readonly Stack<uint> _freeSlots = new();
+    private uint _nextSlot;
+    private bool _stopped;
     private bool _disposed;
 
     public DomainMachine(XenHypervisor hypervisor, Domain domain, KvmSystem kvm)
@@ -25,6 +34,7 @@ internal sealed class DomainMachine : IDisposable
             _vm.CreateIrqchip();
             uint slot = 0;
             IMachineMemory memory = hypervisor.Pool.Memory;
+            _memory = memory;
             void Map(Extent e) => _vm.SetMemorySlot(slot++, e.First.Address, e.Bytes, memory.HostAddress(e.First.Address));
             Map(hypervisor.Pool.M2p);
             Map(hypervisor.Shared.Frames);
@@ -32,6 +42,8 @@ internal sealed class DomainMachine : IDisposable
             {
                 Map(e);
             }
+
+            _nextSlot = slot;
 
             IReadOnlyList<CpuidEntry> cpuid = CpuidPolicy.ForKvm(kvm.GetSupportedCpuid());
             _runners = new VcpuRunner[domain.Vcpus.Length];
@@ -58,6 +70,61 @@ internal sealed class DomainMachine : IDisposable
 
         domain.StopAllVcpus = StopAll;
         domain.StartVcpu = StartVcpu;
+        domain.ForeignFrames.Attach(this);
+    }
+
+    public bool TryAddFrame(Mfn mfn)
+    {
+        lock (_slotLock)
+        {
+            if (_disposed || _foreignSlots.ContainsKey(mfn.Value))
+            {
+                return false;
+            }
+
+            uint slot;
+            if (_freeSlots.Count > 0)
+            {
+                slot = _freeSlots.Pop();
+            }
+            else if (_nextSlot < (uint)_vm.MaxMemorySlots)
+            {
+                slot = _nextSlot++;
+            }
+            else
+            {
+                _domain.Log.Limited($"d{_domain.Id}-foreign-slots", $"(d{_domain.Id}) no KVM memory slot left for another domain's frame {mfn}");
+                return false;
+            }
+
+            try
+            {
+                _vm.SetMemorySlot(slot, mfn.Address, Mfn.PageSize, _memory.HostAddress(mfn.Address));
+            }
+            catch (KvmException e)
+            {
+                _freeSlots.Push(slot);
+                _domain.Log.Domain(_domain.Id, $"could not add another domain's frame {mfn} to the machine: {e.Message}");
+                return false;
+            }
+
+            _foreignSlots[mfn.Value] = slot;
+            return true;
+        }
+    }
+
+    public void RemoveFrame(Mfn mfn)
+    {
+        lock (_slotLock)
+        {
+            if (_disposed || !_foreignSlots.Remove(mfn.Value, out uint slot))
+            {
+                return;
+            }
+
+            _vm.DeleteMemorySlot(slot);
+            _freeSlots.Push(slot);
+        }
     }
 
     public void Start() => _runners[0].Start();
@@ -121,12 +188,12 @@ internal sealed class DomainMachine : IDisposable
 
     public void Dispose()
     {
-        if (_disposed)
+        if (_stopped)
         {
             return;
         }
 
-        _disposed = true;
+        _stopped = true;
         StopAll();
         foreach (VcpuRunner r in _runners)
         {
@@ -137,6 +204,13 @@ internal sealed class DomainMachine : IDisposable
             }
 
             r.Dispose();
+        }
+
+        // No vCPU maps anything any more; the foreign frames go with the VM.
+        _domain.ForeignFrames.Attach(null);
+        lock (_slotLock)
+        {
+            _disposed = true;
         }
 
         _vm.Dispose();

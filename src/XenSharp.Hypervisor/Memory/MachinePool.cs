@@ -74,20 +74,78 @@ public sealed class MachinePool
         }
     }
 
-    /// <summary>Returns an extent: frame-table entries cleared, M2P entries invalidated, host memory discarded (reads back zero).</summary>
+    /// <summary>
+    /// Returns an extent: frame-table entries cleared, M2P entries invalidated, host memory discarded (reads back zero).
+    /// A frame another domain still maps through a grant (<see cref="FrameInfo.ForeignRefs"/>) is not returned: it
+    /// becomes <see cref="FrameOwner.Orphaned"/>, keeps its contents for the mapper, and is freed by
+    /// <see cref="DropForeignReference"/> when its last foreign reference goes.
+    /// </summary>
     public void Free(Extent extent)
     {
         lock (Lock)
         {
-            Memory.Discard(extent.First.Address, extent.Bytes);
-            Frames.Release(extent.First, extent.Count);
-            for (ulong i = 0; i < extent.Count; i++)
+            ulong runStart = 0;
+            for (ulong i = 0; i <= extent.Count; i++)
             {
-                SetM2p(extent.First.Add(i), InvalidM2pEntry);
+                bool orphan = i < extent.Count && Frames[extent.First.Add(i)].ForeignRefs != 0;
+                if (i == extent.Count || orphan)
+                {
+                    if (i > runStart)
+                    {
+                        FreeRun(extent.First.Add(runStart), i - runStart);
+                    }
+
+                    runStart = i + 1;
+                }
+
+                if (orphan)
+                {
+                    Mfn mfn = extent.First.Add(i);
+                    Frames[mfn].Owner = FrameOwner.Orphaned;
+                    SetM2p(mfn, InvalidM2pEntry);
+                    OrphanedFrames++;
+                }
+            }
+        }
+    }
+
+    /// <summary>Frames kept for other domains' grant mappings after their owner was destroyed.</summary>
+    public ulong OrphanedFrames { get; private set; }
+
+    /// <summary>
+    /// Takes one foreign reference off <paramref name="mfn"/>'s count (the caller dropped the reference itself, or,
+    /// for an orphaned frame, need not). The last one of an orphaned frame frees it.
+    /// </summary>
+    public void DropForeignReference(Mfn mfn)
+    {
+        lock (Lock)
+        {
+            ref FrameInfo f = ref Frames[mfn];
+            if (f.ForeignRefs == 0)
+            {
+                throw new InvalidOperationException($"foreign reference count underflow on {mfn}");
             }
 
-            _allocator.Free(extent.First, extent.Count);
+            f.ForeignRefs--;
+            if (f.ForeignRefs == 0 && f.Owner == FrameOwner.Orphaned)
+            {
+                f = new FrameInfo { Owner = FrameOwner.Free };
+                FreeRun(mfn, 1);
+                OrphanedFrames--;
+            }
         }
+    }
+
+    private void FreeRun(Mfn first, ulong count)
+    {
+        Memory.Discard(first.Address, count * Mfn.PageSize);
+        Frames.Release(first, count);
+        for (ulong i = 0; i < count; i++)
+        {
+            SetM2p(first.Add(i), InvalidM2pEntry);
+        }
+
+        _allocator.Free(first, count);
     }
 
     public Span<byte> Frame(Mfn mfn) => Memory.GetSpan(mfn.Address, Mfn.PageSize);

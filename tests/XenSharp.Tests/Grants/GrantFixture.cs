@@ -157,6 +157,50 @@ internal sealed class GrantFixture : IDisposable
         return (rc, BinaryPrimitives.ReadInt16LittleEndian(M.Get(Op + MapStatus, 2)));
     }
 
+    /// <summary>One map_grant_ref: the result, the op's status, and the handle and bus address written back.</summary>
+    public (long Rc, short Status, uint Handle, ulong BusAddr) MapFull(ulong hostAddr, uint flags, uint gref, ushort dom)
+    {
+        M.Put(Op, MapStruct(hostAddr, flags, gref, dom));
+        long rc = Call(MapGrantRef, Op, 1);
+        byte[] r = M.Get(Op, MapSize);
+        return (rc, BinaryPrimitives.ReadInt16LittleEndian(r.AsSpan(MapStatus)), BinaryPrimitives.ReadUInt32LittleEndian(r.AsSpan(MapHandle)),
+            BinaryPrimitives.ReadUInt64LittleEndian(r.AsSpan(MapDevBusAddr)));
+    }
+
+    /// <summary>A map that must succeed: its handle.</summary>
+    public uint MapOk(ulong hostAddr, uint flags, uint gref, ushort dom)
+    {
+        (long rc, short status, uint handle, _) = MapFull(hostAddr, flags, gref, dom);
+        Assert.Equal((0L, Okay), (rc, status));
+        return handle;
+    }
+
+    public static byte[] UnmapStruct(ulong hostAddr, ulong second, uint handle)
+    {
+        var s = new byte[UnmapSize];
+        BinaryPrimitives.WriteUInt64LittleEndian(s, hostAddr);
+        BinaryPrimitives.WriteUInt64LittleEndian(s.AsSpan(8), second);
+        BinaryPrimitives.WriteUInt32LittleEndian(s.AsSpan(UnmapHandle), handle);
+        BinaryPrimitives.WriteInt16LittleEndian(s.AsSpan(UnmapStatus), 0x5555);
+        return s;
+    }
+
+    /// <summary>One unmap_grant_ref: the result and the op's status.</summary>
+    public (long Rc, short Status) Unmap(ulong hostAddr, ulong devBusAddr, uint handle)
+    {
+        M.Put(Op, UnmapStruct(hostAddr, devBusAddr, handle));
+        long rc = Call(UnmapGrantRef, Op, 1);
+        return (rc, BinaryPrimitives.ReadInt16LittleEndian(M.Get(Op + UnmapStatus, 2)));
+    }
+
+    /// <summary>One unmap_and_replace: the result and the op's status.</summary>
+    public (long Rc, short Status) UnmapAndReplace(ulong hostAddr, ulong newAddr, uint handle)
+    {
+        M.Put(Op, UnmapStruct(hostAddr, newAddr, handle));
+        long rc = Call(GrantTableAbi.UnmapAndReplace, Op, 1);
+        return (rc, BinaryPrimitives.ReadInt16LittleEndian(M.Get(Op + UnmapStatus, 2)));
+    }
+
     /// <summary>Writes v1 entry <paramref name="gref"/> straight into the shared frame, as the guest would through its mapping.</summary>
     public void WriteV1(uint gref, ushort flags, ushort domid, uint frame)
     {

@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using XenSharp.Abi;
 using XenSharp.Hypervisor.Domains;
 using XenSharp.Hypervisor.Memory;
+using XenSharp.Hypervisor.Pv.Mmu;
 using XenSharp.Tests.Builder;
 using XenSharp.Tests.Mmu;
 using Xunit;
@@ -10,8 +11,9 @@ using static XenSharp.Hypervisor.Grants.GrantTableAbi;
 namespace XenSharp.Tests.Grants;
 
 /// <summary>
-/// map_grant_ref's checks (each failure with Xen's status; a request that passes them all is -ENOSYS because mappings
-/// are not built yet), unmap with no mapping in existence, swap_grant_ref, and the commands that are not implemented.
+/// map_grant_ref's checks (each failure with Xen's status, in Xen's order, and nothing changed), unmap of handles that
+/// name no mapping, swap_grant_ref, and the commands that are not implemented. What a mapping does is in
+/// <see cref="GrantMappingTests"/>.
 /// </summary>
 public sealed class GrantMapTests : IDisposable
 {
@@ -32,24 +34,6 @@ public sealed class GrantMapTests : IDisposable
     private static ulong Va => MmuFixture.HookedVa(5);
 
     [Fact]
-    public void AMapThatPassesEveryCheckIsNotImplementedAndChangesNothing()
-    {
-        FrameInfo[] before = _f.M.Snapshot();
-        byte[] entry = _f.ReadV1(Gref);
-        _f.M.Put(GrantFixture.Op, GrantFixture.MapStruct(Va, GntmapHostMap, Gref, _f.Id));
-        Assert.Equal(-XenErrno.ENOSYS, _f.Call(MapGrantRef, GrantFixture.Op, 1));
-        Assert.Equal(GrantFixture.MapStruct(Va, GntmapHostMap, Gref, _f.Id), _f.M.Get(GrantFixture.Op, MapSize)); // untouched
-        Assert.Contains("mappings are not implemented", _f.M.Log.ToString());
-
-        Assert.Equal(-XenErrno.ENOSYS, _f.Map(Va, GntmapHostMap | GntmapDeviceMap, Gref, _f.Id).Rc);
-        Assert.Equal(-XenErrno.ENOSYS, _f.Map(0, GntmapDeviceMap | GntmapReadonly, Gref, _f.Id).Rc);
-        Assert.Equal(-XenErrno.ENOSYS, _f.Map(_l1.Address + (5 * 8), GntmapHostMap | GntmapContainsPte, Gref, _f.Id).Rc);
-        Assert.Equal(entry, _f.ReadV1(Gref)); // never pinned: no GTF_reading / GTF_writing
-        Assert.Equal(0UL, _f.M.Entries(_l1)[5]);
-        _f.M.AssertUnchanged(before);
-    }
-
-    [Fact]
     public void MapRequestsFailWithXensStatusInXensOrder()
     {
         Assert.Equal((0L, BadGntref), _f.Map(Va, 0, Gref, _f.Id));
@@ -68,20 +52,30 @@ public sealed class GrantMapTests : IDisposable
         Assert.Equal((0L, GeneralError), _f.Map(Va, GntmapHostMap, 9, _f.Id));
         _f.WriteV1(9, GtfPermitAccess | GtfReadonly, _f.Id, (uint)_data.Value);
         Assert.Equal((0L, GeneralError), _f.Map(Va, GntmapHostMap, 9, _f.Id)); // r/o grant, writable map
-        Assert.Equal(-XenErrno.ENOSYS, _f.Map(Va, GntmapHostMap | GntmapReadonly, 9, _f.Id).Rc);
+        Assert.Equal(Okay, _f.MapFull(Va, GntmapHostMap | GntmapReadonly, 9, _f.Id).Status);
+
+        // Once pinned, the entry is not read again: the frame and the mapper were fixed by the first mapping.
+        _f.WriteV1(9, GtfInvalid, 0, 0);
+        Assert.Equal(Okay, _f.MapFull(MmuFixture.HookedVa(7), GntmapHostMap | GntmapReadonly, 9, _f.Id).Status);
+        Assert.Equal(_data, PageTableValidator.EntryMfn(_f.M.Entries(_l1)[7]));
 
         // The granted frame must be the granter's: not free, not Xen's, not another domain's.
-        _f.WriteV1(9, GtfPermitAccess, _f.Id, 0xfffffff);
-        Assert.Equal((0L, BadPage), _f.Map(Va, GntmapHostMap, 9, _f.Id));
-        _f.WriteV1(9, GtfPermitAccess, _f.Id, (uint)_f.M.Hv.Shared.ZeroFrame.Value);
-        Assert.Equal((0L, BadPage), _f.Map(Va, GntmapHostMap, 9, _f.Id));
-        _f.WriteV1(9, GtfPermitAccess, _f.Id, (uint)_f.Gt.SharedFrame(5).Value); // reserved for the table, not handed out
-        Assert.Equal((0L, BadPage), _f.Map(Va, GntmapHostMap, 9, _f.Id));
+        _f.WriteV1(11, GtfPermitAccess, _f.Id, 0xfffffff);
+        Assert.Equal((0L, BadPage), _f.Map(Va, GntmapHostMap, 11, _f.Id));
+        _f.WriteV1(11, GtfPermitAccess, _f.Id, (uint)_f.M.Hv.Shared.ZeroFrame.Value);
+        Assert.Equal((0L, BadPage), _f.Map(Va, GntmapHostMap, 11, _f.Id));
+        _f.WriteV1(11, GtfPermitAccess, _f.Id, (uint)_f.Gt.SharedFrame(5).Value); // reserved for the table, not handed out
+        Assert.Equal((0L, BadPage), _f.Map(Va, GntmapHostMap, 11, _f.Id));
+        Assert.Equal(GtfPermitAccess, _f.ReadV1(11)[0]); // the status set on the way is taken back
+        Assert.Equal(1, _f.Gt.PinnedEntries); // only ref 9: failures leave no pin behind
 
-        // A writable mapping of a page table cannot be pinned writable; read-only it passes.
-        _f.WriteV1(9, GtfPermitAccess, _f.Id, (uint)_l1.Value);
-        Assert.Equal((0L, GeneralError), _f.Map(Va, GntmapDeviceMap, 9, _f.Id));
-        Assert.Equal(-XenErrno.ENOSYS, _f.Map(Va, GntmapHostMap | GntmapReadonly, 9, _f.Id).Rc);
+        // A page table cannot be pinned writable; read-only it can.
+        _f.WriteV1(10, GtfPermitAccess, _f.Id, (uint)_l1.Value);
+        Assert.Equal((0L, GeneralError), _f.Map(Va, GntmapDeviceMap, 10, _f.Id));
+        Assert.Equal((0L, GeneralError), _f.Map(Va, GntmapHostMap, 10, _f.Id));
+        Assert.Equal(GtfPermitAccess, _f.ReadV1(10)[0]); // no GTF_reading/GTF_writing left behind
+        Assert.Equal(Okay, _f.MapFull(MmuFixture.HookedVa(6), GntmapHostMap | GntmapReadonly, 10, _f.Id).Status);
+        _f.M.AssertCountsConsistent();
     }
 
     [Fact]
@@ -100,8 +94,12 @@ public sealed class GrantMapTests : IDisposable
         Assert.Equal((0L, GeneralError), _f.Map(0x0001000000000000, GntmapHostMap, Gref, _f.Id));
         Assert.Equal((0L, GeneralError), _f.Map(GrantFixture.HypervisorArea, GntmapHostMap, Gref, _f.Id));
 
+        Assert.Equal(0, _f.Gt.PinnedEntries);
+        Assert.Equal(GtfPermitAccess, _f.ReadV1(Gref)[0]);
+        Assert.Equal(0, _f.Gt.Maptrack.InUse);
+
         // Device-only mappings need no PTE at all.
-        Assert.Equal(-XenErrno.ENOSYS, _f.Map(GrantFixture.Unmapped, GntmapDeviceMap, Gref, _f.Id).Rc);
+        Assert.Equal(Okay, _f.MapFull(GrantFixture.Unmapped, GntmapDeviceMap, Gref, _f.Id).Status);
     }
 
     [Fact]
@@ -121,7 +119,7 @@ public sealed class GrantMapTests : IDisposable
         BinaryPrimitives.WriteUInt32LittleEndian(e[4..], (uint)_data.Value); // our frame, not theirs
         Assert.Equal((0L, BadPage), _f.Map(Va, GntmapHostMap, Gref, other.Id));
         BinaryPrimitives.WriteUInt32LittleEndian(e[4..], (uint)other.P2m[0].Value);
-        Assert.Equal(-XenErrno.ENOSYS, _f.Map(Va, GntmapHostMap, Gref, other.Id).Rc);
+        Assert.Equal(Okay, _f.MapFull(Va, GntmapHostMap, Gref, other.Id).Status); // what a foreign mapping does: GrantForeignTests
     }
 
     [Fact]
@@ -156,22 +154,27 @@ public sealed class GrantMapTests : IDisposable
     }
 
     [Fact]
-    public void NoHandleIsValidSoEveryUnmapIsBadHandle()
+    public void UnmapsOfHandlesThatNameNoMappingAreBadHandle()
     {
+        uint live = _f.MapOk(Va, GntmapHostMap, Gref, _f.Id);
+        uint freed = _f.MapOk(0, GntmapDeviceMap, Gref, _f.Id);
+        Assert.Equal((0L, Okay), _f.Unmap(0, _data.Address, freed));
         foreach ((uint cmd, int size) in new[] { (UnmapGrantRef, UnmapSize), (UnmapAndReplace, UnmapAndReplaceSize) })
         {
-            var ops = new byte[3 * size];
-            for (int i = 0; i < 3; i++)
+            // Past the table, allocated but never used, and unmapped already.
+            uint[] handles = [uint.MaxValue, (uint)Hypervisor.Grants.Maptrack.HandlesPerFrame, 7, freed];
+            var ops = new byte[handles.Length * size];
+            for (int i = 0; i < handles.Length; i++)
             {
                 BinaryPrimitives.WriteUInt64LittleEndian(ops.AsSpan(i * size), Va);
-                BinaryPrimitives.WriteUInt32LittleEndian(ops.AsSpan((i * size) + UnmapHandle), (uint)i);
+                BinaryPrimitives.WriteUInt32LittleEndian(ops.AsSpan((i * size) + UnmapHandle), handles[i]);
                 BinaryPrimitives.WriteInt16LittleEndian(ops.AsSpan((i * size) + UnmapStatus), 0x5555);
             }
 
             _f.M.Put(GrantFixture.Op, ops);
-            Assert.Equal(0, _f.Call(cmd, GrantFixture.Op, 3));
-            byte[] r = _f.M.Get(GrantFixture.Op, 3 * size);
-            for (int i = 0; i < 3; i++)
+            Assert.Equal(0, _f.Call(cmd, GrantFixture.Op, (ulong)handles.Length));
+            byte[] r = _f.M.Get(GrantFixture.Op, handles.Length * size);
+            for (int i = 0; i < handles.Length; i++)
             {
                 Assert.Equal(BadHandle, BinaryPrimitives.ReadInt16LittleEndian(r.AsSpan((i * size) + UnmapStatus)));
             }
@@ -180,6 +183,9 @@ public sealed class GrantMapTests : IDisposable
             Assert.Equal(-XenErrno.EFAULT, _f.Call(cmd, GrantFixture.Unmapped, 1));
             Assert.Equal(-XenErrno.EFAULT, _f.Call(cmd, GrantFixture.Op, 0x7fffffff)); // runs off the mapped memory
         }
+
+        Assert.Equal(1, _f.Gt.Maptrack.InUse); // the live mapping was never touched
+        Assert.Equal((0L, Okay), _f.Unmap(Va, 0, live));
     }
 
     [Fact]
@@ -202,6 +208,18 @@ public sealed class GrantMapTests : IDisposable
         Assert.Equal([Okay, Okay, BadGntref, BadGntref], statuses);
         Assert.Equal(e9, _f.ReadV1(8));
         Assert.Equal(e8, _f.ReadV1(9));
+
+        // An entry in use keeps its place: GNTST_eagain, whichever side it is on.
+        uint h = _f.MapOk(0, GntmapDeviceMap | GntmapReadonly, 9, _f.Id);
+        BinaryPrimitives.WriteUInt32LittleEndian(ops, 9);
+        BinaryPrimitives.WriteUInt32LittleEndian(ops.AsSpan(4), 10);
+        BinaryPrimitives.WriteUInt32LittleEndian(ops.AsSpan(SwapSize), 11);
+        BinaryPrimitives.WriteUInt32LittleEndian(ops.AsSpan(SwapSize + 4), 9);
+        _f.M.Put(GrantFixture.Op, ops.AsSpan(0, 2 * SwapSize));
+        Assert.Equal(0, _f.Call(SwapGrantRef, GrantFixture.Op, 2));
+        Assert.Equal(Eagain, BinaryPrimitives.ReadInt16LittleEndian(_f.M.Get(GrantFixture.Op + SwapStatus, 2)));
+        Assert.Equal(Eagain, BinaryPrimitives.ReadInt16LittleEndian(_f.M.Get(GrantFixture.Op + SwapSize + SwapStatus, 2)));
+        Assert.Equal((0L, Okay), _f.Unmap(0, _data.Address, h));
 
         // v2 swaps the status entries too.
         _f.SetVersion(2);

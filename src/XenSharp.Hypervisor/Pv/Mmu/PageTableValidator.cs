@@ -21,7 +21,9 @@ namespace XenSharp.Hypervisor.Pv.Mmu;
 /// A table either holds linear entries or is the target of them, never both, so devalidation never recurses more than
 /// one linear hop.</item>
 /// <item>Only frames the domain owns are ever referenced. L4 slots 256–271 are the hypervisor's: validation ignores
-/// what the guest put there and writes the hypervisor's entries.</item>
+/// what the guest put there and writes the hypervisor's entries. The one kind of L1 entry to a frame the domain does
+/// not own is a grant mapping of another domain's frame, written by the grant code; it holds no reference here (the
+/// grant mapping does) and is skipped when dropped, and an L1 holding one cannot be validated again.</item>
 /// </list>
 /// Callers hold <see cref="DomainMmu.Lock"/>. Errors are negative Xen errno values.
 /// </summary>
@@ -279,6 +281,13 @@ public sealed class PageTableValidator
         }
 
         Mfn target = EntryMfn(e);
+        if (!Owns(target))
+        {
+            // Only a grant mapping of another domain's frame puts such an entry in a validated L1 (GetFromL1e refuses
+            // them, and a referenced frame never changes owner); its references belong to the mapping's handle.
+            return;
+        }
+
         if ((e & PageTableFlags.Writable) != 0)
         {
             PutType(target);
