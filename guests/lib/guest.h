@@ -70,6 +70,19 @@ NORETURN void test_exit(void);
 /* Record a status silently, then test_exit(). */
 NORETURN void test_exit_with(enum test_status s);
 
+/* ---- event_entry.S ---- */
+/* The event callback to register (set_callbacks / CALLBACKOP_register): saves the caller-saved registers,
+ * calls do_event() with events masked, returns through the iret hypercall. */
+void event_entry(void);
+void do_event(void);                         /* provided by a guest that registers event_entry */
+
+/* ---- fault_probe.S ---- */
+/* 0 and *value = *p, or 1 if the read faulted; needs probe_page_fault_entry as the #PF handler (trap 14). */
+int probe_read(const volatile unsigned long *p, unsigned long *value);
+void probe_page_fault_entry(void);
+extern unsigned long page_faults;            /* faults probe_read took */
+void unexpected_fault(unsigned long rip);    /* provided by a guest using the probe: any other #PF; must not return */
+
 /* ---- string.c ---- */
 void *memset(void *d, int c, size_t n);
 void *memcpy(void *d, const void *s, size_t n);

@@ -19,6 +19,7 @@ public class TimeAndVcpuTests
         DomainOutcome o = Assert.Single(await host.RunAsync([Guests.Config("time", "time") with { Vcpus = 3 }], Limits.Generous));
 
         string[] lines = Guests.Lines(o.Transcript);
+        Assert.True(lines.Length > 0 && lines[^1] == Guests.Success, $"exit {o.ExitCode}; transcript:\n{o.Transcript}\nlog:\n{host.Log}");
         Assert.DoesNotContain(lines, l => l.StartsWith("[FAIL]", StringComparison.Ordinal));
         Assert.Contains(lines, l => l.StartsWith("[PASS] SCHEDOP_block woke by VIRQ_TIMER", StringComparison.Ordinal));
         Assert.Contains("[PASS] set_timer_op interrupts a spinning vCPU at its deadline", lines);

@@ -58,7 +58,6 @@ struct callback_register { uint16_t type; uint16_t flags; unsigned long address;
 _Static_assert(sizeof(struct evtchn_init_control) == 24, "evtchn_init_control");
 _Static_assert(sizeof(struct fifo_control_block) == 72, "control block");
 
-extern void event_entry(void);
 
 static uint8_t control_page[4096] __attribute__((aligned(4096)));
 static uint32_t event_array[1024] __attribute__((aligned(4096)));

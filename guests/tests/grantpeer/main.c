@@ -64,9 +64,6 @@ struct mmuext_op { unsigned int cmd; unsigned long arg1; unsigned long arg2; };
 struct trap_info { uint8_t vector; uint8_t flags; uint16_t cs; unsigned long address; };
 struct xen_memory_reservation { unsigned long extent_start; unsigned long nr_extents; unsigned int extent_order; unsigned int mem_flags; uint16_t domid; };
 
-extern void page_fault_entry(void);
-extern int probe_read(const volatile unsigned long *p, unsigned long *value);
-unsigned long page_faults;
 
 static volatile struct grant_entry_v1 *const gnttab = (volatile struct grant_entry_v1 *)GNT_VA;
 static uint16_t peer;
@@ -245,7 +242,7 @@ static void mapper(bool orphan)
 
 void test_main(void)
 {
-    static struct trap_info traps[] = { { 14, 0, 0xe033, (unsigned long)page_fault_entry }, { 0, 0, 0, 0 } };
+    static struct trap_info traps[] = { { 14, 0, 0xe033, (unsigned long)probe_page_fault_entry }, { 0, 0, 0, 0 } };
     must(hypercall1(HC_set_trap_table, traps), "set_trap_table");
     char role[16], id[8];
     if ( !cmdline_get("role", role, sizeof(role)) || !cmdline_get("peer", id, sizeof(id)) )

@@ -77,14 +77,11 @@ _Static_assert(sizeof(struct gnttab_unmap_grant_ref) == 24, "unmap layout");
 _Static_assert(sizeof(struct gnttab_setup_table) == 24, "setup layout");
 _Static_assert(sizeof(struct evtchn_status) == 24, "evtchn_status layout");
 
-extern void page_fault_entry(void);
-extern int probe_read(const volatile unsigned long *p, unsigned long *value);
-unsigned long page_faults;
 
 static volatile struct grant_entry_v1 *const gnttab = (volatile struct grant_entry_v1 *)GNT_VA;
 static uint16_t domid;
 
-/* Called by page_fault_entry for a fault anywhere but the probe (shared_info is not mapped: the RIP says enough). */
+/* Called by probe_page_fault_entry for a fault anywhere but the probe (shared_info is not mapped: the RIP says enough). */
 void unexpected_fault(unsigned long rip)
 {
     panic("unexpected page fault at rip %#lx", rip);
@@ -161,7 +158,7 @@ static bool faults(unsigned long va)
 
 static void setup(void)
 {
-    static struct trap_info traps[] = { { 14, 0, 0xe033, (unsigned long)page_fault_entry }, { 0, 0, 0, 0 } };
+    static struct trap_info traps[] = { { 14, 0, 0xe033, (unsigned long)probe_page_fault_entry }, { 0, 0, 0, 0 } };
     must(hypercall1(HC_set_trap_table, traps), "set_trap_table");
     int id = get_domid();
     if ( id < 0 )

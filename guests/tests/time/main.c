@@ -92,7 +92,7 @@ struct vcpu_guest_context {
 _Static_assert(sizeof(struct vcpu_guest_context) == 5168, "vcpu_guest_context");
 _Static_assert(__builtin_offsetof(struct shared_info, wc_version) == 3072, "shared_info");
 
-extern void event_entry(void), secondary_entry(void);
+extern void secondary_entry(void);
 
 static volatile struct shared_info *const shared = (volatile struct shared_info *)SHARED_INFO_VA;
 static volatile struct vcpu_info *vi;
@@ -128,7 +128,6 @@ static uint64_t now(void)
     return r;
 }
 
-void do_event(void);
 void do_event(void)
 {
     vi->evtchn_upcall_pending = 0;
@@ -160,6 +159,22 @@ static void events_on(void)
 }
 
 static void events_off(void) { vi->evtchn_upcall_mask = 1; asm volatile ("" ::: "memory"); }
+
+/*
+ * Sleeps until the timer port's count passes `before`, the Xen way: test with events masked, and let SCHEDOP_block
+ * unmask them and sleep only if nothing is pending. (A timer may fire before the block: then the event is pending,
+ * the block returns at once and the upcall is taken on the way out; testing with events on could lose it.)
+ */
+static void block_until_tick(unsigned long before)
+{
+    events_off();
+    while ( events[timer_port] == before )
+    {
+        hc_sched_op(SCHEDOP_block, NULL);
+        events_off();
+    }
+    events_on();
+}
 
 /* Spins with events on until the timer port's count passes `target` or `limit_ns` of system time goes by. */
 static bool spin_for_ticks(unsigned long target, uint64_t limit_ns)
@@ -221,7 +236,7 @@ static void check_timers(void)
         before = events[timer_port];
         uint64_t deadline = now() + 5 * MS;
         test_check(hypercall1(HC_set_timer_op, deadline) == 0, "set_timer_op(+5 ms)");
-        hc_sched_op(SCHEDOP_block, NULL);
+        block_until_tick(before);
         uint64_t woke = now();
         test_check(events[timer_port] > before && woke >= deadline,
                    "SCHEDOP_block woke by VIRQ_TIMER %ld ns after the deadline", (long)(woke - deadline));
@@ -293,11 +308,10 @@ static void check_runstate(void)
     long rc = vcpu_op(VCPUOP_get_runstate_info, 0, &r);
     test_check(rc == 0 && r.state == 0 && r.time[0] > 0 && r.time[2] > 0,
                "runstate: running, %lu ns running, %lu ns blocked", r.time[0], r.time[2]);
+    unsigned long before = events[timer_port];
     uint64_t t0 = now(), deadline = t0 + 2 * MS;
     hypercall1(HC_set_timer_op, deadline);
-    do
-        hc_sched_op(SCHEDOP_block, NULL);
-    while ( now() < deadline );
+    block_until_tick(before);
     uint64_t t1 = now(), blocked = area.time[2] - r.time[2];
     test_check(area.state == 0 && blocked > 0 && blocked <= t1 - t0 && area.entry >= t0 && area.entry <= t1,
                "the registered runstate area follows a block (%lu of %lu ns blocked)", blocked, t1 - t0);
@@ -329,7 +343,7 @@ static void check_register_vcpu_info(void)
     unsigned long before = events[timer_port];
     uint64_t deadline = now() + 3 * MS;
     hypercall1(HC_set_timer_op, deadline);
-    hc_sched_op(SCHEDOP_block, NULL);
+    block_until_tick(before);
     test_check(events[timer_port] > before && now() >= deadline, "events arrive through the registered vcpu_info");
 }
 

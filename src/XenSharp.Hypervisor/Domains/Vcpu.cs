@@ -235,7 +235,14 @@ public sealed class Vcpu
         }
     }
 
-    /// <summary>Reads the guest's TSC with the host time of the read (on the vCPU's thread; the host clock if no machine).</summary>
+    /// <summary>Set by the machine while the vCPU's thread handles an exit: the stub recorded the guest's TSC at it.</summary>
+    public bool InExit { get; set; }
+
+    /// <summary>
+    /// The guest's TSC with the host time it was read at (on the vCPU's thread; the host clock if no machine). While
+    /// handling an exit: the TSC the stub read at the exit (exactly the guest's view; no system call). Otherwise
+    /// (before the first run, after a block): IA32_TSC through KVM.
+    /// </summary>
     public TscSample SampleTime()
     {
         IHostClock host = Domain.Hypervisor.Clock.Host;
@@ -244,14 +251,26 @@ public sealed class Vcpu
             return new TscSample(0, host.NowNanoseconds);
         }
 
+        if (InExit)
+        {
+            return new TscSample(BinaryPrimitives.ReadUInt64LittleEndian(DataPage[StubLayout.DataExitTsc..]), host.NowNanoseconds);
+        }
+
         long before = host.NowNanoseconds;
         ulong tsc = m.ReadTsc();
         long after = host.NowNanoseconds;
         return new TscSample(tsc, before + ((after - before) / 2));
     }
 
+    /// <summary>Now, as the guest's own clock reads it and on the host clock (on the vCPU's thread).</summary>
+    public TimePoint Now()
+    {
+        TscSample s = SampleTime();
+        return new TimePoint(Domain.Time.Now(s), s.HostNs);
+    }
+
     /// <summary>System time now, as the guest's own clock reads it (on the vCPU's thread).</summary>
-    public ulong SystemTimeNow() => Domain.Time.Now(SampleTime());
+    public ulong SystemTimeNow() => Now().SystemNs;
 
     /// <summary>
     /// An event became pending for this vCPU: wakes it if blocked, and with <paramref name="interrupt"/> (its upcall
@@ -286,22 +305,35 @@ public sealed class Vcpu
     public void BeginBlock()
     {
         _blocked = true;
-        ChangeRunstate(RunstateLayout.Blocked);
+        _blockedAt = Now();
+        ChangeRunstate(RunstateLayout.Blocked, _blockedAt);
     }
+
+    private TimePoint _blockedAt;
 
     /// <summary>Leaves SCHEDOP_block/poll: running again; a periodic tick that came due meanwhile is sent now.</summary>
     public void EndBlock()
     {
         _blocked = false;
-        TscSample now = SampleTime();
+        TimePoint now = Now();
+
+        // Where the host's TSC is unstable, KVM stops a vCPU's TSC while it is out of KVM_RUN and catches it up only
+        // at the next entry (seen on kvm_amd under QEMU): a read now still shows the moment it blocked. The host clock
+        // measured the block; system time is at least that far on.
+        ulong floor = _blockedAt.SystemNs + (ulong)Math.Max(0, now.HostNs - _blockedAt.HostNs);
+        if (now.SystemNs < floor)
+        {
+            now = now with { SystemNs = floor };
+        }
+
         ChangeRunstate(RunstateLayout.Running, now);
         Timers.OnWake(now);
     }
 
     /// <summary>Records a runstate change and copies the record to the guest's registered area, if any.</summary>
-    public void ChangeRunstate(int state, TscSample? sample = null)
+    public void ChangeRunstate(int state, TimePoint? at = null)
     {
-        Runstate.Change(state, Domain.Time.Now(sample ?? SampleTime()));
+        Runstate.Change(state, (at ?? Now()).SystemNs);
         WriteRunstateArea();
     }
 

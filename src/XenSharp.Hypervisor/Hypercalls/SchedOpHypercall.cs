@@ -145,7 +145,7 @@ public static class SchedOpHypercall
                 return rc;
             }
 
-            vcpu.Timers.SetPollTimeout(timeout, vcpu.SampleTime());
+            vcpu.Timers.SetPollTimeout(timeout, vcpu.Now());
             while (!vcpu.PollTimedOut && !vcpu.StopRequested && vcpu.IsUp && !EventsNeedDelivery(vcpu))
             {
                 if (AnyPending(vcpu, list, out rc))

@@ -20,8 +20,8 @@ public static class TimerHypercall
             return 0;
         }
 
-        TscSample now = vcpu.SampleTime();
-        ulong nowSys = vcpu.Domain.Time.Now(now);
+        TimePoint now = vcpu.Now();
+        ulong nowSys = now.SystemNs;
         if ((long)timeout < 0 || (timeout > nowSys && timeout - nowSys >= MaxOffsetNs))
         {
             vcpu.Domain.Log.Limited($"d{vcpu.Domain.Id}-huge-timeout",

@@ -40,7 +40,7 @@ public static class VcpuOpHypercall
             case Abi.VcpuOp.SetPeriodicTimer:
                 return SetPeriodicTimer(vcpu, target, arg);
             case Abi.VcpuOp.StopPeriodicTimer:
-                target.Timers.SetPeriodic(0, vcpu.SampleTime());
+                target.Timers.SetPeriodic(0, vcpu.Now());
                 return 0;
             case Abi.VcpuOp.SetSingleshotTimer:
                 return target != vcpu ? -XenErrno.EINVAL : SetSingleshotTimer(vcpu, arg);
@@ -117,7 +117,7 @@ public static class VcpuOpHypercall
         }
 
         target.Timers.StopAll();
-        target.ChangeRunstate(RunstateLayout.Offline, caller.SampleTime());
+        target.ChangeRunstate(RunstateLayout.Offline, caller.Now());
         target.Kick(interrupt: false);
         target.Machine?.Kick(); // out of the guest: its thread parks until VCPUOP_up (VcpuRunner)
         return 0;
@@ -132,14 +132,7 @@ public static class VcpuOpHypercall
 
     private static long RegisterRunstateArea(Vcpu caller, Vcpu target, ulong arg)
     {
-        Span<byte> b = stackalloc byte[8];
-        if (!caller.CopyFromGuest(arg, b))
-        {
-            return -XenErrno.EFAULT;
-        }
-
-        ulong va = BinaryPrimitives.ReadUInt64LittleEndian(b);
-        if (!GuestRangeOk(va, RunstateLayout.Size))
+        if (!TryReadAreaAddress(caller, arg, RunstateLayout.Size, out ulong va))
         {
             return -XenErrno.EFAULT;
         }
@@ -173,7 +166,7 @@ public static class VcpuOpHypercall
             return -XenErrno.EINVAL;
         }
 
-        target.Timers.SetPeriodic(period, caller.SampleTime());
+        target.Timers.SetPeriodic(period, caller.Now());
         return 0;
     }
 
@@ -190,7 +183,7 @@ public static class VcpuOpHypercall
         }
 
         ulong deadline = BinaryPrimitives.ReadUInt64LittleEndian(b);
-        vcpu.Timers.SetSingleshot(deadline, vcpu.SampleTime());
+        vcpu.Timers.SetSingleshot(deadline, vcpu.Now());
         return 0;
     }
 
@@ -241,14 +234,7 @@ public static class VcpuOpHypercall
 
     private static long RegisterTimeArea(Vcpu caller, Vcpu target, ulong arg)
     {
-        Span<byte> b = stackalloc byte[8];
-        if (!caller.CopyFromGuest(arg, b))
-        {
-            return -XenErrno.EFAULT;
-        }
-
-        ulong va = BinaryPrimitives.ReadUInt64LittleEndian(b);
-        if (!GuestRangeOk(va, SharedInfoLayout.TimeInfoSize))
+        if (!TryReadAreaAddress(caller, arg, SharedInfoLayout.TimeInfoSize, out ulong va))
         {
             return -XenErrno.EFAULT;
         }
@@ -256,6 +242,20 @@ public static class VcpuOpHypercall
         target.TimeArea = va;
         target.PublishTime();
         return 0;
+    }
+
+    /// <summary>Reads the guest-virtual address of an area the guest registers ({u64 addr} at <paramref name="arg"/>) and checks it.</summary>
+    private static bool TryReadAreaAddress(Vcpu caller, ulong arg, int size, out ulong va)
+    {
+        Span<byte> b = stackalloc byte[8];
+        va = 0;
+        if (!caller.CopyFromGuest(arg, b))
+        {
+            return false;
+        }
+
+        va = BinaryPrimitives.ReadUInt64LittleEndian(b);
+        return GuestRangeOk(va, size);
     }
 
     /// <summary>Xen's guest_handle_okay for a PV guest: the whole range lies outside the hypervisor's reserved area.</summary>

@@ -108,7 +108,7 @@ internal sealed class VcpuRunner : IDisposable, IVcpuMachine
         try
         {
             LoadStartState();
-            TscSample start = Vcpu.SampleTime();
+            TimePoint start = Vcpu.Now();
             Vcpu.ChangeRunstate(Abi.RunstateLayout.Running, start);
             Vcpu.Timers.OnStart(start);
             while (!Vcpu.StopRequested)
@@ -131,11 +131,14 @@ internal sealed class VcpuRunner : IDisposable, IVcpuMachine
                 switch (exit.Reason)
                 {
                     case VcpuExitReason.Io when exit.IoPort == StubVector.ExitPort:
+                        Vcpu.InExit = true;
                         HandleStubExit();
                         if (d.State == DomainState.Running)
                         {
                             EventUpcall.DeliverIfPending(Vcpu);
                         }
+
+                        Vcpu.InExit = false;
 
                         break;
                     case VcpuExitReason.Io when exit.IoPort == StubVector.StubFaultPort:
@@ -199,7 +202,7 @@ internal sealed class VcpuRunner : IDisposable, IVcpuMachine
 
         if (!Vcpu.StopRequested)
         {
-            TscSample now = Vcpu.SampleTime();
+            TimePoint now = Vcpu.Now();
             Vcpu.ChangeRunstate(Abi.RunstateLayout.Running, now);
             Vcpu.Timers.OnStart(now);
         }

@@ -81,6 +81,30 @@ public static class CrashReport
         return null;
     }
 
+    /// <summary>
+    /// One line per vCPU for a domain that did not end by itself (a timeout): up or down, blocked or running, the
+    /// registers of its last exit (exact for a blocked vCPU, stale for one still running guest code), its events
+    /// and timers. For finding where a guest hangs.
+    /// </summary>
+    public static IEnumerable<string> DescribeVcpus(Domain d)
+    {
+        foreach (Vcpu v in d.Vcpus)
+        {
+            if (!v.IsUp && !v.IsInitialised)
+            {
+                continue;
+            }
+
+            Span<byte> info = v.VcpuInfo;
+            ulong rip = v.FrameGet(StubFrame.Rip);
+            string insn = DecodeAt(v, rip, out _, out _);
+            yield return $"(d{d.Id}v{v.Id}) {(v.IsUp ? "up" : "down")}, {(v.IsBlocked ? "blocked" : "running")}, " +
+                $"last exit vector {v.FrameGet(StubFrame.Vector):x} at RIP {rip:x}: {insn}; rax {v.FrameGet(StubFrame.Rax):x} " +
+                $"rdi {v.FrameGet(StubFrame.Rdi):x} rsi {v.FrameGet(StubFrame.Rsi):x}; upcall pending {(info.IsEmpty ? "-" : info[0].ToString())} " +
+                $"mask {(info.IsEmpty ? "-" : info[1].ToString())}; singleshot {(v.Timers.SingleshotArmed ? "armed" : "off")}, period {v.Timers.PeriodNs} ns";
+        }
+    }
+
     public static string DecodeAt(Vcpu vcpu, ulong rip, out byte[] bytes, out int length)
     {
         bytes = new byte[15];

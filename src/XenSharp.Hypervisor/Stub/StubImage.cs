@@ -149,6 +149,12 @@ public sealed class StubImage
         a.xor(edx, edx);
         a.wrmsr();
         a.Label(ref toHost);
+
+        // The guest's TSC as the guest itself reads it, for the host's notion of "now" (Vcpu.SampleTime): a read
+        // through KVM (IA32_TSC) can lag where the host TSC is unstable. RAX and RDX are already in the frame.
+        a.rdtsc();
+        a.mov(__dword_ptr[rsp + D + StubLayout.DataExitTsc], eax);
+        a.mov(__dword_ptr[rsp + D + StubLayout.DataExitTsc + 4], edx);
         a.@out((byte)StubVector.ExitPort, al);
         a.jmp(restore);
 

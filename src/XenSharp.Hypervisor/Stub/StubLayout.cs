@@ -47,6 +47,7 @@ public static class StubLayout
     public const int DataSyscallMasks = 0x148; // byte: CALLBACKF_mask_events on the syscall callback
     public const int DataSlowPath = 0x149;     // byte: fast paths off (e.g. architectural IOPL, which only the host models)
     public const int DataVcpuInfo = 0x150;     // stub address of this vCPU's vcpu_info
+    public const int DataExitTsc = 0x158;      // the guest TSC at the last exit to the host (rdtsc in the stub)
 
     // Page-table entries the host rewrote, for the stub to write again from inside the VM (shadow-paging KVM).
     public const int DataResyncCount = 0x160;  // u32

@@ -61,9 +61,9 @@ public sealed class VcpuTimers
     /// Arms the single-shot timer for system time <paramref name="deadline"/>; a deadline already passed sends the event
     /// now (current Xen's VCPUOP_set_singleshot_timer and set_timer_op alike). Returns false if it had passed.
     /// </summary>
-    public bool SetSingleshot(ulong deadline, TscSample now)
+    public bool SetSingleshot(ulong deadline, TimePoint now)
     {
-        ulong nowSys = _vcpu.Domain.Time.Now(now);
+        ulong nowSys = now.SystemNs;
         if (deadline <= nowSys)
         {
             _queue.Cancel(_singleshot);
@@ -78,7 +78,7 @@ public sealed class VcpuTimers
     public void StopSingleshot() => _queue.Cancel(_singleshot);
 
     /// <summary>Sets (period &gt; 0) or stops (0) the periodic timer; setting it runs Xen's periodic work at once.</summary>
-    public void SetPeriodic(ulong period, TscSample now)
+    public void SetPeriodic(ulong period, TimePoint now)
     {
         lock (_lock)
         {
@@ -93,7 +93,7 @@ public sealed class VcpuTimers
     }
 
     /// <summary>The vCPU starts running (VCPUOP_up, domain start): its periodic timer starts, if it has one.</summary>
-    public void OnStart(TscSample now)
+    public void OnStart(TimePoint now)
     {
         lock (_lock)
         {
@@ -105,7 +105,7 @@ public sealed class VcpuTimers
     }
 
     /// <summary>The vCPU stopped blocking: a period that ended meanwhile sends its event now, and the timer runs on.</summary>
-    public void OnWake(TscSample now)
+    public void OnWake(TimePoint now)
     {
         lock (_lock)
         {
@@ -118,7 +118,7 @@ public sealed class VcpuTimers
     }
 
     /// <summary>Arms the SCHEDOP_poll timeout (system time); 0 = no timeout.</summary>
-    public void SetPollTimeout(ulong deadline, TscSample now)
+    public void SetPollTimeout(ulong deadline, TimePoint now)
     {
         if (deadline == 0)
         {
@@ -126,7 +126,7 @@ public sealed class VcpuTimers
             return;
         }
 
-        ulong nowSys = _vcpu.Domain.Time.Now(now);
+        ulong nowSys = now.SystemNs;
         _queue.Arm(_poll, deadline <= nowSys ? now.HostNs : HostDeadline(now, deadline - nowSys));
     }
 
@@ -145,9 +145,9 @@ public sealed class VcpuTimers
     }
 
     /// <summary>Xen's vcpu_periodic_timer_work: a period that has ended sends its event; the timer is armed for the next.</summary>
-    private void PeriodicWorkLocked(TscSample now)
+    private void PeriodicWorkLocked(TimePoint now)
     {
-        ulong nowSys = _vcpu.Domain.Time.Now(now);
+        ulong nowSys = now.SystemNs;
         _periodicNext = _periodicLast + _period;
         if (nowSys >= _periodicNext)
         {
@@ -194,7 +194,7 @@ public sealed class VcpuTimers
         }
     }
 
-    private long HostDeadline(TscSample now, ulong deltaNs)
+    private long HostDeadline(TimePoint now, ulong deltaNs)
     {
         long delta = (long)Math.Min(deltaNs, (ulong)long.MaxValue / 4);
         long deadline = now.HostNs + delta + (delta / SlackDivisor) + SlackNs;

@@ -110,6 +110,11 @@ public sealed class RunSession
             if (await Task.WhenAny(ended, Task.Delay(left)) != ended)
             {
                 _hypervisor.Log.Domain(domain.Id, $"{config.Name}: still running after {_options.Timeout!.Value.TotalSeconds:0.#} s: destroyed");
+                foreach (string line in XenSharp.Hypervisor.Pv.CrashReport.DescribeVcpus(domain))
+                {
+                    _hypervisor.Log.Write(line);
+                }
+
                 Destroy(domain, backend);
                 console.Flush();
                 return new DomainOutcome(config.Name, "timed out", DomainOutcome.TimedOut, console.Transcript);

@@ -98,7 +98,7 @@ public sealed class TimeHypercallTests : IDisposable
     {
         Assert.Equal(VcpuTimers.DefaultPeriodNs, _v.Timers.PeriodNs);
         _clock.Advance(20 * (long)Ms);
-        _v.Timers.OnStart(_v.SampleTime()); // the vCPU's thread starts 20 ms in: the first period (from 0) has ended
+        _v.Timers.OnStart(_v.Now()); // the vCPU's thread starts 20 ms in: the first period (from 0) has ended
         Assert.True(TimerPending);
         Assert.Equal(1, Advance(10 * Ms + 20_000));
 
@@ -117,7 +117,7 @@ public sealed class TimeHypercallTests : IDisposable
     public void APeriodThatEndsWhileBlockedIsDeliveredOnWake()
     {
         _clock.Advance(20 * (long)Ms);
-        _v.Timers.OnStart(_v.SampleTime());
+        _v.Timers.OnStart(_v.Now());
         _d.Events.Close(_timerPort);
         uint port = (uint)_d.Events.BindVirq(Virq.Timer, 0);
         _v.BeginBlock();
@@ -126,6 +126,26 @@ public sealed class TimeHypercallTests : IDisposable
         Assert.Equal(0, Advance(50 * Ms));
         _v.EndBlock();
         Assert.Equal(1, _d.Events.PollPort(port));
+    }
+
+    /// <summary>
+    /// Under an unstable host TSC, KVM freezes a vCPU's TSC while it is out of KVM_RUN (the hardware lane's kvm_amd
+    /// does): the host clock still measures the block, so blocked time and the periodic timer move on.
+    /// </summary>
+    [Fact]
+    public void ABlockIsMeasuredByTheHostClockWhenTheGuestTscStandsStill()
+    {
+        var machine = new Emulation.FakeVcpuMachine();
+        machine.Msrs[0x10] = 5_000_000;
+        _v.Machine = machine;
+        _d.StartClock(new TscSample(5_000_000, _clock.NowNanoseconds), 1_000_000_000);
+        _v.ChangeRunstate(RunstateLayout.Running);
+        _v.BeginBlock();
+        _clock.Advance(7 * (long)Ms);
+        _v.EndBlock();
+        Span<byte> b = stackalloc byte[RunstateLayout.Size];
+        _v.Runstate.WriteTo(b);
+        Assert.Equal(7 * Ms, BinaryPrimitives.ReadUInt64LittleEndian(b[(RunstateLayout.Time + (8 * RunstateLayout.Blocked))..]));
     }
 
     [Fact]

@@ -1,11 +1,12 @@
 /*
- * The grantpeer guest's fault probe (the grants guest's): probe_read() reads one word and reports whether that
- * faulted. The #PF handler (registered through set_trap_table) resumes a fault at probe_insn at probe_fixup; any
- * other fault is a bug.
+ * fault_probe - probe_read() reads one word and reports whether that faulted. probe_page_fault_entry is a #PF
+ * trap handler (register it with set_trap_table) that resumes a fault at probe_insn at probe_fixup and counts it
+ * in page_faults; any other fault goes to the guest's unexpected_fault(rip), which must not return.
  * Xen bounce frames start with RCX and R11 above the hardware-like frame [error rip cs rflags rsp ss]; the iret
  * hypercall (stub 23) takes the flags word pushed last, and restores RAX, R11 and RCX it pushes itself.
  */
     .text
+    .weak unexpected_fault
     .code64
 
 /* int probe_read(const volatile unsigned long *p, unsigned long *value): 0 and *value set, or 1 if the read faulted. */
@@ -22,8 +23,8 @@ probe_fixup:
     ret
 
 /* #PF: [rcx r11 error rip cs rflags rsp ss] */
-    .globl page_fault_entry
-page_fault_entry:
+    .globl probe_page_fault_entry
+probe_page_fault_entry:
     pop %rcx
     pop %r11
     add $8, %rsp                   /* error code */
@@ -39,3 +40,9 @@ page_fault_entry:
     jmp hypercall_page + 23 * 32
 1:  mov 8(%rsp), %rdi
     call unexpected_fault          /* does not return */
+
+    .bss
+    .balign 8
+    .globl page_faults
+page_faults:
+    .quad 0
