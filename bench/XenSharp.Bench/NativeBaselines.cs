@@ -66,6 +66,9 @@ public sealed class NativeBaselines : IDisposable
     public double StackLoopSeconds(int n) => Number("stack", n) * 1e-9;
 
     /// <summary>The host's TSC ticks per second.</summary>
+    /// <summary>Median lateness of a host thread woken by clock_nanosleep 1 ms ahead, in seconds.</summary>
+    public double SleepLatenessSeconds(int n) => Number("sleep", n) * 1e-9;
+
     public double TscHz() => Number("tsc", null) * 1e9;
 
     public void Dispose() => Directory.Delete(_directory, recursive: true);

@@ -14,7 +14,8 @@ try
     string helloCfg = Repo("examples/hello.cfg");
     string benchGuest = Repo("guests/build/bench-hypercall.elf");
     string pvGuest = Repo("guests/build/bench-pv.elf");
-    foreach (string f in new[] { o.CliDll, helloCfg, benchGuest, pvGuest })
+    string timerGuest = Repo("guests/build/bench-timer.elf");
+    foreach (string f in new[] { o.CliDll, helloCfg, benchGuest, pvGuest, timerGuest })
     {
         if (!File.Exists(f))
         {
@@ -192,6 +193,35 @@ try
         report.Line("");
         report.Line($"(c) KVM events per guest operation: not measured: {pvWhy}");
     }
+
+    // ---- (d) timers and events ----
+    const int TimerN = 200;
+    Progress($"(d) {TimerN} guest timers, {20 * TimerN} event sends and null hypercalls, host sleeps ...");
+    double monitorBefore = TimerBench.MonitorWaitLateness(TimerN);
+    double sleepBefore = native.SleepLatenessSeconds(TimerN);
+    TimerBench.Result tb;
+    using (XenHypervisor hv = XenHypervisor.CreateOnKvm(256UL << 20, new HypervisorLog(TextWriter.Null)))
+    {
+        tb = TimerBench.Run(hv, timerGuest, TimerN);
+    }
+
+    double monitorAfter = TimerBench.MonitorWaitLateness(TimerN);
+    double sleepAfter = native.SleepLatenessSeconds(TimerN);
+    double monitor = (monitorBefore + monitorAfter) / 2, hostSleep = (sleepBefore + sleepAfter) / 2;
+    report.Table(
+        Invariant($"(d) timers and events (bench-timer: {TimerN} timers, {20 * TimerN} sends; baselines: mean of one run just before and one just after the guest)"),
+        ["measurement", "per op", "ratio"],
+        [
+            [Invariant($"guest: set_timer_op(now + 1 ms) + SCHEDOP_block → VIRQ_TIMER upcall: lateness after the deadline, guest's clock, median (p90 {Us(tb.LateP90)}, max {Us(tb.LateMax)})"),
+                Us(tb.LateMedian), "guest/Monitor.Wait " + Times(tb.LateMedian / monitor) + " · guest/nanosleep " + Times(tb.LateMedian / hostSleep)],
+            [Invariant($"baseline **Monitor.Wait**: a .NET thread waiting 1 ms (what XenSharp's timer thread waits with), lateness median (before {Us(monitorBefore)}, after {Us(monitorAfter)})"),
+                Us(monitor), "1 (baseline)"],
+            [Invariant($"baseline **nanosleep**: a C thread, clock_nanosleep 1 ms ahead, lateness median (before {Us(sleepBefore)}, after {Us(sleepAfter)})"),
+                Us(hostSleep), "1 (baseline)"],
+            ["guest: EVTCHNOP_send to its own IPI port, delivered as an upcall on the way back (event callback + iret hypercall)",
+                Us(tb.EventSend), "send/hypercall " + Times(tb.EventSend / tb.NullHypercall)],
+            ["baseline: null hypercall (xen_version) in the same guest, same run", Us(tb.NullHypercall), "1 (baseline)"],
+        ]);
 
     // ---- (b) boot time ----
     Progress($"(b) boot time, {o.Repeats} runs each ...");

@@ -12,6 +12,8 @@
  *                         ring-0 instruction costs (kvm_pvm emulates them)
  *   baselines stack N     the same with 5 `push %rax` and 5 `pop %rax`: one
  *                         ring-0 instruction with a memory operand
+ *   baselines sleep N     N clock_nanosleep() to 1 ms ahead (absolute, CLOCK_MONOTONIC); prints the
+ *                         median lateness in ns: how late the host itself wakes a sleeping thread
  *   baselines tsc         the TSC rate against CLOCK_MONOTONIC over 100 ms;
  *                         prints TSC ticks per ns
  *
@@ -199,6 +201,35 @@ static int bench_tsc(void)
     return 0;
 }
 
+/* Median lateness (ns) of n clock_nanosleep(1 ms) calls against CLOCK_MONOTONIC: the host's own timer wake-up. */
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static int bench_sleep(long n)
+{
+    uint64_t *late = calloc((size_t)n, sizeof(uint64_t));
+    if ( !late )
+        return 1;
+    for ( long i = 0; i < n; i++ )
+    {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        uint64_t deadline = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec + 1000000;
+        struct timespec d = { (time_t)(deadline / 1000000000ull), (long)(deadline % 1000000000ull) };
+        while ( clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &d, NULL) != 0 )
+            ;
+        uint64_t t = (uint64_t)now_ns();
+        late[i] = t > deadline ? t - deadline : 0;
+    }
+    qsort(late, (size_t)n, sizeof(uint64_t), cmp_u64);
+    printf("%llu\n", (unsigned long long)late[n / 2]);
+    free(late);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     long n = argc > 2 ? strtol(argv[2], NULL, 10) : 0;
@@ -207,7 +238,7 @@ int main(int argc, char **argv)
         return bench_tsc();
     if ( argc != 3 || n <= 0 )
     {
-        fprintf(stderr, "usage: baselines getppid|syscall|fault|exit|nops|stack N | baselines tsc\n");
+        fprintf(stderr, "usage: baselines getppid|syscall|fault|sleep|exit|nops|stack N | baselines tsc\n");
         return 2;
     }
     if ( !strcmp(argv[1], "getppid") )
@@ -216,6 +247,8 @@ int main(int argc, char **argv)
         return bench_syscall(n);
     if ( !strcmp(argv[1], "fault") )
         return bench_fault(n);
+    if ( !strcmp(argv[1], "sleep") )
+        return bench_sleep(n);
     static const uint8_t nops[10] = { 0x90, 0x90, 0x90, 0x90, 0x90, 0x90, 0x90, 0x90, 0x90, 0x90 };
     static const uint8_t stack[10] = { 0x50, 0x50, 0x50, 0x50, 0x50, 0x58, 0x58, 0x58, 0x58, 0x58 };
 
