@@ -1,4 +1,5 @@
 using XenSharp.Hypervisor.Logging;
+using XenSharp.Kvm;
 
 namespace XenSharp.Hypervisor.Time;
 
@@ -7,7 +8,9 @@ namespace XenSharp.Hypervisor.Time;
 /// Invariants: every field of a <see cref="HostTimer"/> and the heap change only under <see cref="_lock"/>; a timer is
 /// in the heap at most once per generation, and an entry whose generation is not the timer's current one is stale and
 /// skipped (re-arming and cancelling never search the heap). Callbacks run on the queue's thread outside the lock, in
-/// deadline order. Precision: the thread sleeps in whole milliseconds, so a timer fires up to ~1 ms late, never early.
+/// deadline order. Precision: on the real host clock the thread sleeps in a timerfd until the earliest deadline
+/// (<see cref="PreciseWaiter"/>: the host kernel's own wake-up latency, tens of µs); otherwise (a test clock, no
+/// timerfd) in Monitor.Wait's whole milliseconds. Either way a timer never fires early.
 /// </summary>
 public sealed class TimerQueue : IDisposable
 {
@@ -17,6 +20,7 @@ public sealed class TimerQueue : IDisposable
     private readonly IHostClock _clock;
     private readonly HypervisorLog? _log;
     private readonly bool _ownThread;
+    private readonly PreciseWaiter? _waiter;
     private Thread? _thread;
     private bool _disposed;
 
@@ -26,6 +30,10 @@ public sealed class TimerQueue : IDisposable
         _clock = clock;
         _log = log;
         _ownThread = ownThread;
+        if (ownThread && clock is HostClock && System.Diagnostics.Stopwatch.Frequency == 1_000_000_000)
+        {
+            _waiter = PreciseWaiter.TryCreate(); // Stopwatch is CLOCK_MONOTONIC in ns here, the timerfd's clock
+        }
     }
 
     public IHostClock Clock => _clock;
@@ -53,6 +61,7 @@ public sealed class TimerQueue : IDisposable
             else if (earliest)
             {
                 Monitor.Pulse(_lock);
+                _waiter?.Wake();
             }
         }
     }
@@ -132,37 +141,38 @@ public sealed class TimerQueue : IDisposable
     {
         while (true)
         {
+            long sleepUntil;
             lock (_lock)
             {
-                while (true)
+                if (_disposed)
                 {
-                    if (_disposed)
-                    {
-                        return;
-                    }
+                    return;
+                }
 
-                    long now = _clock.NowNanoseconds;
-                    CollectDue(now);
-                    if (_due.Count > 0)
-                    {
-                        break;
-                    }
-
-                    if (!_heap.TryPeek(out _, out long next))
-                    {
-                        Monitor.Wait(_lock);
-                        continue;
-                    }
-
-                    // Round up: waking early would only spin through another wait.
-                    long ms = Math.Max(1, (next - now + 999_999) / 1_000_000);
+                long now = _clock.NowNanoseconds;
+                CollectDue(now);
+                sleepUntil = _due.Count > 0 ? now : _heap.TryPeek(out _, out long next) ? next : long.MaxValue;
+                if (_due.Count == 0 && (_waiter is null || _waiterFailed))
+                {
+                    // Monitor.Wait: whole milliseconds, rounded up (waking early would only spin through another wait).
+                    long ms = sleepUntil == long.MaxValue ? Timeout.Infinite : Math.Max(1, (sleepUntil - now + 999_999) / 1_000_000);
                     Monitor.Wait(_lock, (int)Math.Min(ms, int.MaxValue));
+                    continue;
                 }
             }
 
-            FireCollected();
+            if (_due.Count > 0)
+            {
+                FireCollected();
+            }
+            else if (!_waiter!.WaitUntil(sleepUntil))
+            {
+                _waiterFailed = true; // fall back to Monitor.Wait from now on
+            }
         }
     }
+
+    private volatile bool _waiterFailed;
 
     public void Dispose()
     {
@@ -175,9 +185,15 @@ public sealed class TimerQueue : IDisposable
             t = _thread;
         }
 
+        _waiter?.Wake();
         if (t is not null && t != Thread.CurrentThread)
         {
             t.Join(TimeSpan.FromSeconds(5));
+        }
+
+        if (t is null || !t.IsAlive)
+        {
+            _waiter?.Dispose();
         }
     }
 }

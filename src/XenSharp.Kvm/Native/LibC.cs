@@ -42,6 +42,32 @@ internal static unsafe partial class LibC
     [LibraryImport(Lib, EntryPoint = "ftruncate", SetLastError = true)]
     public static partial int Ftruncate(FileDescriptor fd, long length);
 
+    public const int CLOCK_MONOTONIC = 1;
+    public const int TFD_CLOEXEC = 0x80000;
+    public const int TFD_TIMER_ABSTIME = 1;
+    public const int EFD_CLOEXEC = 0x80000;
+    public const short POLLIN = 0x1;
+
+    [LibraryImport(Lib, EntryPoint = "timerfd_create", SetLastError = true)]
+    public static partial int TimerfdCreate(int clock, int flags);
+
+    /// <summary>new_value points at struct itimerspec {interval {sec, nsec}, value {sec, nsec}}: four longs.</summary>
+    [LibraryImport(Lib, EntryPoint = "timerfd_settime", SetLastError = true)]
+    public static partial int TimerfdSettime(FileDescriptor fd, int flags, long* newValue, long* oldValue);
+
+    [LibraryImport(Lib, EntryPoint = "eventfd", SetLastError = true)]
+    public static partial int Eventfd(uint initial, int flags);
+
+    /// <summary>fds points at struct pollfd {int fd; short events; short revents} × n.</summary>
+    [LibraryImport(Lib, EntryPoint = "poll", SetLastError = true)]
+    public static partial int Poll(void* fds, nuint n, int timeoutMs);
+
+    [LibraryImport(Lib, EntryPoint = "read", SetLastError = true)]
+    public static partial nint Read(FileDescriptor fd, void* buffer, nuint count);
+
+    [LibraryImport(Lib, EntryPoint = "write", SetLastError = true)]
+    public static partial nint Write(FileDescriptor fd, void* buffer, nuint count);
+
     [LibraryImport(Lib, EntryPoint = "fallocate", SetLastError = true)]
     public static partial int Fallocate(FileDescriptor fd, int mode, long offset, long length);
 }
