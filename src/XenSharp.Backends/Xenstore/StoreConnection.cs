@@ -45,6 +45,9 @@ internal sealed class StoreConnection
 
     public long QueuedEventBytes { get; set; }
 
+    /// <summary>How many events with each key wait in <see cref="Output"/>.</summary>
+    public Dictionary<string, int> WaitingEvents { get; } = new(StringComparer.Ordinal);
+
     /// <summary>Given up after a protocol violation, or released: never read, written or notified again.</summary>
     public bool Closed { get; set; }
 
@@ -59,6 +62,25 @@ internal sealed class StoreConnection
     public byte[]? Body { get; set; }
 
     public int BodyUsed { get; set; }
+
+    /// <summary>Takes a message off <see cref="Output"/> (sent, handed to an in-process client, or dropped) and its accounting.</summary>
+    public void Remove(LinkedListNode<OutMessage> node)
+    {
+        OutMessage m = node.Value;
+        Output.Remove(node);
+        if (m.EventKey is { } key)
+        {
+            QueuedEventBytes -= m.Bytes.Length;
+            if (--WaitingEvents[key] == 0)
+            {
+                WaitingEvents.Remove(key);
+            }
+        }
+        else
+        {
+            QueuedReplies--;
+        }
+    }
 
     public override string ToString() => Transport is null ? $"local client of d{Domid}" : $"d{Domid}";
 }

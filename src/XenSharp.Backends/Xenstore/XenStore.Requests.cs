@@ -85,7 +85,7 @@ public sealed partial class XenStore
             return;
         }
 
-        Enqueue(r.Connection, Encode(type, r.RequestId, r.TransactionId, payload), isEvent: false);
+        Enqueue(r.Connection, new OutMessage(Encode(type, r.RequestId, r.TransactionId, payload), null));
     }
 
     private void Reply(XsRequest r, string text) => Reply(r, r.Type, Encoding.Latin1.GetBytes(text + "\0"));
@@ -93,19 +93,20 @@ public sealed partial class XenStore
     private void Ack(XsRequest r) => Reply(r, r.Type, OkPayload);
 
     private void SendError(XsRequest r, XsError error) =>
-        Enqueue(r.Connection, Encode(XsMessageType.Error, r.RequestId, r.TransactionId, Encoding.ASCII.GetBytes(error + "\0")), isEvent: false);
+        Enqueue(r.Connection, new OutMessage(Encode(XsMessageType.Error, r.RequestId, r.TransactionId, Encoding.ASCII.GetBytes(error + "\0")), null));
 
-    private void Enqueue(StoreConnection c, byte[] message, bool isEvent)
+    private void Enqueue(StoreConnection c, OutMessage m)
     {
         if (c.Closed)
         {
             return;
         }
 
-        c.Output.AddLast(new OutMessage(message, isEvent));
-        if (isEvent)
+        c.Output.AddLast(m);
+        if (m.EventKey is { } key)
         {
-            c.QueuedEventBytes += message.Length;
+            c.QueuedEventBytes += m.Bytes.Length;
+            c.WaitingEvents[key] = c.WaitingEvents.GetValueOrDefault(key) + 1;
         }
         else
         {

@@ -169,26 +169,26 @@ public sealed partial class XenStore
     /// </summary>
     private void QueueEvent(StoreConnection c, string path, string token)
     {
-        byte[] payload = Encoding.Latin1.GetBytes($"{path}\0{token}\0");
-        if (payload.Length > XenstoreLayout.PayloadMax || c.Closed)
+        string key = $"{path}\0{token}";
+        int length = XenstoreLayout.HeaderSize + Encoding.Latin1.GetByteCount(key) + 1;
+        if (length > XenstoreLayout.HeaderSize + XenstoreLayout.PayloadMax || c.Closed)
         {
             return;
         }
 
-        byte[] message = Encode(XsMessageType.WatchEvent, 0, 0, payload);
-        if (!path.StartsWith('@') && c.Output.Any(m => m.IsEvent && m.Bytes.AsSpan().SequenceEqual(message)))
+        if (!path.StartsWith('@') && c.WaitingEvents.ContainsKey(key))
         {
             return;
         }
 
         StoreQuota quota = _domains.TryGetValue(c.Domid, out StoreDomain? d) ? d.Quota : Quota;
-        if (!c.IsPrivileged && quota.EventBytes != 0 && c.QueuedEventBytes + message.Length > quota.EventBytes)
+        if (!c.IsPrivileged && quota.EventBytes != 0 && c.QueuedEventBytes + length > quota.EventBytes)
         {
             _log?.Limited($"xenstore-events-{c.Domid}", $"(d{c.Domid}) xenstore: watch events not taken from the ring; dropping new ones");
             return;
         }
 
-        Enqueue(c, message, isEvent: true);
+        Enqueue(c, new OutMessage(Encode(XsMessageType.WatchEvent, 0, 0, Encoding.Latin1.GetBytes(key + "\0")), key));
     }
 
     /// <summary>

@@ -186,8 +186,7 @@ public sealed partial class XenStore
                 {
                     byte[] bytes = m.Value.Bytes;
                     reply = ((XsMessageType)BinaryPrimitives.ReadUInt32LittleEndian(bytes), bytes[XenstoreLayout.HeaderSize..]);
-                    c.Output.Remove(m);
-                    c.QueuedReplies--;
+                    c.Remove(m);
                     break;
                 }
             }
@@ -203,12 +202,18 @@ public sealed partial class XenStore
         lock (_lock)
         {
             var events = new List<(string, string)>();
-            foreach (OutMessage m in c.Output.Where(m => m.IsEvent).ToList())
+            LinkedListNode<OutMessage>? m = c.Output.First;
+            while (m is not null)
             {
-                string[] parts = Encoding.Latin1.GetString(m.Bytes, XenstoreLayout.HeaderSize, m.Bytes.Length - XenstoreLayout.HeaderSize).Split('\0');
-                events.Add((parts[0], parts.Length > 1 ? parts[1] : ""));
-                c.Output.Remove(m);
-                c.QueuedEventBytes -= m.Bytes.Length;
+                LinkedListNode<OutMessage>? next = m.Next;
+                if (m.Value.EventKey is { } key)
+                {
+                    int nul = key.IndexOf('\0', StringComparison.Ordinal);
+                    events.Add((key[..nul], key[(nul + 1)..]));
+                    c.Remove(m);
+                }
+
+                m = next;
             }
 
             return events;
@@ -363,16 +368,8 @@ public sealed partial class XenStore
                 break;
             }
 
-            c.Output.RemoveFirst();
+            c.Remove(first);
             c.OutputOffset = 0;
-            if (m.IsEvent)
-            {
-                c.QueuedEventBytes -= m.Bytes.Length;
-            }
-            else
-            {
-                c.QueuedReplies--;
-            }
         }
 
         return moved;
@@ -442,6 +439,7 @@ public sealed partial class XenStore
         c.Watches.Clear();
         c.Transactions.Clear();
         c.Output.Clear();
+        c.WaitingEvents.Clear();
         c.OutputOffset = 0;
         c.QueuedReplies = 0;
         c.QueuedEventBytes = 0;
