@@ -88,6 +88,17 @@ public sealed partial class XenStore
         }
     }
 
+    /// <summary>A client of the host socket: privileged, as domain 0's tools are.</summary>
+    internal StoreConnection ConnectSocket(IStoreTransport transport)
+    {
+        lock (_lock)
+        {
+            var c = new StoreConnection(0, privileged: true, transport);
+            _connections.Add(c);
+            return c;
+        }
+    }
+
     /// <summary>
     /// XS_INTRODUCE from the toolstack: the store starts serving <paramref name="domid"/> on its ring page, notifying
     /// it through <paramref name="notify"/>, writes the server features into the page and fires @introduceDomain.
@@ -142,6 +153,18 @@ public sealed partial class XenStore
             }
 
             FlushDirty();
+        }
+    }
+
+    /// <summary>Open connections of every kind (tests watch clients come and go).</summary>
+    internal int ConnectionCount
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _connections.Count;
+            }
         }
     }
 

@@ -55,6 +55,7 @@ public sealed class RunSession
     public async Task<IReadOnlyList<DomainOutcome>> RunAsync()
     {
         IReadOnlyList<BuildRequest> requests = Prepare(_configs);
+        using StoreSocketServer? socket = _options.XenstoreSocket is { } path ? StoreSocketServer.Start(Store, path) : null;
         DateTime deadline = _options.Timeout is { } t ? DateTime.UtcNow + t : DateTime.MaxValue;
         bool prefix = _configs.Count > 1;
         var tasks = new List<Task<DomainOutcome>>();
