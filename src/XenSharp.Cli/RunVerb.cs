@@ -19,15 +19,20 @@ public static class RunVerb
         var configs = new Argument<string[]>("config") { Description = "xl-style domain config files; several start several domains", Arity = ArgumentArity.OneOrMore };
         var timeout = new Option<double?>("--timeout") { Description = "Destroy domains still running after this many seconds (exit status 124)" };
         var pool = new Option<int?>("--pool-mb") { Description = $"Machine memory shared by all domains, in MiB (default {DefaultPoolMiB}, or $XENSHARP_POOL_MB)" };
+        var socket = new Option<string?>("--xenstore-socket")
+        {
+            Description = "Also serve xenstore on this Unix socket, as xenstored does (e.g. /run/xenstored/socket), for Xen's xenstore-* tools",
+        };
         var cmd = new Command("run", "Boot PV domains from xl config files and attach their consoles");
         cmd.Arguments.Add(configs);
         cmd.Options.Add(timeout);
         cmd.Options.Add(pool);
-        cmd.SetAction(r => Execute(r.GetValue(configs) ?? [], r.GetValue(timeout), r.GetValue(pool)));
+        cmd.Options.Add(socket);
+        cmd.SetAction(r => Execute(r.GetValue(configs) ?? [], r.GetValue(timeout), r.GetValue(pool), r.GetValue(socket)));
         return cmd;
     }
 
-    public static int Execute(string[] configPaths, double? timeoutSeconds, int? poolMiB)
+    public static int Execute(string[] configPaths, double? timeoutSeconds, int? poolMiB, string? xenstoreSocket = null)
     {
         try
         {
@@ -36,11 +41,12 @@ public static class RunVerb
             IReadOnlyList<BuildRequest> _ = RunSession.Prepare(configs); // fail on bad kernels before touching KVM
             ulong pool = (ulong)(poolMiB ?? PoolFromEnvironment()) << 20;
             using XenHypervisor hv = XenHypervisor.CreateOnKvm(pool, HypervisorLog.Stderr);
-            var options = new RunOptions { Timeout = timeoutSeconds is { } s ? TimeSpan.FromSeconds(s) : null };
+            var options = new RunOptions { Timeout = timeoutSeconds is { } s ? TimeSpan.FromSeconds(s) : null, XenstoreSocket = xenstoreSocket };
             IReadOnlyList<DomainOutcome> outcomes = new RunSession(hv, configs, Console.Out, options).RunAsync().GetAwaiter().GetResult();
             return RunSession.ExitCode(outcomes);
         }
-        catch (Exception e) when (e is ConfigException or KernelImageException or DomainBuildException or KvmUnavailableException or KvmException or UsageException)
+        catch (Exception e) when (e is ConfigException or KernelImageException or DomainBuildException or KvmUnavailableException or KvmException or UsageException
+            or System.Net.Sockets.SocketException)
         {
             Console.Error.WriteLine($"xensharp: {e.Message}");
             return DomainOutcome.UsageError;

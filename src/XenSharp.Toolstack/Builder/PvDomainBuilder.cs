@@ -12,7 +12,7 @@ namespace XenSharp.Toolstack.Builder;
 
 /// <summary>
 /// Builds a 64-bit PV domain the way Xen's toolstack does (libxenguest's x86 PV path): loads the kernel, writes the
-/// P2M list, start_info, xenstore and console pages, the initial 4-level page tables (page-table frames mapped
+/// P2M list, start_info, xenstore and console pages (with their event channels), the initial 4-level page tables (page-table frames mapped
 /// read-only, typed and the L4 pinned in the frame table), the hypercall page and shared_info, and prepares vCPU 0.
 /// </summary>
 public static class PvDomainBuilder
@@ -20,13 +20,13 @@ public static class PvDomainBuilder
     private const ulong TableFlags = PageTableFlags.Present | PageTableFlags.Writable | PageTableFlags.Accessed | PageTableFlags.Dirty | PageTableFlags.User;
 
     public static Domain Build(XenHypervisor hypervisor, BuildRequest request, IConsoleSink console) =>
-        Build(hypervisor, request, console, out _, out _);
+        Build(hypervisor, request, console, out _);
 
     /// <summary>
-    /// Builds the domain and reports its PV console as the toolstack hands it to the console backend: the ring's frame
-    /// and the port allocated unbound for domain 0 (also in start_info's console.domU).
+    /// Builds the domain and reports its xenstore and PV console rings as the toolstack hands them to their backends:
+    /// each page's frame and the port allocated unbound for domain 0 (also in start_info).
     /// </summary>
-    public static Domain Build(XenHypervisor hypervisor, BuildRequest request, IConsoleSink console, out Mfn consoleMfn, out int consolePort)
+    public static Domain Build(XenHypervisor hypervisor, BuildRequest request, IConsoleSink console, out DomainRings rings)
     {
         KernelImage image = request.Kernel;
         XenGuestInfo info = image.Xen;
@@ -52,8 +52,8 @@ public static class PvDomainBuilder
 
         try
         {
-            consolePort = Populate(hypervisor, d, request, layout);
-            consoleMfn = d.P2m[layout.ConsolePfn];
+            (int storePort, int consolePort) = Populate(hypervisor, d, request, layout);
+            rings = new DomainRings(d.P2m[layout.XenstorePfn], storePort, d.P2m[layout.ConsolePfn], consolePort);
             return d;
         }
         catch
@@ -63,8 +63,8 @@ public static class PvDomainBuilder
         }
     }
 
-    /// <summary>Fills the domain's memory and start state; returns the console event channel.</summary>
-    private static int Populate(XenHypervisor hv, Domain d, BuildRequest request, PvLayout layout)
+    /// <summary>Fills the domain's memory and start state; returns the xenstore and console event channels.</summary>
+    private static (int StorePort, int ConsolePort) Populate(XenHypervisor hv, Domain d, BuildRequest request, PvLayout layout)
     {
         MachinePool pool = hv.Pool;
         Span<byte> Page(ulong pfn) => pool.Frame(d.P2m[pfn]);
@@ -99,16 +99,16 @@ public static class PvDomainBuilder
         }
 
         Mfn l4 = BuildPageTables(hv, d, layout);
-        // libxl allocates the xenstore port, then the console port, unbound for their backends in domain 0, so they get
-        // ports 1 and 2. There is no xenstore yet (store_evtchn stays 0, which guests read as "no xenstore"), so the
-        // console port is the first allocation: port 1.
+        // libxl allocates the xenstore port, then the console port, unbound for their backends in domain 0 (xenstored and
+        // xenconsoled), so they get ports 1 and 2.
+        int storePort = d.Events.AllocUnbound(EventChannelOp.BackendDomain);
         int consolePort = d.Events.AllocUnbound(EventChannelOp.BackendDomain);
-        if (consolePort < 0)
+        if (storePort < 0 || consolePort < 0)
         {
-            throw new DomainBuildException($"cannot allocate the console event channel: error {consolePort}");
+            throw new DomainBuildException($"cannot allocate the xenstore and console event channels: error {Math.Min(storePort, consolePort)}");
         }
 
-        WriteStartInfo(d, layout, request, Page(layout.StartInfoPfn), consolePort);
+        WriteStartInfo(d, layout, request, Page(layout.StartInfoPfn), storePort, consolePort);
         WriteSharedInfo(d);
 
         Vcpu v0 = d.Vcpus[0];
@@ -122,7 +122,7 @@ public static class PvDomainBuilder
         }
 
         v0.SetInitialContext(info.Entry, layout.VirtOf(layout.StackPfn + 1), layout.VirtOf(layout.StartInfoPfn));
-        return consolePort;
+        return (storePort, consolePort);
     }
 
     /// <summary>
@@ -184,13 +184,14 @@ public static class PvDomainBuilder
         return l4;
     }
 
-    private static void WriteStartInfo(Domain d, PvLayout layout, BuildRequest request, Span<byte> si, int consolePort)
+    private static void WriteStartInfo(Domain d, PvLayout layout, BuildRequest request, Span<byte> si, int storePort, int consolePort)
     {
         Encoding.ASCII.GetBytes(StartInfoLayout.Magic64, si[StartInfoLayout.MagicOffset..]);
         BinaryPrimitives.WriteUInt64LittleEndian(si[StartInfoLayout.NrPages..], d.NrPages);
         BinaryPrimitives.WriteUInt64LittleEndian(si[StartInfoLayout.SharedInfo..], d.SharedInfo.Address);
         BinaryPrimitives.WriteUInt32LittleEndian(si[StartInfoLayout.Flags..], layout.RamdiskByPfn ? StartInfoLayout.SifModStartPfn : 0);
         BinaryPrimitives.WriteUInt64LittleEndian(si[StartInfoLayout.StoreMfn..], d.P2m[layout.XenstorePfn].Value);
+        BinaryPrimitives.WriteUInt32LittleEndian(si[StartInfoLayout.StoreEvtchn..], (uint)storePort);
         BinaryPrimitives.WriteUInt64LittleEndian(si[StartInfoLayout.ConsoleMfn..], d.P2m[layout.ConsolePfn].Value);
         BinaryPrimitives.WriteUInt32LittleEndian(si[StartInfoLayout.ConsoleEvtchn..], (uint)consolePort);
         BinaryPrimitives.WriteUInt64LittleEndian(si[StartInfoLayout.PtBase..], layout.VirtOf(layout.PageTablePfn));

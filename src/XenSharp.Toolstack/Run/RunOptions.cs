@@ -8,4 +8,7 @@ public sealed record RunOptions
 
     /// <summary>Most restarts of one domain (on_reboot/on_crash = restart) before the session gives up on it.</summary>
     public int MaxRestarts { get; init; } = 5;
+
+    /// <summary>A Unix socket path to serve xenstore on for host tools while the session runs; null: none.</summary>
+    public string? XenstoreSocket { get; init; }
 }

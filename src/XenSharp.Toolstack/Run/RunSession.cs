@@ -1,11 +1,13 @@
 using XenSharp.Abi;
 using XenSharp.Backends.Console;
+using XenSharp.Backends.Xenstore;
 using XenSharp.Hypervisor;
 using XenSharp.Hypervisor.Domains;
 using XenSharp.Hypervisor.Memory;
 using XenSharp.Toolstack.Builder;
 using XenSharp.Toolstack.Config;
 using XenSharp.Toolstack.Image;
+using XenSharp.Toolstack.Store;
 
 namespace XenSharp.Toolstack.Run;
 
@@ -13,6 +15,8 @@ namespace XenSharp.Toolstack.Run;
 /// `xensharp run`: builds every configured domain in one hypervisor, attaches their consoles to the terminal, waits
 /// for each to end, applies its on_poweroff/on_reboot/on_crash action, and turns the endings into an exit status
 /// (the largest per-domain code: 0 poweroff, 1 crash, 3 reboot without restart, 124 timeout).
+/// The session is domain 0's toolstack: it runs the store every domain is introduced to, writes each domain's xenstore
+/// nodes as xl does before the domain starts and removes them when it ends.
 /// </summary>
 public sealed class RunSession
 {
@@ -21,14 +25,22 @@ public sealed class RunSession
     private readonly TextWriter _output;
     private readonly RunOptions _options;
     private readonly object _outputLock = new();
+    private readonly XsClient _dom0;
 
-    public RunSession(XenHypervisor hypervisor, IReadOnlyList<DomainConfig> configs, TextWriter output, RunOptions options)
+    /// <param name="store">The store to introduce domains to; null: a new one for this session.</param>
+    public RunSession(XenHypervisor hypervisor, IReadOnlyList<DomainConfig> configs, TextWriter output, RunOptions options, XenStore? store = null)
     {
         _hypervisor = hypervisor;
         _configs = configs;
         _output = output;
         _options = options;
+        Store = store ?? new XenStore(hypervisor.Log, domid => domid == 0 || hypervisor.Domains.Any(d => d.Id == domid));
+        _dom0 = Store.Connect(0);
+        XlStoreNodes.WriteDom0(_dom0);
     }
+
+    /// <summary>xenstored for the session's domains.</summary>
+    public XenStore Store { get; }
 
     /// <summary>Reads each kernel (and ramdisk) up front, so a bad file fails the run before any domain starts.</summary>
     public static IReadOnlyList<BuildRequest> Prepare(IReadOnlyList<DomainConfig> configs) =>
@@ -43,6 +55,7 @@ public sealed class RunSession
     public async Task<IReadOnlyList<DomainOutcome>> RunAsync()
     {
         IReadOnlyList<BuildRequest> requests = Prepare(_configs);
+        using StoreSocketServer? socket = _options.XenstoreSocket is { } path ? StoreSocketServer.Start(Store, path) : null;
         DateTime deadline = _options.Timeout is { } t ? DateTime.UtcNow + t : DateTime.MaxValue;
         bool prefix = _configs.Count > 1;
         var tasks = new List<Task<DomainOutcome>>();
@@ -50,8 +63,8 @@ public sealed class RunSession
         {
             var console = new TerminalConsole(_output, prefix ? _configs[i].Name : null, _outputLock);
             var mux = new ConsoleMux(console);
-            (Domain d, ConsoleBackend backend) = Build(requests[i], mux);
-            tasks.Add(Supervise(_configs[i], requests[i], d, backend, mux, console, deadline));
+            (Domain d, DomainBackends backends) = Build(_configs[i], requests[i], mux);
+            tasks.Add(Supervise(_configs[i], requests[i], d, backends, mux, console, deadline));
         }
 
         return await Task.WhenAll(tasks);
@@ -60,32 +73,42 @@ public sealed class RunSession
     public static int ExitCode(IEnumerable<DomainOutcome> outcomes) => outcomes.Select(o => o.ExitCode).DefaultIfEmpty(0).Max();
 
     /// <summary>
-    /// Builds a domain and connects its PV console ring to the terminal: console_io and the ring both print through
-    /// <paramref name="mux"/>. The backend runs on the vCPU thread when the guest notifies it and polls every 10 ms for
-    /// input and unnotified output.
+    /// Builds a domain, writes its xenstore nodes, introduces it to the store and connects its PV console ring to the
+    /// terminal: console_io and the ring both print through <paramref name="mux"/>. The console backend runs on the vCPU
+    /// thread when the guest notifies it and polls every 10 ms for input and unnotified output.
     /// </summary>
-    private (Domain Domain, ConsoleBackend Backend) Build(BuildRequest request, ConsoleMux mux)
+    private (Domain Domain, DomainBackends Backends) Build(DomainConfig config, BuildRequest request, ConsoleMux mux)
     {
-        Domain d = PvDomainBuilder.Build(_hypervisor, request, mux.Hypercall, out Mfn ring, out int port);
+        Domain d = PvDomainBuilder.Build(_hypervisor, request, mux.Hypercall, out DomainRings rings);
+        var backends = new DomainBackends(Store, _dom0, d.Id);
         try
         {
-            return (d, ConsoleBackend.Attach(d, ring, port, mux.Ring));
+            XsError e = XlStoreNodes.Write(_dom0, d.Id, d.Handle, config, rings, DateTime.UtcNow);
+            if (e != XsError.None)
+            {
+                throw new DomainBuildException($"{config.Name}: cannot write the domain's xenstore nodes: {e}");
+            }
+
+            backends.Store = XenstoreBackend.Attach(Store, d, rings.StoreMfn, rings.StorePort);
+            backends.Console = ConsoleBackend.Attach(d, rings.ConsoleMfn, rings.ConsolePort, mux.Ring);
+            return (d, backends);
         }
         catch
         {
+            backends.Dispose();
             _hypervisor.Destroy(d);
             throw;
         }
     }
 
-    /// <summary>Disconnects the console (after draining it) before the domain's frames are freed, then destroys the domain.</summary>
-    private void Destroy(Domain domain, ConsoleBackend backend)
+    /// <summary>Disconnects the backends (the console drained, the store told) before the domain's frames are freed, then destroys the domain.</summary>
+    private void Destroy(Domain domain, DomainBackends backends)
     {
-        backend.Dispose();
+        backends.Dispose();
         _hypervisor.Destroy(domain);
     }
 
-    private async Task<DomainOutcome> Supervise(DomainConfig config, BuildRequest request, Domain domain, ConsoleBackend backend, ConsoleMux mux, TerminalConsole console, DateTime deadline)
+    private async Task<DomainOutcome> Supervise(DomainConfig config, BuildRequest request, Domain domain, DomainBackends backend, ConsoleMux mux, TerminalConsole console, DateTime deadline)
     {
         int restarts = 0;
         while (true)
@@ -139,7 +162,7 @@ public sealed class RunSession
             {
                 restarts++;
                 _hypervisor.Log.Write($"{config.Name}: {ending}; restarting ({restarts}/{_options.MaxRestarts})");
-                (domain, backend) = Build(request, mux);
+                (domain, backend) = Build(config, request, mux);
                 continue;
             }
 

@@ -1,3 +1,4 @@
+using XenSharp.Backends.Xenstore;
 using XenSharp.Hypervisor;
 using XenSharp.Hypervisor.Logging;
 using XenSharp.Toolstack.Config;
@@ -28,10 +29,13 @@ public sealed class KvmHost : IDisposable
 
     public string Log => LogWriter.Text;
 
-    /// <summary>Runs the domains as `xensharp run` does; <paramref name="domainTimeout"/> is --timeout, and the whole run is bounded too.</summary>
-    public Task<IReadOnlyList<DomainOutcome>> RunAsync(IReadOnlyList<DomainConfig> configs, TimeSpan domainTimeout, TimeSpan? guard = null)
+    /// <summary>
+    /// Runs the domains as `xensharp run` does; <paramref name="domainTimeout"/> is --timeout, and the whole run is bounded
+    /// too. <paramref name="store"/>: the xenstored to introduce them to (null: the session's own).
+    /// </summary>
+    public Task<IReadOnlyList<DomainOutcome>> RunAsync(IReadOnlyList<DomainConfig> configs, TimeSpan domainTimeout, TimeSpan? guard = null, XenStore? store = null)
     {
-        var session = new RunSession(Hypervisor, configs, Console, new RunOptions { Timeout = domainTimeout });
+        var session = new RunSession(Hypervisor, configs, Console, new RunOptions { Timeout = domainTimeout }, store);
         return Limits.Within(session.RunAsync(), guard ?? domainTimeout + Limits.Generous, "the run session");
     }
 

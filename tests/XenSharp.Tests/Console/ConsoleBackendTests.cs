@@ -28,7 +28,8 @@ public sealed class ConsoleBackendTests : IDisposable
     public ConsoleBackendTests()
     {
         _hv = TestDomains.Hypervisor(_log);
-        _d = PvDomainBuilder.Build(_hv, new BuildRequest("c", TestDomains.GenericKernel(), 16, 1, ""), _sink, out _ring, out _port);
+        _d = PvDomainBuilder.Build(_hv, new BuildRequest("c", TestDomains.GenericKernel(), 16, 1, ""), _sink, out DomainRings rings);
+        (_ring, _port) = (rings.ConsoleMfn, rings.ConsolePort);
         _backend = ConsoleBackend.Attach(_d, _ring, _port, _sink, Timeout.InfiniteTimeSpan);
     }
 
@@ -43,7 +44,7 @@ public sealed class ConsoleBackendTests : IDisposable
     [Fact]
     public void AttachConnectsThePortAndMarksThePageConnected()
     {
-        Assert.Equal(1, _port);
+        Assert.Equal(2, _port); // libxl's order: the xenstore port is 1
         Assert.Equal(0, Page[XenConsoleLayout.Connection]);
         Assert.Equal(0, _d.Events.Status((uint)_port, out EventChannelStatus s));
         Assert.Equal(new EventChannelStatus(EventChannelStatusCode.Interdomain, 0, 0, (uint)_port), s);
@@ -206,7 +207,8 @@ public sealed class ConsoleBackendTests : IDisposable
     [Fact]
     public void TheTimerPicksUpInputAndUnnotifiedOutput()
     {
-        Domain d = PvDomainBuilder.Build(_hv, new BuildRequest("t", TestDomains.GenericKernel(), 16, 1, ""), _sink, out Mfn ring, out int port);
+        Domain d = PvDomainBuilder.Build(_hv, new BuildRequest("t", TestDomains.GenericKernel(), 16, 1, ""), _sink, out DomainRings rings);
+        (Mfn ring, int port) = (rings.ConsoleMfn, rings.ConsolePort);
         var sink = new CapturingConsole();
         sink.Input.Enqueue((byte)'k');
         using ConsoleBackend polled = ConsoleBackend.Attach(d, ring, port, sink, TimeSpan.FromMilliseconds(1));
@@ -228,7 +230,8 @@ public sealed class ConsoleBackendTests : IDisposable
     {
         var target = new CapturingConsole();
         var mux = new ConsoleMux(target);
-        Domain d = PvDomainBuilder.Build(_hv, new BuildRequest("m", TestDomains.GenericKernel(), 16, 1, ""), mux.Hypercall, out Mfn ring, out int port);
+        Domain d = PvDomainBuilder.Build(_hv, new BuildRequest("m", TestDomains.GenericKernel(), 16, 1, ""), mux.Hypercall, out DomainRings rings);
+        (Mfn ring, int port) = (rings.ConsoleMfn, rings.ConsolePort);
         using ConsoleBackend b = ConsoleBackend.Attach(d, ring, port, mux.Ring, Timeout.InfiniteTimeSpan);
         Vcpu v = d.Vcpus[0];
 

@@ -28,18 +28,21 @@ public sealed class EventChannelHypercallTests : IDisposable
     public void Dispose() => _hv.Dispose();
 
     [Fact]
-    public void TheBuilderAllocatesTheConsolePortUnboundForDomainZeroAndWritesItToStartInfo()
+    public void TheBuilderAllocatesTheStoreAndConsolePortsUnboundForDomainZeroAndWritesThemToStartInfo()
     {
         ulong startInfo = _v.FrameGet(StubFrame.Rsi);
         var field = new byte[4];
-        Assert.True(_v.CopyFromGuest(startInfo + StartInfoLayout.ConsoleEvtchn, field));
-        Assert.Equal(1U, BinaryPrimitives.ReadUInt32LittleEndian(field));
         Assert.True(_v.CopyFromGuest(startInfo + StartInfoLayout.StoreEvtchn, field));
-        Assert.Equal(0U, BinaryPrimitives.ReadUInt32LittleEndian(field)); // no xenstore
+        Assert.Equal(1U, BinaryPrimitives.ReadUInt32LittleEndian(field)); // libxl allocates the store port first
+        Assert.True(_v.CopyFromGuest(startInfo + StartInfoLayout.ConsoleEvtchn, field));
+        Assert.Equal(2U, BinaryPrimitives.ReadUInt32LittleEndian(field));
 
-        byte[] st = Status(EventChannelOp.DomidSelf, 1);
-        Assert.Equal((uint)EventChannelStatusCode.Unbound, U32(st, 8));
-        Assert.Equal(0, BinaryPrimitives.ReadUInt16LittleEndian(st.AsSpan(16)));
+        foreach (uint port in new uint[] { 1, 2 })
+        {
+            byte[] st = Status(EventChannelOp.DomidSelf, port);
+            Assert.Equal((uint)EventChannelStatusCode.Unbound, U32(st, 8));
+            Assert.Equal(0, BinaryPrimitives.ReadUInt16LittleEndian(st.AsSpan(16)));
+        }
     }
 
     [Fact]
@@ -52,7 +55,7 @@ public sealed class EventChannelHypercallTests : IDisposable
         Put(alloc);
         Assert.Equal(0, Op(EventChannelOp.AllocUnbound));
         uint port = U32(Get(8), 4);
-        Assert.Equal(2U, port);
+        Assert.Equal(3U, port); // after the store and console ports
 
         byte[] st = Status(EventChannelOp.DomidSelf, port);
         Assert.Equal((uint)EventChannelStatusCode.Unbound, U32(st, 8));
@@ -112,12 +115,12 @@ public sealed class EventChannelHypercallTests : IDisposable
         BinaryPrimitives.WriteUInt32LittleEndian(virq, Virq.Timer);
         Put(virq);
         Assert.Equal(0, Op(EventChannelOp.BindVirq));
-        Assert.Equal(2U, U32(Get(12), 8));
+        Assert.Equal(3U, U32(Get(12), 8)); // after the builder's store (1) and console (2) ports
 
         Put(new byte[8]);
         Assert.Equal(0, Op(EventChannelOp.BindIpi));
         uint ipi = U32(Get(8), 4);
-        Assert.Equal(3U, ipi);
+        Assert.Equal(4U, ipi);
 
         // A loopback interdomain channel to an unbound port offered to ourselves.
         int offered = _d.Events.AllocUnbound(EventChannelOp.DomidSelf);
@@ -153,7 +156,7 @@ public sealed class EventChannelHypercallTests : IDisposable
         Put(BitConverter.GetBytes(5000u));
         Assert.Equal(-XenErrno.EINVAL, Op(EventChannelOp.Send));
         Put(BitConverter.GetBytes(1u));
-        Assert.Equal(0, Op(EventChannelOp.Send)); // the console port, unbound without a backend: dropped
+        Assert.Equal(0, Op(EventChannelOp.Send)); // the store port, unbound without a backend: dropped
 
         Put(new byte[12]);
         Assert.Equal(-XenErrno.EPERM, Op(EventChannelOp.BindPirq));
@@ -207,7 +210,7 @@ public sealed class EventChannelHypercallTests : IDisposable
         Put(BitConverter.GetBytes(unchecked((ulong)-2L)));
         Assert.Equal(-XenErrno.EINVAL, Op(EventChannelOp.ExpandArray));
 
-        Put([1, 0, 0, 0, 3, 0, 0, 0]); // the console port
+        Put([1, 0, 0, 0, 3, 0, 0, 0]); // the store port
         Assert.Equal(0, Op(EventChannelOp.SetPriority));
         Put([1, 0, 0, 0, 16, 0, 0, 0]);
         Assert.Equal(-XenErrno.EINVAL, Op(EventChannelOp.SetPriority));
@@ -240,7 +243,7 @@ public sealed class EventChannelHypercallTests : IDisposable
         BinaryPrimitives.WriteUInt32LittleEndian(op.AsSpan(4), 0);
         Put(op);
         Assert.Equal(0, Call(HypercallNumber.EventChannelOpCompat, Scratch));
-        Assert.Equal(2U, U32(Get(EventChannelOp.CompatOpSize), 8));
+        Assert.Equal(3U, U32(Get(EventChannelOp.CompatOpSize), 8));
 
         foreach (int cmd in new[] { EventChannelOp.Reset, EventChannelOp.InitControl, 42 })
         {

@@ -1,0 +1,70 @@
+using System.Buffers.Binary;
+using System.Net.Sockets;
+using System.Text;
+using XenSharp.Abi;
+using XenSharp.IntegrationTests.Support;
+using Xunit;
+
+namespace XenSharp.IntegrationTests;
+
+/// <summary>`xensharp run --xenstore-socket`: host tools reach the running domains' store in xenstored's wire format.</summary>
+public class XenstoreSocketTests
+{
+    [KvmFact]
+    public async Task Run_WithXenstoreSocket_ServesTheStoreWhileTheDomainsRun()
+    {
+        using var dir = new TempDir();
+        string cfg = dir.Config("spinner.cfg", RepoPaths.Guest("hostile"), extra: "extra = \"hostile=spin\"\n");
+        string socketPath = Path.Combine(dir.Path, "run", "socket");
+        Task<CliResult> run = CliProcess.RunAsync(["run", cfg, "--timeout", "10", "--pool-mb", "256", "--xenstore-socket", socketPath]);
+
+        await Limits.Until(() => File.Exists(socketPath) || run.IsCompleted, Limits.Generous, "the xenstore socket");
+        Assert.False(run.IsCompleted, run.IsCompleted ? run.Result.ToString() : "");
+        using (var s = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified) { ReceiveTimeout = 10000 })
+        {
+            s.Connect(new UnixDomainSocketEndPoint(socketPath));
+            string name = "";
+            for (int i = 0; i < 200 && name != "spinner"; i++)
+            {
+                // The socket opens before the domain's nodes are written.
+                (XsMessageType type, string payload) = Request(s, XsMessageType.Read, "/local/domain/1/name\0");
+                name = type == XsMessageType.Read ? payload : "";
+                await Task.Delay(50);
+            }
+
+            Assert.Equal("spinner", name);
+            Assert.Equal((XsMessageType.IsDomainIntroduced, "T\0"), Request(s, XsMessageType.IsDomainIntroduced, "1\0"));
+            Assert.Equal((XsMessageType.Write, "OK\0"), Request(s, XsMessageType.Write, "/local/domain/1/data/from-host\0hi"));
+        }
+
+        CliResult r = await run;
+        Assert.Equal(124, r.ExitCode);
+        Assert.False(File.Exists(socketPath));
+    }
+
+    private static (XsMessageType Type, string Payload) Request(Socket s, XsMessageType type, string payload)
+    {
+        byte[] p = Encoding.ASCII.GetBytes(payload);
+        var m = new byte[16 + p.Length];
+        BinaryPrimitives.WriteUInt32LittleEndian(m, (uint)type);
+        BinaryPrimitives.WriteUInt32LittleEndian(m.AsSpan(12), (uint)p.Length);
+        p.CopyTo(m, 16);
+        s.Send(m);
+        byte[] h = Exactly(s, 16);
+        byte[] body = Exactly(s, (int)BinaryPrimitives.ReadUInt32LittleEndian(h.AsSpan(12)));
+        return ((XsMessageType)BinaryPrimitives.ReadUInt32LittleEndian(h), Encoding.ASCII.GetString(body));
+    }
+
+    private static byte[] Exactly(Socket s, int n)
+    {
+        var b = new byte[n];
+        for (int got = 0; got < n;)
+        {
+            int r = s.Receive(b, got, n - got, SocketFlags.None);
+            Assert.True(r > 0, "the store closed the socket");
+            got += r;
+        }
+
+        return b;
+    }
+}
