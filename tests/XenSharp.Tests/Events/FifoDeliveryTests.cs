@@ -257,7 +257,11 @@ public sealed class FifoDeliveryTests : IDisposable
         int a = T.BindIpi(0), b = T.BindIpi(0);
         Assert.Equal(0, T.SetPriority((uint)b, 3));
         uint ua = (uint)a, ub = (uint)b;
-        for (int round = 0; round < 2; round++)
+
+        // A round may see the runtime's own allocations while tiered compilation replaces the code under it (more
+        // likely on a loaded machine); allocation on the path itself would show in every round.
+        long least = long.MaxValue;
+        for (int round = 0; round < 20 && least != 0; round++)
         {
             long before = GC.GetAllocatedBytesForCurrentThread();
             for (int i = 0; i < 1000; i++)
@@ -269,11 +273,11 @@ public sealed class FifoDeliveryTests : IDisposable
                 _g.Word(b) = 0;
             }
 
-            if (round == 1)
-            {
-                Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
-            }
+            long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+            least = round == 0 ? long.MaxValue : Math.Min(least, allocated);
         }
+
+        Assert.Equal(0, least);
     }
 
     private void Send(params int[] ports)

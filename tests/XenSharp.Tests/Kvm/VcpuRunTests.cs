@@ -113,16 +113,23 @@ public class VcpuRunTests(ITestOutputHelper output)
             guest.Vcpu.Run();
         }
 
-        long before = GC.GetAllocatedBytesForCurrentThread();
+        // A round may see the runtime's own allocations while tiered compilation replaces the code under it (more
+        // likely on a loaded machine); allocation on the exit path itself would show in every round.
+        long least = long.MaxValue;
         ulong sum = 0;
-        for (int i = 0; i < 2000; i++)
+        for (int round = 0; round < 10 && least != 0; round++)
         {
-            VcpuExit exit = guest.Vcpu.Run();
-            sum += exit.IoPort + guest.Vcpu.SyncedRegisters.Rax;
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            for (int i = 0; i < 2000; i++)
+            {
+                VcpuExit exit = guest.Vcpu.Run();
+                sum += exit.IoPort + guest.Vcpu.SyncedRegisters.Rax;
+            }
+
+            least = Math.Min(least, GC.GetAllocatedBytesForCurrentThread() - before);
         }
 
-        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
-        Assert.Equal(0, allocated);
+        Assert.Equal(0, least);
         Assert.NotEqual(0ul, sum);
     }
 
