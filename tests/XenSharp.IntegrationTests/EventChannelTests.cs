@@ -21,6 +21,7 @@ public sealed class EventChannelTests
         DomainOutcome o = Assert.Single(await host.RunAsync([Guests.Config("fifo", "fifo")], Limits.Generous));
 
         string[] lines = Guests.Lines(o.Transcript);
+        Assert.True(lines.Length > 0 && lines[^1] == Guests.Success, $"exit {o.ExitCode}; transcript:\n{o.Transcript}\nlog:\n{host.Log}");
         Assert.DoesNotContain(lines, l => l.StartsWith("[FAIL]", StringComparison.Ordinal));
         Assert.Contains(lines, l => l.StartsWith("[PASS] init_control vCPU 0: 0, link_bits 17", StringComparison.Ordinal));
         Assert.Contains(lines, l => l.StartsWith("[PASS] the upcall arrives with port", StringComparison.Ordinal));
