@@ -10,7 +10,7 @@ namespace XenSharp.Backends.Console;
 /// Guests that use both channels write the same text to each: XTF sends every line to console_io and then to the ring,
 /// and Linux's hvc console replays what its early console_io console printed. So the last <see cref="EchoLimit"/>
 /// bytes written through console_io are remembered, and ring output that repeats them — byte for byte, in order — is
-/// consumed silently. Where a ring line differs, the echo is searched for a later line that starts the same way (the
+/// consumed silently; a CR the ring adds before an echoed LF counts as part of the repeat. Where a ring line differs, the echo is searched for a later line that starts the same way (the
 /// guest printed something through console_io only); if there is none, the echo is forgotten and the ring's bytes
 /// are printed from there on. A guest that uses only one channel has every byte printed exactly once.
 /// Both sides read input from the same sink. Thread-safe: console_io runs on vCPU threads, the ring on the backend's.
@@ -75,6 +75,12 @@ public sealed class ConsoleMux
                     continue;
                 }
 
+                if (IsLineEndCr(bytes, i) && _echo[_echoPos] == (byte)'\n')
+                {
+                    i++; // the ring's own CR before the LF console_io also had: part of the echo
+                    continue;
+                }
+
                 bool atLineStart = i == 0 ? _ringAtLineStart : bytes[i - 1] == (byte)'\n';
                 if (!atLineStart || !SkipToLineStartingWith(bytes[i..]))
                 {
@@ -95,6 +101,13 @@ public sealed class ConsoleMux
         }
     }
 
+    /// <summary>
+    /// A CR that ends a line on the ring (followed by LF, or last in this batch: the LF may come in the next one).
+    /// Mini-OS writes each line to console_io as is and to the ring with LF turned into CRLF, as a terminal wants it.
+    /// </summary>
+    private static bool IsLineEndCr(ReadOnlySpan<byte> bytes, int i) =>
+        bytes[i] == (byte)'\r' && (i + 1 == bytes.Length || bytes[i + 1] == (byte)'\n');
+
     /// <summary>Moves the match position to the next echoed line that begins with <paramref name="ring"/> (as far as both go).</summary>
     private bool SkipToLineStartingWith(ReadOnlySpan<byte> ring)
     {
@@ -105,8 +118,7 @@ public sealed class ConsoleMux
                 continue;
             }
 
-            int n = Math.Min(ring.Length, _echoLength - k);
-            if (_echo.AsSpan(k, n).SequenceEqual(ring[..n]))
+            if (EchoAtStartsWith(k, ring))
             {
                 _echoPos = k;
                 return true;
@@ -114,6 +126,30 @@ public sealed class ConsoleMux
         }
 
         return false;
+    }
+
+    /// <summary>Whether the echo from <paramref name="k"/> and <paramref name="ring"/> agree as far as both go (ring CRs before LFs aside).</summary>
+    private bool EchoAtStartsWith(int k, ReadOnlySpan<byte> ring)
+    {
+        int r = 0;
+        while (r < ring.Length && k < _echoLength)
+        {
+            if (_echo[k] == ring[r])
+            {
+                k++;
+                r++;
+            }
+            else if (_echo[k] == (byte)'\n' && IsLineEndCr(ring, r))
+            {
+                r++;
+            }
+            else
+            {
+                return false;
+            }
+        }
+
+        return true;
     }
 
     private int Read(Span<byte> buffer)

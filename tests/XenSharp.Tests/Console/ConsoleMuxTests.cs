@@ -67,6 +67,39 @@ public sealed class ConsoleMuxTests
     }
 
     [Fact]
+    public void RingCrlfRepeatingConsoleIoLfIsPrintedOnce()
+    {
+        // Mini-OS: every printk goes to console_io as is and to the ring with LF as CRLF.
+        Hc("MM: Init\n");
+        Hc("  start_pfn: 85\n");
+        Ring("MM: Init\r\n  start_pfn: 85\r");
+        Ring("\n");
+        Hc("done.\n");
+        Ring("done.\r\n");
+        Ring("ring only\r\n");
+        Assert.Equal("MM: Init\n  start_pfn: 85\ndone.\nring only\r\n", _target.Text);
+    }
+
+    [Fact]
+    public void RingCrlfLinesAfterConsoleIoOnlyLinesAreSkipped()
+    {
+        // Mini-OS prints its first line to console_io only, then every line to both; the ring is drained later.
+        Hc("Bootstrapping...\n");
+        Hc("Xen Minimal OS!\n");
+        Hc("  nr_pages: 0x2000\n");
+        Ring("Xen Minimal OS!\r\n  nr_pages: 0x2000\r\n");
+        Assert.Equal("Bootstrapping...\nXen Minimal OS!\n  nr_pages: 0x2000\n", _target.Text);
+    }
+
+    [Fact]
+    public void ACrInsideARingLineIsNotPartOfTheEcho()
+    {
+        Hc("ab\n");
+        Ring("a\rb\n");
+        Assert.Equal("ab\n\rb\n", _target.Text);
+    }
+
+    [Fact]
     public void AMismatchInsideALineIsPrintedFromThere()
     {
         Hc("abc\nabd\n");
