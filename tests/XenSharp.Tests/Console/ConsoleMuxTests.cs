@@ -38,7 +38,7 @@ public sealed class ConsoleMuxTests
         Hc("early boot\n");
         Ring("early XYZ\n");
         Ring("boot\n");
-        Assert.Equal("early boot\nXYZ\nboot\n", _target.Text);
+        Assert.Equal("early boot\nearly XYZ\nboot\n", _target.Text);
     }
 
     [Fact]
@@ -96,15 +96,35 @@ public sealed class ConsoleMuxTests
     {
         Hc("ab\n");
         Ring("a\rb\n");
-        Assert.Equal("ab\n\rb\n", _target.Text);
+        Assert.Equal("ab\na\rb\n", _target.Text);
     }
 
     [Fact]
-    public void AMismatchInsideALineIsPrintedFromThere()
+    public void ARingLineThatDiffersIsPrintedWhole()
     {
         Hc("abc\nabd\n");
         Ring("abX\n");
-        Assert.Equal("abc\nabd\nX\n", _target.Text);
+        Assert.Equal("abc\nabd\nabX\n", _target.Text);
+    }
+
+    [Fact]
+    public void ALineContinuedFromAnEarlierBatchIsPrintedFromTheDifference()
+    {
+        Hc("abc\n");
+        Ring("ab");
+        Ring("X\n");
+        Assert.Equal("abc\nX\n", _target.Text);
+    }
+
+    [Fact]
+    public void AConsoleIoOnlyLineSharingTheRingLinesPrefixIsSkipped()
+    {
+        // The guest's lines all begin "consdup: "; the first went to console_io only.
+        Hc("consdup: console_io only\n");
+        Hc("consdup: early 1\n");
+        Ring("consdup: early 1\r\n");
+        Ring("consdup: ring only\r\n");
+        Assert.Equal("consdup: console_io only\nconsdup: early 1\nconsdup: ring only\r\n", _target.Text);
     }
 
     [Fact]
