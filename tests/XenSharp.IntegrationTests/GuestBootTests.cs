@@ -47,6 +47,20 @@ public sealed class GuestBootTests
     }
 
     [KvmFact]
+    public async Task Consdup_LinesWrittenToConsoleIoAndAsCrlfToTheRingAppearOnce()
+    {
+        using var host = new KvmHost();
+
+        DomainOutcome o = Assert.Single(await host.RunAsync([Guests.Config("consdup", "consdup")], Limits.Generous));
+
+        Assert.Equal(DomainOutcome.Poweroff, o.ExitCode);
+        Assert.Equal(
+            "consdup: console_io only\nconsdup: early 1\nconsdup: early 2\nconsdup: late 1\nconsdup: late 2\n"
+            + "consdup: ring only\n" + Guests.Success + "\n",
+            o.Transcript);
+    }
+
+    [KvmFact]
     public async Task Crash_EndsCrashedAsReportedByTheGuest()
     {
         using var host = new KvmHost();

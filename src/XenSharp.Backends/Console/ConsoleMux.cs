@@ -8,11 +8,13 @@ namespace XenSharp.Backends.Console;
 /// <see cref="Ring"/> to the <see cref="ConsoleBackend"/>.
 /// <para>
 /// Guests that use both channels write the same text to each: XTF sends every line to console_io and then to the ring,
-/// and Linux's hvc console replays what its early console_io console printed. So the last <see cref="EchoLimit"/>
-/// bytes written through console_io are remembered, and ring output that repeats them — byte for byte, in order — is
-/// consumed silently. Where a ring line differs, the echo is searched for a later line that starts the same way (the
-/// guest printed something through console_io only); if there is none, the echo is forgotten and the ring's bytes
-/// are printed from there on. A guest that uses only one channel has every byte printed exactly once.
+/// Linux's hvc console replays what its early console_io console printed, and Mini-OS writes every line to both (to
+/// the ring with LF as CRLF). So the last <see cref="EchoLimit"/> bytes written through console_io are remembered, and
+/// ring output that repeats them — byte for byte, in order, a CR the ring adds before an LF aside — is consumed
+/// silently. Where a ring line differs, the echo is searched for a later line that starts as the whole ring line does
+/// (the guest printed something through console_io only; lines often share a prefix); if there is none, the echo is
+/// forgotten and the ring's bytes are printed from the start of that line on (from the difference if the line began in
+/// an earlier batch). A guest that uses only one channel has every byte printed exactly once.
 /// Both sides read input from the same sink. Thread-safe: console_io runs on vCPU threads, the ring on the backend's.
 /// </para>
 /// </summary>
@@ -66,20 +68,43 @@ public sealed class ConsoleMux
         lock (_lock)
         {
             int i = 0;
+            int lineStart = _ringAtLineStart ? 0 : -1; // where the current ring line began in this batch; -1: earlier
+            int echoLineStart = _echoPos;
             while (i < bytes.Length && _echoPos < _echoLength)
             {
                 if (_echo[_echoPos] == bytes[i])
                 {
                     _echoPos++;
                     i++;
+                    if (bytes[i - 1] == (byte)'\n')
+                    {
+                        lineStart = i;
+                        echoLineStart = _echoPos;
+                    }
+
                     continue;
                 }
 
-                bool atLineStart = i == 0 ? _ringAtLineStart : bytes[i - 1] == (byte)'\n';
-                if (!atLineStart || !SkipToLineStartingWith(bytes[i..]))
+                if (IsLineEndCr(bytes, i) && _echo[_echoPos] == (byte)'\n')
+                {
+                    i++; // the ring's own CR before the LF console_io also had: part of the echo
+                    continue;
+                }
+
+                if (lineStart < 0)
+                {
+                    break; // the line began in an earlier batch: print from the difference
+                }
+
+                // Lines often share a prefix ("consdup: ..."): look for the whole ring line, from its start, further on.
+                i = lineStart;
+                _echoPos = echoLineStart;
+                if (!SkipToLineStartingWith(bytes[i..]))
                 {
                     break;
                 }
+
+                echoLineStart = _echoPos;
             }
 
             if (i < bytes.Length)
@@ -95,6 +120,13 @@ public sealed class ConsoleMux
         }
     }
 
+    /// <summary>
+    /// A CR that ends a line on the ring (followed by LF, or last in this batch: the LF may come in the next one).
+    /// Mini-OS writes each line to console_io as is and to the ring with LF turned into CRLF, as a terminal wants it.
+    /// </summary>
+    private static bool IsLineEndCr(ReadOnlySpan<byte> bytes, int i) =>
+        bytes[i] == (byte)'\r' && (i + 1 == bytes.Length || bytes[i + 1] == (byte)'\n');
+
     /// <summary>Moves the match position to the next echoed line that begins with <paramref name="ring"/> (as far as both go).</summary>
     private bool SkipToLineStartingWith(ReadOnlySpan<byte> ring)
     {
@@ -105,8 +137,7 @@ public sealed class ConsoleMux
                 continue;
             }
 
-            int n = Math.Min(ring.Length, _echoLength - k);
-            if (_echo.AsSpan(k, n).SequenceEqual(ring[..n]))
+            if (EchoAtStartsWith(k, ring))
             {
                 _echoPos = k;
                 return true;
@@ -114,6 +145,30 @@ public sealed class ConsoleMux
         }
 
         return false;
+    }
+
+    /// <summary>Whether the echo from <paramref name="k"/> and <paramref name="ring"/> agree as far as both go (ring CRs before LFs aside).</summary>
+    private bool EchoAtStartsWith(int k, ReadOnlySpan<byte> ring)
+    {
+        int r = 0;
+        while (r < ring.Length && k < _echoLength)
+        {
+            if (_echo[k] == ring[r])
+            {
+                k++;
+                r++;
+            }
+            else if (_echo[k] == (byte)'\n' && IsLineEndCr(ring, r))
+            {
+                r++;
+            }
+            else
+            {
+                return false;
+            }
+        }
+
+        return true;
     }
 
     private int Read(Span<byte> buffer)

@@ -27,6 +27,7 @@ public sealed class KernelImage
     /// <summary>Size in bytes of the loaded image, the buffer <see cref="CopyTo"/> needs.</summary>
     public int ImageSize => (int)(Xen.VirtKernelEnd - Xen.VirtKernelStart);
 
+    /// <summary>Reads and checks a kernel file, gunzipping it first where libxc would (<see cref="GzipKernel"/>).</summary>
     public static KernelImage Load(string path)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
@@ -50,7 +51,7 @@ public sealed class KernelImage
             throw new KernelImageException($"{path}: cannot read kernel file: {e.Message}", e);
         }
 
-        return Parse(bytes, path);
+        return Parse(GzipKernel.Unpack(bytes, path), path);
     }
 
     public static KernelImage Parse(ReadOnlyMemory<byte> bytes, string nameForMessages)

@@ -38,7 +38,7 @@ public sealed class ConsoleMuxTests
         Hc("early boot\n");
         Ring("early XYZ\n");
         Ring("boot\n");
-        Assert.Equal("early boot\nXYZ\nboot\n", _target.Text);
+        Assert.Equal("early boot\nearly XYZ\nboot\n", _target.Text);
     }
 
     [Fact]
@@ -67,11 +67,64 @@ public sealed class ConsoleMuxTests
     }
 
     [Fact]
-    public void AMismatchInsideALineIsPrintedFromThere()
+    public void RingCrlfRepeatingConsoleIoLfIsPrintedOnce()
+    {
+        // Mini-OS: every printk goes to console_io as is and to the ring with LF as CRLF.
+        Hc("MM: Init\n");
+        Hc("  start_pfn: 85\n");
+        Ring("MM: Init\r\n  start_pfn: 85\r");
+        Ring("\n");
+        Hc("done.\n");
+        Ring("done.\r\n");
+        Ring("ring only\r\n");
+        Assert.Equal("MM: Init\n  start_pfn: 85\ndone.\nring only\r\n", _target.Text);
+    }
+
+    [Fact]
+    public void RingCrlfLinesAfterConsoleIoOnlyLinesAreSkipped()
+    {
+        // Mini-OS prints its first line to console_io only, then every line to both; the ring is drained later.
+        Hc("Bootstrapping...\n");
+        Hc("Xen Minimal OS!\n");
+        Hc("  nr_pages: 0x2000\n");
+        Ring("Xen Minimal OS!\r\n  nr_pages: 0x2000\r\n");
+        Assert.Equal("Bootstrapping...\nXen Minimal OS!\n  nr_pages: 0x2000\n", _target.Text);
+    }
+
+    [Fact]
+    public void ACrInsideARingLineIsNotPartOfTheEcho()
+    {
+        Hc("ab\n");
+        Ring("a\rb\n");
+        Assert.Equal("ab\na\rb\n", _target.Text);
+    }
+
+    [Fact]
+    public void ARingLineThatDiffersIsPrintedWhole()
     {
         Hc("abc\nabd\n");
         Ring("abX\n");
-        Assert.Equal("abc\nabd\nX\n", _target.Text);
+        Assert.Equal("abc\nabd\nabX\n", _target.Text);
+    }
+
+    [Fact]
+    public void ALineContinuedFromAnEarlierBatchIsPrintedFromTheDifference()
+    {
+        Hc("abc\n");
+        Ring("ab");
+        Ring("X\n");
+        Assert.Equal("abc\nX\n", _target.Text);
+    }
+
+    [Fact]
+    public void AConsoleIoOnlyLineSharingTheRingLinesPrefixIsSkipped()
+    {
+        // The guest's lines all begin "consdup: "; the first went to console_io only.
+        Hc("consdup: console_io only\n");
+        Hc("consdup: early 1\n");
+        Ring("consdup: early 1\r\n");
+        Ring("consdup: ring only\r\n");
+        Assert.Equal("consdup: console_io only\nconsdup: early 1\nconsdup: ring only\r\n", _target.Text);
     }
 
     [Fact]
