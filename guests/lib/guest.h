@@ -83,6 +83,13 @@ void probe_page_fault_entry(void);
 extern unsigned long page_faults;            /* faults probe_read took */
 void unexpected_fault(unsigned long rip);    /* provided by a guest using the probe: any other #PF; must not return */
 
+/* ---- pvclock.c ---- */
+/* Xen system time (ns) as a guest computes it from a vcpu_time_info (the version protocol, then the TSC scaled). */
+uint64_t pvclock_read(const volatile struct vcpu_time_info *t);
+/* The 2-level ABI's event handling: clears the vCPU's pending flags and selector, then clears and counts every
+ * pending, unmasked port (counts[port]++; 4096 entries). */
+void evtchn_2l_consume(volatile struct shared_info *s, volatile struct vcpu_info *vi, volatile unsigned long *counts);
+
 /* ---- string.c ---- */
 void *memset(void *d, int c, size_t n);
 void *memcpy(void *d, const void *s, size_t n);

@@ -123,4 +123,34 @@ _Static_assert(sizeof(struct start_info) == 1168, "start_info size");
 
 #define XEN_START_MAGIC "xen-3.0-x86_64"
 
+/* vcpu_time_info (32 bytes): system time = system_time + scale(rdtsc - tsc_timestamp); see pvclock_read(). */
+struct vcpu_time_info {
+    uint32_t version, pad0;          /* odd while the hypervisor updates it */
+    uint64_t tsc_timestamp, system_time;
+    uint32_t tsc_to_system_mul;
+    int8_t tsc_shift;
+    uint8_t flags, pad1[2];          /* flags bit 0: TSC_STABLE */
+};
+
+/* vcpu_info (64 bytes): in shared_info for vCPUs 0-31, or where VCPUOP_register_vcpu_info put it. */
+struct vcpu_info {
+    uint8_t evtchn_upcall_pending, evtchn_upcall_mask;
+    uint8_t pad[6];
+    unsigned long evtchn_pending_sel;
+    unsigned long cr2, pad2;
+    struct vcpu_time_info time;
+};
+
+/* The head of shared_info up to the wall clock. */
+struct shared_info {
+    struct vcpu_info vcpu_info[32];
+    unsigned long evtchn_pending[64];
+    unsigned long evtchn_mask[64];
+    uint32_t wc_version, wc_sec, wc_nsec, wc_sec_hi;
+};
+
+_Static_assert(sizeof(struct vcpu_info) == 64, "vcpu_info size");
+_Static_assert(__builtin_offsetof(struct shared_info, evtchn_pending) == 2048, "shared_info layout");
+_Static_assert(__builtin_offsetof(struct shared_info, wc_version) == 3072, "shared_info layout");
+
 #endif /* GUEST_XEN_H */

@@ -26,74 +26,14 @@
 #define SHARED_INFO_VA         0x3ff000UL
 #define MAX_N                  10000
 
-struct vcpu_time_info {
-    uint32_t version, pad0;
-    uint64_t tsc_timestamp, system_time;
-    uint32_t tsc_to_system_mul;
-    int8_t tsc_shift;
-    uint8_t flags, pad1[2];
-};
-
-struct vcpu_info {
-    uint8_t evtchn_upcall_pending, evtchn_upcall_mask;
-    uint8_t pad[6];
-    unsigned long evtchn_pending_sel;
-    unsigned long cr2, pad2;
-    struct vcpu_time_info time;
-};
-
-struct shared_info {
-    struct vcpu_info vcpu_info[32];
-    unsigned long evtchn_pending[64];
-    unsigned long evtchn_mask[64];
-};
-
 static volatile struct shared_info *const shared = (volatile struct shared_info *)SHARED_INFO_VA;
 static volatile struct vcpu_info *vi;
 static volatile unsigned long events[4096];
 static uint64_t late[MAX_N];
 
-static inline uint64_t rdtsc(void)
-{
-    uint32_t lo, hi;
-    asm volatile ("rdtsc" : "=a" (lo), "=d" (hi));
-    return ((uint64_t)hi << 32) | lo;
-}
+static uint64_t now(void) { return pvclock_read(&vi->time); }
 
-static uint64_t now(void)
-{
-    volatile struct vcpu_time_info *t = &vi->time;
-    uint32_t v;
-    uint64_t r;
-    do {
-        v = t->version;
-        asm volatile ("" ::: "memory");
-        uint64_t delta = rdtsc() - t->tsc_timestamp;
-        delta = t->tsc_shift >= 0 ? delta << t->tsc_shift : delta >> -t->tsc_shift;
-        r = t->system_time + (uint64_t)(((unsigned __int128)delta * t->tsc_to_system_mul) >> 32);
-        asm volatile ("" ::: "memory");
-    } while ( (v & 1) || v != t->version );
-    return r;
-}
-
-void do_event(void)
-{
-    vi->evtchn_upcall_pending = 0;
-    unsigned long sel = __atomic_exchange_n(&vi->evtchn_pending_sel, 0, __ATOMIC_SEQ_CST);
-    while ( sel )
-    {
-        unsigned int i = __builtin_ctzl(sel);
-        sel &= sel - 1;
-        unsigned long pend = shared->evtchn_pending[i] & ~shared->evtchn_mask[i];
-        while ( pend )
-        {
-            unsigned int j = __builtin_ctzl(pend);
-            pend &= pend - 1;
-            __atomic_fetch_and(&shared->evtchn_pending[i], ~(1UL << j), __ATOMIC_SEQ_CST);
-            events[i * 64 + j]++;
-        }
-    }
-}
+void do_event(void) { evtchn_2l_consume(shared, vi, events); }
 
 static void events_on(void)
 {

@@ -48,29 +48,6 @@
 #define XEN_EBUSY  16
 #define XEN_EEXIST 17
 
-struct vcpu_time_info {
-    uint32_t version, pad0;
-    uint64_t tsc_timestamp, system_time;
-    uint32_t tsc_to_system_mul;
-    int8_t tsc_shift;
-    uint8_t flags, pad1[2];
-};
-
-struct vcpu_info {
-    uint8_t evtchn_upcall_pending, evtchn_upcall_mask;
-    uint8_t pad[6];
-    unsigned long evtchn_pending_sel;
-    unsigned long cr2, pad2;
-    struct vcpu_time_info time;
-};
-
-struct shared_info {
-    struct vcpu_info vcpu_info[32];
-    unsigned long evtchn_pending[64];
-    unsigned long evtchn_mask[64];
-    uint32_t wc_version, wc_sec, wc_nsec, wc_sec_hi;
-};
-
 struct runstate { int state; int pad; uint64_t entry; uint64_t time[4]; };
 
 struct trap_info { uint8_t vector, flags; uint16_t cs; uint32_t pad; unsigned long address; };
@@ -90,7 +67,6 @@ struct vcpu_guest_context {
     unsigned long fs_base, gs_base_kernel, gs_base_user;
 };
 _Static_assert(sizeof(struct vcpu_guest_context) == 5168, "vcpu_guest_context");
-_Static_assert(__builtin_offsetof(struct shared_info, wc_version) == 3072, "shared_info");
 
 extern void secondary_entry(void);
 
@@ -104,48 +80,9 @@ static unsigned long mfn_of(unsigned long va)
     return ((const unsigned long *)start_info->mfn_list)[va >> 12];
 }
 
-static inline uint64_t rdtsc(void)
-{
-    uint32_t lo, hi;
-    asm volatile ("rdtsc" : "=a" (lo), "=d" (hi));
-    return ((uint64_t)hi << 32) | lo;
-}
+static uint64_t now(void) { return pvclock_read(&vi->time); }
 
-/* System time as a PV guest computes it from vcpu_time_info (the version protocol, then the TSC scaled). */
-static uint64_t now(void)
-{
-    volatile struct vcpu_time_info *t = &vi->time;
-    uint32_t v;
-    uint64_t r;
-    do {
-        v = t->version;
-        asm volatile ("" ::: "memory");
-        uint64_t delta = rdtsc() - t->tsc_timestamp;
-        delta = t->tsc_shift >= 0 ? delta << t->tsc_shift : delta >> -t->tsc_shift;
-        r = t->system_time + (uint64_t)(((unsigned __int128)delta * t->tsc_to_system_mul) >> 32);
-        asm volatile ("" ::: "memory");
-    } while ( (v & 1) || v != t->version );
-    return r;
-}
-
-void do_event(void)
-{
-    vi->evtchn_upcall_pending = 0;
-    unsigned long sel = __atomic_exchange_n(&vi->evtchn_pending_sel, 0, __ATOMIC_SEQ_CST);
-    while ( sel )
-    {
-        unsigned int i = __builtin_ctzl(sel);
-        sel &= sel - 1;
-        unsigned long pend = shared->evtchn_pending[i] & ~shared->evtchn_mask[i];
-        while ( pend )
-        {
-            unsigned int j = __builtin_ctzl(pend);
-            pend &= pend - 1;
-            __atomic_fetch_and(&shared->evtchn_pending[i], ~(1UL << j), __ATOMIC_SEQ_CST);
-            events[i * 64 + j]++;
-        }
-    }
-}
+void do_event(void) { evtchn_2l_consume(shared, vi, events); }
 
 static long evtchn(int cmd, void *arg) { return hypercall2(HC_event_channel_op, cmd, arg); }
 static long vcpu_op(int cmd, int vcpu, void *arg) { return hypercall3(HC_vcpu_op, cmd, vcpu, arg); }

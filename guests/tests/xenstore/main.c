@@ -55,24 +55,7 @@ struct evtchn_status {
     uint32_t remote_port;
 };
 
-struct vcpu_time_info {
-    uint32_t version, pad0;
-    uint64_t tsc_timestamp, system_time;
-    uint32_t tsc_to_system_mul;
-    int8_t tsc_shift;
-    uint8_t flags, pad1[2];
-};
-
-struct shared_info_head {
-    struct {
-        uint8_t evtchn_upcall_pending, evtchn_upcall_mask, pad[6];
-        unsigned long evtchn_pending_sel, cr2, pad2;
-        struct vcpu_time_info time;
-    } vcpu_info[32];
-    unsigned long evtchn_pending[64];
-};
-
-static volatile struct shared_info_head *const shared = (volatile struct shared_info_head *)SHARED_INFO_VA;
+static volatile struct shared_info *const shared = (volatile struct shared_info *)SHARED_INFO_VA;
 static volatile struct xenstore_domain_interface *ring;
 static uint32_t port;
 static uint32_t next_req = 1;
@@ -85,28 +68,7 @@ static unsigned int nr_events;
 
 static long evtchn(int cmd, void *arg) { return hypercall2(HC_event_channel_op, cmd, arg); }
 
-static inline uint64_t rdtsc(void)
-{
-    uint32_t lo, hi;
-    asm volatile ("rdtsc" : "=a" (lo), "=d" (hi));
-    return ((uint64_t)hi << 32) | lo;
-}
-
-static uint64_t now(void)
-{
-    volatile struct vcpu_time_info *t = &shared->vcpu_info[0].time;
-    uint32_t v;
-    uint64_t r;
-    do {
-        v = t->version;
-        asm volatile ("" ::: "memory");
-        uint64_t delta = rdtsc() - t->tsc_timestamp;
-        delta = t->tsc_shift >= 0 ? delta << t->tsc_shift : delta >> -t->tsc_shift;
-        r = t->system_time + (uint64_t)(((unsigned __int128)delta * t->tsc_to_system_mul) >> 32);
-        asm volatile ("" ::: "memory");
-    } while ( (v & 1) || v != t->version );
-    return r;
-}
+static uint64_t now(void) { return pvclock_read(&shared->vcpu_info[0].time); }
 
 /* Kick the store, then wait until the port is pending (and clear it), at most until the deadline. */
 static bool wait_store(uint64_t deadline)
