@@ -41,7 +41,12 @@ public static class RunVerb
             IReadOnlyList<BuildRequest> _ = RunSession.Prepare(configs); // fail on bad kernels before touching KVM
             ulong pool = (ulong)(poolMiB ?? PoolFromEnvironment()) << 20;
             using XenHypervisor hv = XenHypervisor.CreateOnKvm(pool, HypervisorLog.Stderr);
-            var options = new RunOptions { Timeout = timeoutSeconds is { } s ? TimeSpan.FromSeconds(s) : null, XenstoreSocket = xenstoreSocket };
+            var options = new RunOptions
+            {
+                Timeout = timeoutSeconds is { } s ? TimeSpan.FromSeconds(s) : null,
+                XenstoreSocket = xenstoreSocket,
+                Input = Console.OpenStandardInput(),
+            };
             IReadOnlyList<DomainOutcome> outcomes = new RunSession(hv, configs, Console.Out, options).RunAsync().GetAwaiter().GetResult();
             return RunSession.ExitCode(outcomes);
         }

@@ -29,6 +29,21 @@ public sealed class CliTests
         Assert.Contains("hello: powered off", r.Stderr); // the hypervisor log goes to stderr
     }
 
+    /// <summary>What the user types to `xensharp run` reaches the (first) domain's PV console in ring.</summary>
+    [KvmFact]
+    public async Task Run_TypedInputReachesTheGuestsConsoleRing()
+    {
+        using var dir = new TempDir();
+        string cfg = dir.Config("conin.cfg", RepoPaths.Guest("conin"));
+
+        CliResult r = await CliProcess.RunAsync(["run", cfg, "--timeout", "60", "--pool-mb", "256"], stdin: "hello xensharp\n");
+
+        Assert.True(r.ExitCode == 0, r.ToString());
+        string[] lines = Guests.Lines(r.Stdout);
+        Assert.Contains("[PASS] conin: got 'hello xensharp'", lines);
+        Assert.Equal(Guests.Success, lines[^1]);
+    }
+
     [Fact]
     public async Task Run_MissingKernel_IsAOneLineUsageError()
     {

@@ -11,4 +11,7 @@ public sealed record RunOptions
 
     /// <summary>A Unix socket path to serve xenstore on for host tools while the session runs; null: none.</summary>
     public string? XenstoreSocket { get; init; }
+
+    /// <summary>What the user types (standard input), sent to the first domain's console; null: no input.</summary>
+    public Stream? Input { get; init; }
 }

@@ -58,10 +58,11 @@ public sealed class RunSession
         using StoreSocketServer? socket = _options.XenstoreSocket is { } path ? StoreSocketServer.Start(Store, path) : null;
         DateTime deadline = _options.Timeout is { } t ? DateTime.UtcNow + t : DateTime.MaxValue;
         bool prefix = _configs.Count > 1;
+        using ConsoleInput? input = _options.Input is { } stream ? new ConsoleInput(stream) : null;
         var tasks = new List<Task<DomainOutcome>>();
         for (int i = 0; i < _configs.Count; i++)
         {
-            var console = new TerminalConsole(_output, prefix ? _configs[i].Name : null, _outputLock);
+            var console = new TerminalConsole(_output, prefix ? _configs[i].Name : null, _outputLock, i == 0 ? input : null);
             var mux = new ConsoleMux(console);
             (Domain d, DomainBackends backends) = Build(_configs[i], requests[i], mux);
             tasks.Add(Supervise(_configs[i], requests[i], d, backends, mux, console, deadline));

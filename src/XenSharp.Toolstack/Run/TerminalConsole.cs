@@ -16,11 +16,15 @@ public sealed class TerminalConsole : IConsoleSink
     private readonly List<byte> _line = new();
     private readonly StringBuilder _transcript = new();
 
-    public TerminalConsole(TextWriter output, string? prefix, object outputLock)
+    private readonly ConsoleInput? _input;
+
+    /// <param name="input">What the user types, for this domain (the session's first); null: none.</param>
+    public TerminalConsole(TextWriter output, string? prefix, object outputLock, ConsoleInput? input = null)
     {
         _output = output;
         _prefix = prefix;
         _outputLock = outputLock;
+        _input = input;
     }
 
     /// <summary>Everything the domain printed, for tests and the session's verdict.</summary>
@@ -61,7 +65,7 @@ public sealed class TerminalConsole : IConsoleSink
         }
     }
 
-    public int Read(Span<byte> buffer) => 0;
+    public int Read(Span<byte> buffer) => _input?.Read(buffer) ?? 0;
 
     /// <summary>Prints a last line that had no newline.</summary>
     public void Flush()

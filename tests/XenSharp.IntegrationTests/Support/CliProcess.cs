@@ -16,7 +16,8 @@ public static class CliProcess
     /// <summary>Variables the tests control: a developer's own settings must not leak into the child.</summary>
     private static readonly string[] Scrubbed = ["XENSHARP_POOL_MB", "XENSHARP_KVM_DEVICE"];
 
-    public static async Task<CliResult> RunAsync(IEnumerable<string> args, IReadOnlyDictionary<string, string>? environment = null, TimeSpan? limit = null)
+    /// <param name="stdin">Typed to the child's standard input, which is then closed (null: closed at once).</param>
+    public static async Task<CliResult> RunAsync(IEnumerable<string> args, IReadOnlyDictionary<string, string>? environment = null, TimeSpan? limit = null, string? stdin = null)
     {
         var psi = new ProcessStartInfo(DotnetHost)
         {
@@ -43,6 +44,11 @@ public static class CliProcess
         }
 
         using var process = Process.Start(psi) ?? throw new InvalidOperationException($"could not start {psi.FileName}");
+        if (stdin is not null)
+        {
+            await process.StandardInput.WriteAsync(stdin);
+        }
+
         process.StandardInput.Close();
         Task<string> stdout = process.StandardOutput.ReadToEndAsync();
         Task<string> stderr = process.StandardError.ReadToEndAsync();
