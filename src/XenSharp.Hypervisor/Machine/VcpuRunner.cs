@@ -23,6 +23,7 @@ internal sealed class VcpuRunner : IDisposable, IVcpuMachine
 
     private readonly KvmVcpu _kvm;
     private readonly Action _kick;
+    private readonly StubImage _stub;
     private Thread? _thread;
 
     /// <param name="kick">Interrupts this vCPU in the guest (an MSI to the stub's kick vector); callable from any thread.</param>
@@ -31,6 +32,7 @@ internal sealed class VcpuRunner : IDisposable, IVcpuMachine
         Vcpu = vcpu;
         _kvm = kvm;
         _kick = kick;
+        _stub = stub;
         _kvm.SetCpuid(cpuid.ToArray());
         SetupRing0(stub);
         vcpu.Machine = this;
@@ -142,12 +144,12 @@ internal sealed class VcpuRunner : IDisposable, IVcpuMachine
 
                         break;
                     case VcpuExitReason.Io when exit.IoPort == StubVector.StubFaultPort:
-                        d.Crash($"fault inside the hypervisor stub on vCPU {Vcpu.Id}: {CrashReport.DescribeStubFault(_kvm)}");
+                        d.Crash($"fault inside the hypervisor stub on vCPU {Vcpu.Id}: {CrashReport.DescribeStubFault(_kvm, _stub)}");
                         return;
                     case VcpuExitReason.Interrupted:
                         break;
                     case VcpuExitReason.Shutdown:
-                        d.Crash($"triple fault on vCPU {Vcpu.Id} ({CrashReport.DescribeStubFault(_kvm)})");
+                        d.Crash($"triple fault on vCPU {Vcpu.Id} ({CrashReport.DescribeTripleFault(_kvm)})");
                         return;
                     default:
                         d.Crash($"unexpected machine exit on vCPU {Vcpu.Id}: {exit}");

@@ -167,8 +167,34 @@ public static class CrashReport
         return sb.ToString();
     }
 
-    /// <summary>A fault in ring 0: the frame cannot be trusted, so read the KVM registers directly (slow path).</summary>
-    public static string DescribeStubFault(KvmVcpu kvm)
+    /// <summary>
+    /// A fault in ring 0 (the stub's <c>stub_fault</c> path, which leaves what the CPU pushed in registers: RAX vector,
+    /// RBX error code, RCX RIP, RDX CS, RSI RFLAGS, RDI RSP, R8 CR2). The guest's own frame cannot be trusted, so the
+    /// registers are read directly (slow path). Names the faulting instruction's place in the stub.
+    /// </summary>
+    public static string DescribeStubFault(KvmVcpu kvm, StubImage stub)
+    {
+        try
+        {
+            Registers r = kvm.GetRegisters();
+            return DescribeStubFault(r.Rax, r.Rbx, r.Rcx, r.Rdx, r.Rsi, r.Rdi, r.R8, stub);
+        }
+        catch (KvmException e)
+        {
+            return $"registers unavailable: {e.Message}";
+        }
+    }
+
+    public static string DescribeStubFault(ulong vector, ulong error, ulong rip, ulong cs, ulong rflags, ulong rsp, ulong cr2, StubImage stub)
+    {
+        string what = vector < 32 ? ExceptionName(vector) : $"interrupt vector 0x{vector:x}";
+        string err = vector < 32 && StubVector.HasErrorCode((int)vector) ? $" error 0x{error:x}" : "";
+        string fault = vector == 14 ? $" cr2 0x{cr2:x}" : "";
+        return $"{what} (vector 0x{vector:x}){err} at rip 0x{rip:x} ({stub.Symbolize(rip)}){fault}, cs {cs:x} rflags 0x{rflags:x} rsp 0x{rsp:x}";
+    }
+
+    /// <summary>A triple fault: nothing of the stub's survives, only the registers KVM reports.</summary>
+    public static string DescribeTripleFault(KvmVcpu kvm)
     {
         try
         {

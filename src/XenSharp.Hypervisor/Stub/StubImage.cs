@@ -21,16 +21,41 @@ public sealed class StubImage
 
     private const ulong BodyOffset = StubLayout.MaxVcpus * TrampolineStride;
 
-    private StubImage(byte[] code, ulong[] vectorEntries, ulong start, ulong restore, ulong common)
+    private StubImage(byte[] code, ulong[] vectorEntries, ulong start, ulong restore, ulong common, (ulong Address, string Name)[] symbols)
     {
         Code = code;
+        _symbols = symbols;
         VectorEntries = vectorEntries;
         StartEntry = start;
         RestoreEntry = restore;
         CommonEntry = common;
     }
 
+    private readonly (ulong Address, string Name)[] _symbols;
+
     public byte[] Code { get; }
+
+    /// <summary>Names a stub address for crash reports: <c>common+0x1c</c>, <c>vector 0x40 entry</c>, <c>syscall trampoline 1+0x8</c>.</summary>
+    public string Symbolize(ulong address)
+    {
+        if (address >= TrampolineBase && address < TrampolineBase + BodyOffset)
+        {
+            ulong off = address - TrampolineBase;
+            return $"syscall trampoline {off / TrampolineStride}+0x{off % TrampolineStride:x}";
+        }
+
+        (ulong Address, string Name) best = default;
+        foreach ((ulong a, string n) in _symbols)
+        {
+            if (a <= address && a >= best.Address)
+            {
+                best = (a, n);
+            }
+        }
+
+        ulong end = TrampolineBase + (ulong)Code.Length;
+        return best.Name is null || address >= end ? $"0x{address:x} (outside the stub)" : $"{best.Name}+0x{address - best.Address:x}";
+    }
 
     /// <summary>Virtual address of each of the 256 vector entries, for the IDT.</summary>
     public IReadOnlyList<ulong> VectorEntries { get; }
@@ -65,6 +90,11 @@ public sealed class StubImage
         {
             vectors[v] = a.CreateLabel();
             a.Label(ref vectors[v]);
+            if (v == StubVector.Kick)
+            {
+                EmitRing0KickFilter(a);
+            }
+
             if (!StubVector.HasErrorCode(v))
             {
                 a.push(0);
@@ -158,8 +188,8 @@ public sealed class StubImage
         a.@out((byte)StubVector.ExitPort, al);
         a.jmp(restore);
 
-        EmitFastSyscall(a, fastSyscall, dispatch, checkEvents, out Label bounceWriteStart, out Label bounceWriteEnd);
-        EmitFastIret(a, fastIret, dispatch, checkEvents, out Label iretReadStart, out Label iretReadEnd);
+        EmitFastSyscall(a, ref fastSyscall, dispatch, checkEvents, out Label bounceWriteStart, out Label bounceWriteEnd);
+        EmitFastIret(a, ref fastIret, dispatch, checkEvents, out Label iretReadStart, out Label iretReadEnd);
 
         // After a fast path: an event that became deliverable needs the host's upcall.
         a.Label(ref checkEvents);
@@ -254,7 +284,15 @@ public sealed class StubImage
         a.mov(__qword_ptr[rsp + StubFrame.Vector], (int)StubVector.GuestMemoryFault);
         a.mov(__qword_ptr[rsp + StubFrame.ErrorCode], rdx);
         a.jmp(toHost);
+        // A real fault in the stub: what the CPU pushed, in registers for the host (CrashReport.DescribeStubFault).
         a.Label(ref realFault);
+        a.mov(rax, __qword_ptr[rsp + StubFrame.Vector]);
+        a.mov(rbx, __qword_ptr[rsp + StubFrame.ErrorCode]);
+        a.mov(rcx, __qword_ptr[rsp + StubFrame.Rip]);
+        a.mov(rdx, __qword_ptr[rsp + StubFrame.Cs]);
+        a.mov(rsi, __qword_ptr[rsp + StubFrame.Rflags]);
+        a.mov(rdi, __qword_ptr[rsp + StubFrame.Rsp]);
+        a.mov(r8, __qword_ptr[rsp + StubFrame.Cr2]);
         a.@out((byte)StubVector.StubFaultPort, al);
         a.hlt();
         a.jmp(stubFault);
@@ -294,12 +332,42 @@ public sealed class StubImage
         }
 
         var entries = new ulong[256];
+        var symbols = new List<(ulong, string)>();
         for (int v = 0; v < 256; v++)
         {
             entries[v] = result.GetLabelRIP(vectors[v]);
+            symbols.Add((entries[v], $"vector 0x{v:x} entry"));
         }
 
-        return new StubImage(code, entries, result.GetLabelRIP(start), result.GetLabelRIP(restore), commonAddress);
+        foreach ((Label label, string name) in new[]
+        {
+            (common, "common"), (dispatch, "dispatch"), (toHost, "to_host"), (fastSyscall, "fast_syscall"), (fastIret, "fast_iret"),
+            (checkEvents, "check_events"), (restore, "restore"), (stubFault, "stub_fault"), (start, "start"),
+        })
+        {
+            symbols.Add((result.GetLabelRIP(label), name));
+        }
+
+        return new StubImage(code, entries, result.GetLabelRIP(start), result.GetLabelRIP(restore), commonAddress, [.. symbols]);
+    }
+
+    /// <summary>
+    /// The kick vector's entry drops a delivery that arrives in ring 0. The stub runs with IF clear everywhere (interrupt
+    /// gates, SFMASK clears IF on <c>syscall</c>), so no real interrupt can reach it there; yet QEMU's nested SVM
+    /// (the hardware lane, and any host whose "hardware" is QEMU's TCG) delivers an injected interrupt twice: after
+    /// injecting an EVENTINJ interrupt at VMRUN it leaves the vector as a pending exception, and delivers it again,
+    /// ignoring IF, the next time its CPU loop breaks out for an exit request before another event replaces it —
+    /// typically at the first instruction of this very entry. A kick means only "look at your pending work", which the
+    /// first delivery does, so the duplicate is answered with a bare <c>iretq</c> (no EOI: it was never in service).
+    /// On hardware this costs one test on the kick path and is never taken.
+    /// </summary>
+    private static void EmitRing0KickFilter(Assembler a)
+    {
+        Label fromGuest = a.CreateLabel();
+        a.test(__byte_ptr[rsp + 8], 3); // the hardware frame: RIP, then CS (the kick vector has no error code)
+        a.jnz(fromGuest);
+        a.iretq();
+        a.Label(ref fromGuest);
     }
 
     /// <summary>
@@ -308,7 +376,7 @@ public sealed class StubImage
     /// stack, continue at the callback. Anything unusual (no callback, a stack in the hypervisor's range) goes to the
     /// host before any state changes.
     /// </summary>
-    private static void EmitFastSyscall(Assembler a, Label entry, Label slow, Label done, out Label writeStart, out Label writeEnd)
+    private static void EmitFastSyscall(Assembler a, ref Label entry, Label slow, Label done, out Label writeStart, out Label writeEnd)
     {
         Label inRange = a.CreateLabel();
         Label noMask = a.CreateLabel();
@@ -382,7 +450,7 @@ public sealed class StubImage
     /// switch to user mode when the target CS has RPL 3, restore. Non-canonical targets, a missing user page table or
     /// a context in the hypervisor's range go to the host untouched.
     /// </summary>
-    private static void EmitFastIret(Assembler a, Label entry, Label slow, Label done, out Label readStart, out Label readEnd)
+    private static void EmitFastIret(Assembler a, ref Label entry, Label slow, Label done, out Label readStart, out Label readEnd)
     {
         Label toKernel = a.CreateLabel();
         Label inSyscall = a.CreateLabel();
