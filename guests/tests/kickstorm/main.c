@@ -2,8 +2,8 @@
  * kickstorm - many kicks at a vCPU that keeps entering and leaving the hypervisor.
  *
  * vCPU 1 sends an IPI event to vCPU 0 as fast as it can, and vCPU 0 has a 1 ms periodic timer, so vCPU 0 is
- * interrupted (a kick: an MSI to the stub's kick vector) thousands of times while it alternates hypercalls that exit
- * to the host (xen_version, update_va_mapping: the path Mini-OS and Linux take) with short spins. On hardware KVM
+ * interrupted (a kick: an MSI to the stub's kick vector) hundreds of times a second while it alternates hypercalls
+ * that exit to the host (xen_version, update_va_mapping: the path Mini-OS and Linux take) with short spins. On hardware KVM
  * each kick is an interrupt KVM injects at VM entry; this is the path on which QEMU's nested SVM delivered the kick
  * a second time, in ring 0 (docs/architecture.md, "The stub"). A run that reaches its verdict survived them.
  * Command line: seconds=N (system time to run, default 5).
