@@ -199,7 +199,9 @@ public sealed class CliTests
 
         string message = await AssertOneLineErrorAsync(["run", cfg]);
 
-        Assert.Equal($"xensharp: {cfg}:3: bootloader 'pygrub' is not supported; XenSharp boots only a 'kernel' named in the config, and this config names none", message);
+        Assert.Equal(
+            $"xensharp: {cfg}:3: bootloader 'pygrub' is not supported; XenSharp boots only a 'kernel' named in the config, and this config names none",
+            message);
     }
 
     /// <summary>Ignored settings are warned about once per key, before the run goes on (here to a missing KVM device).</summary>

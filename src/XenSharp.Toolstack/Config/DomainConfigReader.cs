@@ -25,7 +25,12 @@ internal sealed class DomainConfigReader
         // Kernel first: an empty or unrelated file is best answered with what it most obviously lacks. A file that
         // leaves the kernel to a bootloader (pygrub) lacks it for a reason we can name.
         if (!settings.ContainsKey("kernel") && settings.TryGetValue("bootloader", out var bootloader))
-            throw Error(bootloader, $"bootloader {Quoted(bootloader)} is not supported; XenSharp boots only a 'kernel' named in the config, and this config names none");
+        {
+            throw Error(
+                bootloader,
+                $"bootloader {Quoted(bootloader)} is not supported; XenSharp boots only a 'kernel' named in the config, and this config names none");
+        }
+
         ConfigValue kernelValue = Required("kernel");
         ConfigValue nameValue = Required("name");
 

@@ -23,7 +23,8 @@ public static class RunOptionValues
         else if (seconds <= 0)
             problem = $"{ConfigText.DoubleQuoted(text)} is not more than 0 seconds";
         else if (seconds > MaxTimeout.TotalSeconds)
-            problem = $"{ConfigText.DoubleQuoted(text)} is more than {Math.Floor(MaxTimeout.TotalSeconds):0} seconds (about 24 days); leave --timeout out to wait for ever";
+            problem = $"{ConfigText.DoubleQuoted(text)} is more than {Math.Floor(MaxTimeout.TotalSeconds):0} seconds (about 24 days); "
+                + "leave --timeout out to wait for ever";
         else
             problem = "";
         return problem.Length == 0;

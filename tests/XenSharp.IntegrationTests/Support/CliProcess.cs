@@ -79,8 +79,8 @@ public static class CliProcess
     /// <summary>Sends <paramref name="signal"/> (e.g. "INT", "TERM") to a process, as kill(1) does.</summary>
     public static void Signal(int pid, string signal)
     {
-        using var kill = Process.Start(new ProcessStartInfo("kill", ["-s", signal, pid.ToString(System.Globalization.CultureInfo.InvariantCulture)]) { UseShellExecute = false })
-            ?? throw new InvalidOperationException("could not start kill");
+        var psi = new ProcessStartInfo("kill", ["-s", signal, pid.ToString(System.Globalization.CultureInfo.InvariantCulture)]) { UseShellExecute = false };
+        using var kill = Process.Start(psi) ?? throw new InvalidOperationException("could not start kill");
         kill.WaitForExit();
         if (kill.ExitCode != 0)
         {
