@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.CommandLine.Parsing;
+using XenSharp.Toolstack.Config;
 
 namespace XenSharp.Cli;
 
@@ -20,16 +21,16 @@ public static class ParseErrors
             // The words after an unknown verb are its own arguments: naming the verb says it all.
             IReadOnlyList<string> unmatched = parse.UnmatchedTokens;
             yield return unmatched.Count == 0 ? $"no verb given (xensharp has: {verbs})"
-                : unmatched[0].StartsWith('-') ? $"unknown option '{unmatched[0]}'"
-                : $"unknown verb '{unmatched[0]}' (xensharp has: {verbs})";
+                : unmatched[0].StartsWith('-') ? $"unknown option {ConfigText.SingleQuoted(unmatched[0])}"
+                : $"unknown verb {ConfigText.SingleQuoted(unmatched[0])} (xensharp has: {verbs})";
             yield break;
         }
 
         foreach (string token in parse.UnmatchedTokens)
         {
             yield return token.StartsWith('-')
-                ? $"unknown option '{token}' for {command.Command.Name}"
-                : $"{command.Command.Name}: unexpected argument '{token}'";
+                ? $"unknown option {ConfigText.SingleQuoted(token)} for {command.Command.Name}"
+                : $"{command.Command.Name}: unexpected argument {ConfigText.SingleQuoted(token)}";
         }
 
         foreach (ParseError e in parse.Errors)
@@ -48,7 +49,7 @@ public static class ParseErrors
                     yield return $"{command.Command.Name}: no {a.Argument.Name} given";
                     break;
                 default:
-                    yield return e.Message;
+                    yield return e.Message.ReplaceLineEndings(" ");
                     break;
             }
         }

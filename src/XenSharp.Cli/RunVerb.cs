@@ -97,9 +97,9 @@ public static class RunVerb
     /// <summary>An option run does not have arrives as a config path; one that is not an existing file is a usage error.</summary>
     private static void UnknownOptions(ArgumentResult result)
     {
-        foreach (Token t in result.Tokens.Where(t => t.Value.Length > 1 && t.Value[0] == '-' && !File.Exists(t.Value)))
+        foreach (System.CommandLine.Parsing.Token t in result.Tokens.Where(t => t.Value.Length > 1 && t.Value[0] == '-' && !File.Exists(t.Value)))
         {
-            result.AddError($"unknown option '{t.Value}' for run");
+            result.AddError($"unknown option {ConfigText.SingleQuoted(t.Value)} for run");
         }
     }
 

@@ -142,12 +142,14 @@ public sealed class CliTests
         Assert.Equal("xensharp: XENSHARP_POOL_MB: \"0\" is not an even number of MiB from 16 to 1048576", message);
     }
 
-    [Fact]
-    public async Task UnknownVerb_IsAUsageError()
+    [Theory]
+    [InlineData("list", "'list'")]
+    [InlineData("li\nst", "'li\\nst'")] // what the user typed is quoted, so the message stays one line
+    public async Task UnknownVerb_IsAUsageError(string verb, string quoted)
     {
-        string[] errors = await AssertUsageErrorAsync(["list"], "xensharp");
+        string[] errors = await AssertUsageErrorAsync([verb, "guest"], "xensharp");
 
-        Assert.Equal(["xensharp: unknown verb 'list' (xensharp has: run, version)"], errors);
+        Assert.Equal([$"xensharp: unknown verb {quoted} (xensharp has: run, version)"], errors);
     }
 
     [Fact]
