@@ -4,7 +4,7 @@ using XenSharp.Kvm;
 namespace XenSharp.Bench;
 
 /// <summary>
-/// The machine's cost of one in-VM exception round trip (/work/shared/reference/kvm-probes/h.c test 8), built with
+/// The machine's cost of one in-VM exception round trip (../shared/reference/kvm-probes/h.c test 8, beside the repository), built with
 /// XenSharp.Kvm: ring-3 code runs <c>ud2</c> in a loop; the ring-0 #UD handler does <c>add qword [rsp], 2; iretq</c>.
 /// After r14 round trips the ring-3 loop does <c>out 0x14, al</c>, which raises #GP; the ring-0 #GP handler does the
 /// <c>out</c> (exit) and returns past it, so one KVM_RUN is r14 + 1 exception round trips plus one exit. No exit per exception: this is what KVM charges for delivering a ring-3 exception into

@@ -6,7 +6,7 @@ namespace XenSharp.Bench;
 /// <summary>
 /// The smallest VM XenSharp.Kvm can run: 4 MiB identity-mapped with 2 MiB pages, one vCPU in 64-bit ring 0 looping
 /// <c>out 0x14, al; jmp back</c>, so every KVM_RUN is exactly one exit round trip (the setup of
-/// /work/shared/reference/kvm-probes/exit.c). Baseline (i) of figure (a), and its start-up is the baseline of the
+/// ../shared/reference/kvm-probes/exit.c, beside the repository). Baseline (i) of figure (a), and its start-up is the baseline of the
 /// in-process boot figure.
 /// </summary>
 public sealed class BareVm : IDisposable

@@ -5,7 +5,7 @@
  *   baselines getppid N   N getppid() system calls; prints ns per call
  *   baselines exit N      N KVM_RUN round trips of a ring-0 guest looping
  *                         `out 0x14, al; jmp back` (the setup of
- *                         /work/shared/reference/kvm-probes/exit.c); prints ns
+ *                         ../shared/reference/kvm-probes/exit.c); prints ns
  *                         per round trip
  *   baselines nops N      the same loop with 10 `nop`s before the `out`: the
  *                         difference from `exit`, divided by 10, is what one

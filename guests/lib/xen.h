@@ -2,7 +2,7 @@
  * xen.h - the slice of the 64-bit Xen PV guest ABI these test guests use.
  *
  * Written for XenSharp from the ABI description in
- * /work/shared/reference/pv-abi-checklist.md; values are the public ABI's.
+ * ../shared/reference/pv-abi-checklist.md (beside the repository); values are the public ABI's.
  */
 #ifndef GUEST_XEN_H
 #define GUEST_XEN_H

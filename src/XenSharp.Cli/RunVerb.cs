@@ -1,4 +1,6 @@
 using System.CommandLine;
+using System.CommandLine.Parsing;
+using XenSharp.Backends.Xenstore;
 using XenSharp.Hypervisor;
 using XenSharp.Hypervisor.Logging;
 using XenSharp.Kvm;
@@ -17,8 +19,17 @@ public static class RunVerb
     public static Command Create()
     {
         var configs = new Argument<string[]>("config") { Description = "xl-style domain config files; several start several domains", Arity = ArgumentArity.OneOrMore };
-        var timeout = new Option<double?>("--timeout") { Description = "Destroy domains still running after this many seconds (exit status 124)" };
-        var pool = new Option<int?>("--pool-mb") { Description = $"Machine memory shared by all domains, in MiB (default {DefaultPoolMiB}, or $XENSHARP_POOL_MB)" };
+        configs.Validators.Add(UnknownOptions);
+        var timeout = new Option<double?>("--timeout")
+        {
+            Description = "Destroy domains still running after this many seconds (exit status 124)",
+            CustomParser = r => RunOptionValues.TryParseTimeout(r.Tokens[0].Value, out double s, out string problem) ? s : Fail<double?>(r, problem),
+        };
+        var pool = new Option<int?>("--pool-mb")
+        {
+            Description = $"Machine memory shared by all domains, in MiB (default {DefaultPoolMiB}, or $XENSHARP_POOL_MB)",
+            CustomParser = r => RunOptionValues.TryParsePoolMiB(r.Tokens[0].Value, out int mb, out string problem) ? mb : Fail<int?>(r, problem),
+        };
         var socket = new Option<string?>("--xenstore-socket")
         {
             Description = "Also serve xenstore on this Unix socket, as xenstored does (e.g. /run/xenstored/socket), for Xen's xenstore-* tools",
@@ -37,9 +48,23 @@ public static class RunVerb
         try
         {
             var configs = configPaths.Select(XlConfigParser.Load).ToList();
+            foreach (string warning in configs.SelectMany(c => c.Warnings))
+            {
+                Console.Error.WriteLine($"xensharp: {warning}");
+            }
+
             DuplicateNames(configs);
             IReadOnlyList<BuildRequest> _ = RunSession.Prepare(configs); // fail on bad kernels before touching KVM
-            ulong pool = (ulong)(poolMiB ?? PoolFromEnvironment()) << 20;
+            int poolMb = poolMiB is { } mb
+                ? RunOptionValues.IsPoolMiB(mb) ? mb : throw new UsageException($"--pool-mb: \"{mb}\" is not {RunOptionValues.PoolRule}")
+                : PoolFromEnvironment();
+            PoolFit.Check(configs, poolMb);
+            if (xenstoreSocket is not null)
+            {
+                StoreSocketPath.Check(xenstoreSocket); // refuse a path in use before touching KVM; RunSession takes it
+            }
+
+            ulong pool = (ulong)poolMb << 20;
             using XenHypervisor hv = XenHypervisor.CreateOnKvm(pool, HypervisorLog.Stderr);
             var options = new RunOptions
             {
@@ -51,7 +76,7 @@ public static class RunVerb
             return RunSession.ExitCode(outcomes);
         }
         catch (Exception e) when (e is ConfigException or KernelImageException or DomainBuildException or KvmUnavailableException or KvmException or UsageException
-            or System.Net.Sockets.SocketException)
+            or StoreSocketException or System.Net.Sockets.SocketException)
         {
             Console.Error.WriteLine($"xensharp: {e.Message}");
             return DomainOutcome.UsageError;
@@ -66,9 +91,22 @@ public static class RunVerb
             return DefaultPoolMiB;
         }
 
-        return int.TryParse(v, out int mb) && mb >= 16 && mb % 2 == 0 && mb <= 1 << 20
-            ? mb
-            : throw new UsageException($"XENSHARP_POOL_MB must be an even number of MiB from 16 to 1048576, got \"{v}\"");
+        return RunOptionValues.TryParsePoolMiB(v, out int mb, out string problem) ? mb : throw new UsageException($"XENSHARP_POOL_MB: {problem}");
+    }
+
+    /// <summary>An option run does not have arrives as a config path; one that is not an existing file is a usage error.</summary>
+    private static void UnknownOptions(ArgumentResult result)
+    {
+        foreach (System.CommandLine.Parsing.Token t in result.Tokens.Where(t => t.Value.Length > 1 && t.Value[0] == '-' && !File.Exists(t.Value)))
+        {
+            result.AddError($"unknown option {ConfigText.SingleQuoted(t.Value)} for run");
+        }
+    }
+
+    private static T Fail<T>(ArgumentResult result, string problem)
+    {
+        result.AddError($"{((OptionResult)result.Parent!).Option.Name}: {problem}");
+        return default!;
     }
 
     private static void DuplicateNames(List<DomainConfig> configs)

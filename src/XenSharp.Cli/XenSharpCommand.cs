@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Reflection;
+using XenSharp.Toolstack.Run;
 
 namespace XenSharp.Cli;
 
@@ -17,7 +18,21 @@ public static class XenSharpCommand
             return 0;
         });
         root.Subcommands.Add(version);
-        return root.Parse(args).Invoke();
+        ParseResult parse = root.Parse(args);
+        if (parse.Errors.Count == 0)
+        {
+            return parse.Invoke();
+        }
+
+        // Usage errors: one line each and a pointer to the help, exit status 2 as for every other usage error.
+        foreach (string line in ParseErrors.Describe(parse, root))
+        {
+            Console.Error.WriteLine($"xensharp: {line}");
+        }
+
+        string verb = parse.CommandResult.Command == root ? "" : $" {parse.CommandResult.Command.Name}";
+        Console.Error.WriteLine($"xensharp: see 'xensharp{verb} --help'");
+        return DomainOutcome.UsageError;
     }
 
     public static string Version =>

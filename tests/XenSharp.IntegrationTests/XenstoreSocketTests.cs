@@ -51,6 +51,51 @@ public class XenstoreSocketTests
         Assert.False(File.Exists(socketPath));
     }
 
+    /// <summary>
+    /// Ctrl-C (SIGINT) or a kill (SIGTERM) ends the run at once, and the socket goes with it. The path held a stale
+    /// socket from an earlier run, which the run replaced.
+    /// </summary>
+    [KvmTheory]
+    [InlineData("INT")]
+    [InlineData("TERM")]
+    public async Task Run_EndedBySignal_RemovesTheXenstoreSocket(string signal)
+    {
+        using var dir = new TempDir();
+        string cfg = dir.Config("spinner.cfg", RepoPaths.Guest("hostile"), extra: "extra = \"hostile=spin\"\n");
+        string socketPath = Path.Combine(dir.Path, "socket");
+        using (var stale = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified))
+        {
+            stale.Bind(new UnixDomainSocketEndPoint(socketPath));
+            File.Move(socketPath, socketPath + ".kept"); // .NET removes the file it bound on Dispose; keep it as a stale socket
+        }
+
+        File.Move(socketPath + ".kept", socketPath);
+        int pid = 0;
+        Task<CliResult> run = CliProcess.RunAsync(["run", cfg, "--timeout", "120", "--pool-mb", "256", "--xenstore-socket", socketPath], started: p => pid = p);
+
+        await Limits.Until(() => Listening(socketPath) || run.IsCompleted, Limits.Generous, "the xenstore socket");
+        Assert.False(run.IsCompleted, run.IsCompleted ? run.Result.ToString() : "");
+        CliProcess.Signal(pid, signal);
+        CliResult r = await run;
+
+        Assert.NotEqual(124, r.ExitCode); // ended by the signal, not by --timeout
+        Assert.False(File.Exists(socketPath), r.ToString());
+    }
+
+    private static bool Listening(string path)
+    {
+        using var s = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        try
+        {
+            s.Connect(new UnixDomainSocketEndPoint(path));
+            return true;
+        }
+        catch (SocketException)
+        {
+            return false;
+        }
+    }
+
     private static (XsMessageType Type, string Payload) Request(Socket s, XsMessageType type, string payload)
     {
         byte[] p = Encoding.ASCII.GetBytes(payload);

@@ -1,4 +1,5 @@
 using System.Net.Sockets;
+using System.Runtime.InteropServices;
 
 namespace XenSharp.Backends.Xenstore;
 
@@ -6,7 +7,9 @@ namespace XenSharp.Backends.Xenstore;
 /// xenstored's Unix socket (/run/xenstored/socket by default): the same wire format as a ring (a 16-byte header and at
 /// most 4096 bytes of payload per message), every client privileged as domain 0 — Xen's own tools (xenstore-ls,
 /// xenstore-read, xenstore-write, xenstore-watch with XENSTORED_PATH pointing here) work against it. A client that
-/// breaks the framing is disconnected. Dispose stops listening, disconnects every client and removes the socket file.
+/// breaks the framing is disconnected. The path is taken only as <see cref="StoreSocketPath"/> allows (nothing there,
+/// or a stale socket), and the socket file is removed when the server stops: on Dispose, and also when the process is
+/// ended by SIGINT (Ctrl-C), SIGTERM, SIGHUP or SIGQUIT, whose default action (ending the process) then goes on.
 /// </summary>
 public sealed class StoreSocketServer : IDisposable
 {
@@ -16,6 +19,9 @@ public sealed class StoreSocketServer : IDisposable
     private readonly Socket _listener;
     private readonly List<SocketTransport> _clients = new();
     private readonly Task _acceptLoop;
+    private readonly PosixSignalRegistration[] _signals;
+    private readonly object _closeLock = new();
+    private bool _closed;
     private volatile bool _disposed;
 
     private StoreSocketServer(XenStore store, string path, Socket listener)
@@ -23,30 +29,41 @@ public sealed class StoreSocketServer : IDisposable
         _store = store;
         Path = path;
         _listener = listener;
+        _signals = [.. new[] { PosixSignal.SIGINT, PosixSignal.SIGTERM, PosixSignal.SIGHUP, PosixSignal.SIGQUIT }
+            .Select(s => PosixSignalRegistration.Create(s, _ => Close()))];
         _acceptLoop = Task.Run(AcceptLoop);
     }
 
     public string Path { get; }
 
-    /// <summary>Listens on <paramref name="path"/> (its directory created, a stale socket file replaced).</summary>
+    /// <summary>Listens on <paramref name="path"/> (its directory created, a stale socket replaced).</summary>
+    /// <exception cref="StoreSocketException">The path holds something else, a live xenstored, or cannot be bound.</exception>
     public static StoreSocketServer Start(XenStore store, string path)
     {
         string? dir = System.IO.Path.GetDirectoryName(path);
         if (!string.IsNullOrEmpty(dir))
         {
-            Directory.CreateDirectory(dir);
+            try
+            {
+                Directory.CreateDirectory(dir);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                throw new StoreSocketException($"{path}: cannot create its directory: {e.Message}", e);
+            }
         }
 
-        if (File.Exists(path))
-        {
-            File.Delete(path);
-        }
-
+        StoreSocketPath.Claim(path);
         var listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
         try
         {
-            listener.Bind(new UnixDomainSocketEndPoint(path));
+            listener.Bind(new UnownedUnixEndPoint(path)); // the file is removed by Close, only while it is still ours
             listener.Listen(16);
+        }
+        catch (SocketException e)
+        {
+            listener.Dispose();
+            throw new StoreSocketException($"{path}: cannot listen there: {e.Message}", e);
         }
         catch
         {
@@ -65,7 +82,12 @@ public sealed class StoreSocketServer : IDisposable
         }
 
         _disposed = true;
-        _listener.Dispose();
+        foreach (PosixSignalRegistration r in _signals)
+        {
+            r.Dispose();
+        }
+
+        Close();
         _acceptLoop.Wait(TimeSpan.FromSeconds(5));
         lock (_clients)
         {
@@ -74,13 +96,21 @@ public sealed class StoreSocketServer : IDisposable
                 c.Close();
             }
         }
+    }
 
-        try
+    /// <summary>Stops listening and removes the socket file, unless something else has replaced it meanwhile.</summary>
+    private void Close()
+    {
+        lock (_closeLock)
         {
-            File.Delete(Path);
-        }
-        catch (IOException)
-        {
+            if (_closed)
+            {
+                return;
+            }
+
+            _closed = true;
+            _listener.Dispose();
+            StoreSocketPath.RemoveIfStale(Path);
         }
     }
 

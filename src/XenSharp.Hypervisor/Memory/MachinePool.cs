@@ -25,7 +25,7 @@ public sealed class MachinePool
         Memory = memory;
         ulong frames = memory.Size >> Mfn.PageShift;
         Frames = new FrameTable(frames);
-        ulong m2pFrames = ((frames * 8) + (LargePageFrames * Mfn.PageSize) - 1) / (LargePageFrames * Mfn.PageSize) * LargePageFrames;
+        ulong m2pFrames = M2pFramesFor(frames);
         if (m2pFrames >= frames)
         {
             throw new ArgumentException("the machine pool is too small to hold its own M2P table", nameof(memory));
@@ -38,6 +38,10 @@ public sealed class MachinePool
     }
 
     public IMachineMemory Memory { get; }
+
+    /// <summary>The frames the M2P of a pool of <paramref name="frames"/> takes: 8 bytes a frame, in whole 2 MiB pages.</summary>
+    public static ulong M2pFramesFor(ulong frames) =>
+        ((frames * 8) + (LargePageFrames * Mfn.PageSize) - 1) / (LargePageFrames * Mfn.PageSize) * LargePageFrames;
 
     public FrameTable Frames { get; }
 

@@ -12,6 +12,7 @@ internal static class ErrnoNames
     public const int EAGAIN = 11;
     public const int EACCES = 13;
     public const int ENODEV = 19;
+    public const int ENOTDIR = 20;
 
     // Index = errno - 1; generated from glibc strerrorname_np on x86-64 Linux (41 and 58 are unassigned).
     private static readonly string?[] Names =

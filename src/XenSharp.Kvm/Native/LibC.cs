@@ -70,4 +70,22 @@ internal static unsafe partial class LibC
 
     [LibraryImport(Lib, EntryPoint = "fallocate", SetLastError = true)]
     public static partial int Fallocate(FileDescriptor fd, int mode, long offset, long length);
+
+    // statx(2), in glibc since 2.28: struct statx is 256 bytes; stx_mode (u16) is at offset 0x1c.
+    public const int AT_FDCWD = -100;
+    public const int AT_SYMLINK_NOFOLLOW = 0x100;
+    public const uint STATX_TYPE = 0x1;
+    public const int StatxSize = 256;
+    public const int StatxModeOffset = 0x1c;
+    public const int S_IFMT = 0xf000;
+    public const int S_IFSOCK = 0xc000;
+    public const int S_IFLNK = 0xa000;
+    public const int S_IFREG = 0x8000;
+    public const int S_IFBLK = 0x6000;
+    public const int S_IFDIR = 0x4000;
+    public const int S_IFCHR = 0x2000;
+    public const int S_IFIFO = 0x1000;
+
+    [LibraryImport(Lib, EntryPoint = "statx", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
+    public static partial int Statx(int dirfd, string path, int flags, uint mask, void* buffer);
 }

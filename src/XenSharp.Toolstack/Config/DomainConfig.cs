@@ -44,6 +44,12 @@ public sealed record DomainConfig
     /// <summary>Every setting in the file, interpreted or not, so later features can read keys this record lacks.</summary>
     public IReadOnlyDictionary<string, ConfigValue> Raw { get; init; } = ReadOnlyDictionary<string, ConfigValue>.Empty;
 
+    /// <summary>
+    /// One line for each setting of the file that XenSharp ignores ("file:line: warning: 'disk' is not supported yet
+    /// and is ignored"), in file order; shown before the domains start.
+    /// </summary>
+    public IReadOnlyList<string> Warnings { get; init; } = Array.Empty<string>();
+
     /// <summary>The config file as the caller named it; empty for configs not read from a file.</summary>
     public string SourcePath { get; init; } = "";
 }

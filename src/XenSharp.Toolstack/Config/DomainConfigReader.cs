@@ -1,6 +1,9 @@
 namespace XenSharp.Toolstack.Config;
 
-/// <summary>Turns raw settings into a <see cref="DomainConfig"/>, checking the keys we understand.</summary>
+/// <summary>
+/// Turns raw settings into a <see cref="DomainConfig"/>, checking the keys we understand (<see cref="XlKeys.Understood"/>)
+/// and noting a warning for each other key.
+/// </summary>
 internal sealed class DomainConfigReader
 {
     private const int MaxVcpus = 128;
@@ -19,7 +22,15 @@ internal sealed class DomainConfigReader
 
     private DomainConfig Read()
     {
-        // Kernel first: an empty or unrelated file is best answered with what it most obviously lacks.
+        // Kernel first: an empty or unrelated file is best answered with what it most obviously lacks. A file that
+        // leaves the kernel to a bootloader (pygrub) lacks it for a reason we can name.
+        if (!settings.ContainsKey("kernel") && settings.TryGetValue("bootloader", out var bootloader))
+        {
+            throw Error(
+                bootloader,
+                $"bootloader {Quoted(bootloader)} is not supported; XenSharp boots only a 'kernel' named in the config, and this config names none");
+        }
+
         ConfigValue kernelValue = Required("kernel");
         ConfigValue nameValue = Required("name");
 
@@ -45,11 +56,26 @@ internal sealed class DomainConfigReader
             OnCrash = Action("on_crash") ?? ShutdownAction.Destroy,
             Type = DomainType(),
             Raw = settings,
+            Warnings = Warnings(),
             SourcePath = file,
         };
         // Left unset without `maxmem`, so it keeps following MemoryMiB as in a config built in code.
         return maxMemory is int max ? config with { MaxMemoryMiB = max } : config;
     }
+
+    private IReadOnlyList<string> Warnings()
+    {
+        List<string> warnings = settings
+            .Select(s => (s.Key, s.Value.Line, Detail: XlKeys.Warning(s.Key)))
+            .Where(w => w.Detail is not null)
+            .OrderBy(w => w.Line)
+            .Select(w => w.Line > 0 ? $"{file}:{w.Line}: warning: {w.Detail}" : $"{file}: warning: {w.Detail}")
+            .ToList();
+        return warnings.Count > 0 ? warnings : Array.Empty<string>(); // shared, so configs without warnings compare equal
+    }
+
+    private static string Quoted(ConfigValue value) =>
+        value is ConfigString s ? ConfigText.SingleQuoted(s.Value) : ConfigText.Describe(value);
 
     private ConfigValue Required(string key) =>
         settings.TryGetValue(key, out var value) ? value : throw new ConfigException(file, 0, $"no '{key}' setting");

@@ -17,7 +17,13 @@ public static class CliProcess
     private static readonly string[] Scrubbed = ["XENSHARP_POOL_MB", "XENSHARP_KVM_DEVICE"];
 
     /// <param name="stdin">Typed to the child's standard input, which is then closed (null: closed at once).</param>
-    public static async Task<CliResult> RunAsync(IEnumerable<string> args, IReadOnlyDictionary<string, string>? environment = null, TimeSpan? limit = null, string? stdin = null)
+    /// <param name="started">Told the child's process id once it runs (to signal it).</param>
+    public static async Task<CliResult> RunAsync(
+        IEnumerable<string> args,
+        IReadOnlyDictionary<string, string>? environment = null,
+        TimeSpan? limit = null,
+        string? stdin = null,
+        Action<int>? started = null)
     {
         var psi = new ProcessStartInfo(DotnetHost)
         {
@@ -44,6 +50,7 @@ public static class CliProcess
         }
 
         using var process = Process.Start(psi) ?? throw new InvalidOperationException($"could not start {psi.FileName}");
+        started?.Invoke(process.Id);
         if (stdin is not null)
         {
             await process.StandardInput.WriteAsync(stdin);
@@ -67,6 +74,18 @@ public static class CliProcess
         }
 
         return new CliResult(process.ExitCode, await stdout, await stderr);
+    }
+
+    /// <summary>Sends <paramref name="signal"/> (e.g. "INT", "TERM") to a process, as kill(1) does.</summary>
+    public static void Signal(int pid, string signal)
+    {
+        var psi = new ProcessStartInfo("kill", ["-s", signal, pid.ToString(System.Globalization.CultureInfo.InvariantCulture)]) { UseShellExecute = false };
+        using var kill = Process.Start(psi) ?? throw new InvalidOperationException("could not start kill");
+        kill.WaitForExit();
+        if (kill.ExitCode != 0)
+        {
+            throw new InvalidOperationException($"kill -s {signal} {pid} exited with {kill.ExitCode}");
+        }
     }
 
     /// <summary>The dotnet host: the one `dotnet test` runs under, else the one on PATH.</summary>

@@ -102,9 +102,35 @@ public sealed class ConfigLoadTests : IDisposable
     {
         var error = Assert.Throws<ConfigException>(() => XlConfigParser.Load(directory));
 
-        Assert.StartsWith($"{directory}: cannot read config file: ", error.Message);
+        Assert.Equal($"{directory}: is a directory, not a config file", error.Message);
         Assert.Equal(0, error.Line);
-        Assert.DoesNotContain('\n', error.Message);
+    }
+
+    [Fact]
+    public void AFileLargerThanAnyConfigIsNotRead()
+    {
+        string path = Write("huge.cfg", new byte[XlConfigParser.MaxFileBytes + 1]);
+
+        var error = Assert.Throws<ConfigException>(() => XlConfigParser.Load(path));
+
+        Assert.Equal($"{path}: is larger than 1 MiB, too large for a config file", error.Message);
+    }
+
+    [Fact]
+    public void ADeviceThatNeverEndsIsNotReadForEver()
+    {
+        var error = Assert.Throws<ConfigException>(() => XlConfigParser.Load("/dev/zero"));
+
+        Assert.Equal("/dev/zero: is larger than 1 MiB, too large for a config file", error.Message);
+    }
+
+    [Fact]
+    public void AFileOfTheLargestSizeIsRead()
+    {
+        string text = "name = \"d\"\nkernel = \"/k\"\n";
+        string path = Write("padded.cfg", text + new string('#', XlConfigParser.MaxFileBytes - text.Length));
+
+        Assert.Equal("d", XlConfigParser.Load(path).Name);
     }
 
     [Fact]

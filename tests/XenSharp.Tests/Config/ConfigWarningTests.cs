@@ -1,0 +1,94 @@
+using XenSharp.Toolstack.Config;
+using Xunit;
+
+namespace XenSharp.Tests.Config;
+
+/// <summary>Settings XenSharp does not act on: one warning per key, naming the file, the line and the key.</summary>
+public class ConfigWarningTests
+{
+    private const string Minimal = "name = \"guest\"\nkernel = \"/boot/vmlinuz\"\n";
+
+    private static IReadOnlyList<string> WarningsFor(string lines) => XlConfigParser.Parse(Minimal + lines, "hello.cfg").Warnings;
+
+    [Theory]
+    [InlineData("disk = [ 'phy:/dev/vg/guest,xvda,w' ]", "disk")]
+    [InlineData("vif = [ 'bridge=xenbr0' ]", "vif")]
+    [InlineData("bootloader = \"pygrub\"", "bootloader")]
+    [InlineData("cpus = \"0-3\"", "cpus")]
+    [InlineData("cpu_weight = 512", "cpu_weight")]
+    [InlineData("uuid = \"6c1a4f55-0a2b-4c3e-9d1e-3f2a1b0c9d8e\"", "uuid")]
+    [InlineData("on_watchdog = \"restart\"", "on_watchdog")]
+    [InlineData("maxvcpus = 4", "maxvcpus")]
+    public void AKeyXlKnowsButXenSharpIgnoresIsAWarning(string line, string key)
+    {
+        Assert.Equal([$"hello.cfg:3: warning: '{key}' is not supported yet and is ignored"], WarningsFor(line + "\n"));
+    }
+
+    [Fact]
+    public void AKeyNobodyKnowsIsAWarningToo()
+    {
+        Assert.Equal(["hello.cfg:3: warning: 'flavour' is not an xl setting and is ignored"], WarningsFor("flavour = \"vanilla\"\n"));
+    }
+
+    [Theory]
+    [InlineData("memroy", "memory")]
+    [InlineData("vcpu", "vcpus")]
+    [InlineData("on_crahs", "on_crash")]
+    [InlineData("dsik", "disk")]
+    public void AMisspeltKeyGetsASuggestion(string typo, string meant)
+    {
+        Assert.Equal(
+            [$"hello.cfg:3: warning: '{typo}' is not an xl setting and is ignored (did you mean '{meant}'?)"],
+            WarningsFor($"{typo} = 1\n"));
+    }
+
+    [Fact]
+    public void EachKeyIsWarnedAboutOnceInFileOrder()
+    {
+        IReadOnlyList<string> warnings = WarningsFor("vif = [ 'a' ]\ndisk = [ 'x' ]\nvif += [ 'b' ]\nvif = [ 'c' ]\n");
+
+        Assert.Equal(
+            ["hello.cfg:4: warning: 'disk' is not supported yet and is ignored", "hello.cfg:6: warning: 'vif' is not supported yet and is ignored"],
+            warnings);
+    }
+
+    [Fact]
+    public void UnderstoodKeysAreNotWarnedAbout()
+    {
+        const string text = "name = \"g\"\nkernel = \"/k\"\nramdisk = \"/r\"\nmemory = 64\nmaxmem = 128\nvcpus = 2\ncmdline = \"c\"\n"
+            + "root = \"/dev/xvda\"\nextra = \"e\"\non_poweroff = \"destroy\"\non_reboot = \"restart\"\non_crash = \"destroy\"\n"
+            + "type = \"pv\"\nbuilder = \"generic\"\n";
+
+        DomainConfig config = XlConfigParser.Parse(text, "all.cfg");
+
+        Assert.Empty(config.Warnings);
+        Assert.Equal(XlKeys.Understood.Order(), config.Raw.Keys.Order());
+    }
+
+    [Fact]
+    public void NoKeyIsBothUnderstoodAndUnsupported()
+    {
+        Assert.Empty(XlKeys.Understood.Intersect(XlKeys.NotSupported));
+        Assert.Contains("disk", XlKeys.NotSupported);
+        Assert.Contains("vif", XlKeys.NotSupported);
+    }
+
+    [Fact]
+    public void BootloaderWithoutKernelNamesTheBootloader()
+    {
+        var error = Assert.Throws<ConfigException>(() => XlConfigParser.Parse("name = \"g\"\nbootloader = \"pygrub\"\nmemory = 512\n", "hello.cfg"));
+
+        Assert.Equal(
+            "hello.cfg:2: bootloader 'pygrub' is not supported; XenSharp boots only a 'kernel' named in the config, and this config names none",
+            error.Message);
+    }
+
+    [Fact]
+    public void BootloaderWithKernelIsOnlyAWarning()
+    {
+        DomainConfig config = XlConfigParser.Parse(Minimal + "bootloader = \"pygrub\"\n", "hello.cfg");
+
+        Assert.Equal("/boot/vmlinuz", config.Kernel);
+        Assert.Equal(["hello.cfg:3: warning: 'bootloader' is not supported yet and is ignored"], config.Warnings);
+    }
+}
