@@ -34,16 +34,18 @@ public static class RunVerb
         {
             Description = "Also serve xenstore on this Unix socket, as xenstored does (e.g. /run/xenstored/socket), for Xen's xenstore-* tools",
         };
+        Option<bool> emulate = HelperMachine.CreateOption();
         var cmd = new Command("run", "Boot PV domains from xl config files and attach their consoles");
         cmd.Arguments.Add(configs);
         cmd.Options.Add(timeout);
         cmd.Options.Add(pool);
         cmd.Options.Add(socket);
-        cmd.SetAction(r => Execute(r.GetValue(configs) ?? [], r.GetValue(timeout), r.GetValue(pool), r.GetValue(socket)));
+        cmd.Options.Add(emulate);
+        cmd.SetAction(r => Execute(r.GetValue(configs) ?? [], r.GetValue(timeout), r.GetValue(pool), r.GetValue(socket), new HelperMachine(r, emulate)));
         return cmd;
     }
 
-    public static int Execute(string[] configPaths, double? timeoutSeconds, int? poolMiB, string? xenstoreSocket = null)
+    public static int Execute(string[] configPaths, double? timeoutSeconds, int? poolMiB, string? xenstoreSocket = null, HelperMachine? helper = null)
     {
         try
         {
@@ -65,6 +67,11 @@ public static class RunVerb
             }
 
             ulong pool = (ulong)poolMb << 20;
+            if (helper?.ShouldRun() == true)
+            {
+                return helper.Run(configs, timeoutSeconds, pool); // no /dev/kvm (or --emulate): KVM inside QEMU
+            }
+
             using XenHypervisor hv = XenHypervisor.CreateOnKvm(pool, HypervisorLog.Stderr);
             var options = new RunOptions
             {
