@@ -21,7 +21,7 @@ public sealed class CliTests
     [KvmFact]
     public async Task Run_HelloExample_PrintsTheGreetingAndExitsZero()
     {
-        CliResult r = await CliProcess.RunAsync(["run", "examples/hello.cfg", "--timeout", "60", "--pool-mb", "256"]);
+        CliResult r = await CliProcess.RunAsync(["run", "examples/hello.cfg", "--timeout", Limits.Seconds(Limits.Generous), "--pool-mb", "256"]);
 
         Assert.True(r.ExitCode == 0, r.ToString());
         string[] lines = Guests.Lines(r.Stdout);
@@ -37,7 +37,7 @@ public sealed class CliTests
         using var dir = new TempDir();
         string cfg = dir.Config("conin.cfg", RepoPaths.Guest("conin"));
 
-        CliResult r = await CliProcess.RunAsync(["run", cfg, "--timeout", "60", "--pool-mb", "256"], stdin: "hello xensharp\n");
+        CliResult r = await CliProcess.RunAsync(["run", cfg, "--timeout", Limits.Seconds(Limits.Generous), "--pool-mb", "256"], stdin: "hello xensharp\n");
 
         Assert.True(r.ExitCode == 0, r.ToString());
         string[] lines = Guests.Lines(r.Stdout);

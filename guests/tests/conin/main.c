@@ -1,10 +1,12 @@
 /*
  * conin - console input through the PV console ring (what `xl console` gives a domU).
  *
- * Maps its console page (start_info console.domU.mfn), then reads the in ring until a line ends ('\n' or '\r')
- * or 20 s of system time pass, consuming what it read (in_cons) and telling the backend (EVTCHNOP_send on the
- * console port). Prints "conin: got '<line>'" with anything not printable shown as '?', then the verdict:
- * SUCCESS if a line arrived, FAILURE if none did. The host types the line (xensharp run's standard input).
+ * Maps its console page (start_info console.domU.mfn), then reads the in ring until a line ends ('\n' or '\r'),
+ * consuming what it read (in_cons) and telling the backend (EVTCHNOP_send on the console port). Prints
+ * "conin: got '<line>'" with anything not printable shown as '?', then SUCCESS. The host types the line (xensharp
+ * run's standard input). It has no time limit of its own: it waits for as long as the host takes, and the host's
+ * limit (a test's, or `xensharp run --timeout`) ends it otherwise - so a test can keep a domain running for as long
+ * as it needs and end the run by typing the line.
  */
 #include "guest.h"
 #include "hypercall.h"
@@ -13,7 +15,6 @@
 #define HC_event_channel_op   32
 #define EVTCHNOP_send          4
 #define CONSOLE_VA            0x3fe000UL
-#define SHARED_INFO_VA        0x3ff000UL
 
 /* struct xencons_interface (io/console.h): in[1024], out[2048], in_cons, in_prod, out_cons, out_prod. */
 struct xencons_interface {
@@ -25,19 +26,16 @@ _Static_assert(__builtin_offsetof(struct xencons_interface, in_cons) == 3072, "x
 
 void test_main(void)
 {
-    if ( hypercall3(HC_update_va_mapping, CONSOLE_VA, (start_info->console.domU.mfn << 12) | 0x23, 2) != 0 ||
-         hypercall3(HC_update_va_mapping, SHARED_INFO_VA, (start_info->shared_info & ~0xfffUL) | 0x23, 2) != 0 )
-        panic("cannot map the console page or shared_info");
+    if ( hypercall3(HC_update_va_mapping, CONSOLE_VA, (start_info->console.domU.mfn << 12) | 0x23, 2) != 0 )
+        panic("cannot map the console page");
     volatile struct xencons_interface *cons = (volatile struct xencons_interface *)CONSOLE_VA;
-    volatile struct shared_info *shared = (volatile struct shared_info *)SHARED_INFO_VA;
     struct { uint32_t port; } send = { start_info->console.domU.evtchn };
 
     printk("conin: waiting for a line on the console\n");
     char line[128];
     unsigned int len = 0;
     bool ended = false;
-    uint64_t deadline = pvclock_read(&shared->vcpu_info[0].time) + 20000000000ULL;
-    while ( !ended && pvclock_read(&shared->vcpu_info[0].time) < deadline )
+    while ( !ended )
     {
         uint32_t c = cons->in_cons, p = cons->in_prod;
         __atomic_thread_fence(__ATOMIC_ACQUIRE);
@@ -60,9 +58,5 @@ void test_main(void)
         hypercall2(HC_event_channel_op, EVTCHNOP_send, &send);
     }
     line[len] = '\0';
-
-    if ( ended )
-        test_success("conin: got '%s'", line);
-    else
-        test_failure("conin: no line within 20 s (%u bytes: '%s')", len, line);
+    test_success("conin: got '%s'", line);
 }

@@ -10,13 +10,17 @@ public sealed record CliResult(int ExitCode, string Stdout, string Stderr)
     public override string ToString() => $"exit {ExitCode}\n--- stdout\n{Stdout}--- stderr\n{Stderr}";
 }
 
-/// <summary>Runs the real CLI as a child process (the build output of XenSharp.Cli), with a time limit.</summary>
+/// <summary>Runs the real CLI as a child process (the build output of XenSharp.Cli), with a time limit (<see cref="Limits"/>).</summary>
 public static class CliProcess
 {
     /// <summary>Variables the tests control: a developer's own settings must not leak into the child.</summary>
     private static readonly string[] Scrubbed = ["XENSHARP_POOL_MB", "XENSHARP_KVM_DEVICE"];
 
-    /// <param name="stdin">Typed to the child's standard input, which is then closed (null: closed at once).</param>
+    /// <summary>
+    /// Runs the CLI to its exit: <paramref name="stdin"/> is typed to its standard input, which is then closed (null:
+    /// closed at once). The limit (default <see cref="Limits.Generous"/>) is counted beyond the run's own --timeout,
+    /// so that timeout, which ends the run with exit status 124 and a report, comes first.
+    /// </summary>
     /// <param name="started">Told the child's process id once it runs (to signal it).</param>
     public static async Task<CliResult> RunAsync(
         IEnumerable<string> args,
@@ -24,6 +28,21 @@ public static class CliProcess
         TimeSpan? limit = null,
         string? stdin = null,
         Action<int>? started = null)
+    {
+        string[] arguments = args.ToArray();
+        using CliRun run = Start(arguments, environment);
+        started?.Invoke(run.ProcessId);
+        if (stdin is not null)
+        {
+            await run.TypeAsync(stdin);
+        }
+
+        run.CloseInput();
+        return await run.WaitAsync(RunTimeout(arguments) + (limit ?? Limits.Generous));
+    }
+
+    /// <summary>Starts the CLI and leaves it running: the caller types to it, waits for it, and disposes it.</summary>
+    public static CliRun Start(IEnumerable<string> args, IReadOnlyDictionary<string, string>? environment = null)
     {
         var psi = new ProcessStartInfo(DotnetHost)
         {
@@ -49,31 +68,17 @@ public static class CliProcess
             psi.Environment[name] = value;
         }
 
-        using var process = Process.Start(psi) ?? throw new InvalidOperationException($"could not start {psi.FileName}");
-        started?.Invoke(process.Id);
-        if (stdin is not null)
-        {
-            await process.StandardInput.WriteAsync(stdin);
-        }
+        Process process = Process.Start(psi) ?? throw new InvalidOperationException($"could not start {psi.FileName}");
+        return new CliRun(process, string.Join(' ', psi.ArgumentList.Skip(1)));
+    }
 
-        process.StandardInput.Close();
-        Task<string> stdout = process.StandardOutput.ReadToEndAsync();
-        Task<string> stderr = process.StandardError.ReadToEndAsync();
-        TimeSpan max = limit ?? Limits.Generous;
-        using var cts = new CancellationTokenSource(max);
-        try
-        {
-            await process.WaitForExitAsync(cts.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            process.Kill(entireProcessTree: true);
-            await process.WaitForExitAsync();
-            throw new TimeoutException($"xensharp {string.Join(' ', psi.ArgumentList.Skip(1))} did not exit within {max.TotalSeconds:0.#} s\n"
-                + $"--- stdout\n{await stdout}--- stderr\n{await stderr}");
-        }
-
-        return new CliResult(process.ExitCode, await stdout, await stderr);
+    /// <summary>The run's own --timeout (zero without one).</summary>
+    private static TimeSpan RunTimeout(string[] args)
+    {
+        int i = Array.IndexOf(args, "--timeout");
+        return i >= 0 && i + 1 < args.Length && double.TryParse(args[i + 1], System.Globalization.CultureInfo.InvariantCulture, out double s)
+            ? TimeSpan.FromSeconds(s)
+            : TimeSpan.Zero;
     }
 
     /// <summary>Sends <paramref name="signal"/> (e.g. "INT", "TERM") to a process, as kill(1) does.</summary>

@@ -31,12 +31,13 @@ public sealed class KvmHost : IDisposable
 
     /// <summary>
     /// Runs the domains as `xensharp run` does; <paramref name="domainTimeout"/> is --timeout, and the whole run is bounded
-    /// too. <paramref name="store"/>: the xenstored to introduce them to (null: the session's own).
+    /// too, <see cref="Limits.Generous"/> beyond it (so the run's timeout comes first). <paramref name="store"/>: the
+    /// xenstored to introduce them to (null: the session's own).
     /// </summary>
-    public Task<IReadOnlyList<DomainOutcome>> RunAsync(IReadOnlyList<DomainConfig> configs, TimeSpan domainTimeout, TimeSpan? guard = null, XenStore? store = null)
+    public Task<IReadOnlyList<DomainOutcome>> RunAsync(IReadOnlyList<DomainConfig> configs, TimeSpan domainTimeout, XenStore? store = null)
     {
         var session = new RunSession(Hypervisor, configs, Console, new RunOptions { Timeout = domainTimeout }, store);
-        return Limits.Within(session.RunAsync(), guard ?? domainTimeout + Limits.Generous, "the run session");
+        return Limits.Within(session.RunAsync(), domainTimeout + Limits.Generous, "the run session");
     }
 
     public void Dispose()
@@ -44,53 +45,7 @@ public sealed class KvmHost : IDisposable
         Task dispose = Task.Run(Hypervisor.Dispose);
         if (!dispose.Wait(Limits.Generous))
         {
-            throw new TimeoutException($"disposing the hypervisor (destroying its domains) took more than {Limits.Generous.TotalSeconds} s");
-        }
-    }
-}
-
-/// <summary>Time limits: no test waits for ever.</summary>
-public static class Limits
-{
-    /// <summary>For things that take milliseconds when the product works.</summary>
-    public static readonly TimeSpan Generous = TimeSpan.FromSeconds(60);
-
-    public static async Task<T> Within<T>(Task<T> task, TimeSpan limit, string what)
-    {
-        try
-        {
-            return await task.WaitAsync(limit);
-        }
-        catch (TimeoutException)
-        {
-            throw new TimeoutException($"{what} did not finish within {limit.TotalSeconds:0.#} s");
-        }
-    }
-
-    public static async Task Within(Task task, TimeSpan limit, string what)
-    {
-        try
-        {
-            await task.WaitAsync(limit);
-        }
-        catch (TimeoutException)
-        {
-            throw new TimeoutException($"{what} did not finish within {limit.TotalSeconds:0.#} s");
-        }
-    }
-
-    /// <summary>Polls <paramref name="condition"/> until it holds or <paramref name="limit"/> passes.</summary>
-    public static async Task Until(Func<bool> condition, TimeSpan limit, string what)
-    {
-        DateTime end = DateTime.UtcNow + limit;
-        while (!condition())
-        {
-            if (DateTime.UtcNow > end)
-            {
-                throw new TimeoutException($"{what} did not happen within {limit.TotalSeconds:0.#} s");
-            }
-
-            await Task.Delay(20);
+            throw new TimeoutException($"disposing the hypervisor (destroying its domains) took more than {Limits.Describe(Limits.Generous)}");
         }
     }
 }

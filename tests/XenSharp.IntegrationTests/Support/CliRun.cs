@@ -1,0 +1,77 @@
+using System.Diagnostics;
+
+namespace XenSharp.IntegrationTests.Support;
+
+/// <summary>
+/// A `dotnet xensharp.dll ...` child process that runs for as long as the test needs it: the test types to its
+/// standard input and waits for its exit when it is done with it, the limit counted from then. Dispose kills it
+/// (and its children) if it is still running, so a failing test leaves nothing behind.
+/// </summary>
+public sealed class CliRun : IDisposable
+{
+    private readonly Process _process;
+    private readonly Task<string> _stdout;
+    private readonly Task<string> _stderr;
+
+    internal CliRun(Process process, string commandLine)
+    {
+        _process = process;
+        CommandLine = commandLine;
+        _stdout = process.StandardOutput.ReadToEndAsync();
+        _stderr = process.StandardError.ReadToEndAsync();
+    }
+
+    /// <summary>The arguments after xensharp.dll, for messages.</summary>
+    public string CommandLine { get; }
+
+    public bool HasExited => _process.HasExited;
+
+    public int ProcessId => _process.Id;
+
+    /// <summary>Types <paramref name="text"/> to the child's standard input.</summary>
+    public async Task TypeAsync(string text)
+    {
+        await _process.StandardInput.WriteAsync(text);
+        await _process.StandardInput.FlushAsync();
+    }
+
+    /// <summary>Closes the child's standard input (its end of input).</summary>
+    public void CloseInput() => _process.StandardInput.Close();
+
+    /// <summary>Waits for the child to exit, at most <paramref name="limit"/> from now; past it, kills it and throws with what it printed.</summary>
+    public async Task<CliResult> WaitAsync(TimeSpan limit)
+    {
+        using var cts = new CancellationTokenSource(limit);
+        try
+        {
+            await _process.WaitForExitAsync(cts.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            _process.Kill(entireProcessTree: true);
+            await _process.WaitForExitAsync();
+            throw new TimeoutException($"xensharp {CommandLine} did not exit within {Limits.Describe(limit)}\n"
+                + $"--- stdout\n{await _stdout}--- stderr\n{await _stderr}");
+        }
+
+        return new CliResult(_process.ExitCode, await _stdout, await _stderr);
+    }
+
+    public void Dispose()
+    {
+        try
+        {
+            if (!_process.HasExited)
+            {
+                _process.Kill(entireProcessTree: true);
+                _process.WaitForExit();
+            }
+        }
+        catch (InvalidOperationException)
+        {
+            // It exited in between.
+        }
+
+        _process.Dispose();
+    }
+}
