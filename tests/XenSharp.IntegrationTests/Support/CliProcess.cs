@@ -76,7 +76,9 @@ public static class CliProcess
     private static TimeSpan RunTimeout(string[] args)
     {
         int i = Array.IndexOf(args, "--timeout");
+        // Only a timeout the CLI accepts counts: the usage-error tests pass NaN, negative and huge ones.
         return i >= 0 && i + 1 < args.Length && double.TryParse(args[i + 1], System.Globalization.CultureInfo.InvariantCulture, out double s)
+            && double.IsFinite(s) && s > 0 && s < TimeSpan.FromDays(1).TotalSeconds
             ? TimeSpan.FromSeconds(s)
             : TimeSpan.Zero;
     }
