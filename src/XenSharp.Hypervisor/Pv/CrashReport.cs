@@ -67,15 +67,17 @@ public static class CrashReport
 
     private static int? SoftwareInterrupt(ulong vector, ulong error, byte[] bytes, int length)
     {
-        // kvm_pvm delivers a ring-3 `int n` as #UD at the `cd nn`; hardware as #GP with error (n << 3) | 2.
-        if (vector == 6 && length >= 2 && bytes[0] == 0xcd)
+        // kvm_pvm delivers a ring-3 `int n` as #UD at the `cd nn`; hardware as #GP with error (n << 3) | 2 (QEMU's
+        // nested SVM: (n << 4) | 2, so the instruction's own vector comes first).
+        bool intAt = length >= 2 && bytes[0] == 0xcd;
+        if (vector == 6 && intAt)
         {
             return bytes[1];
         }
 
         if (vector == 13 && (error & 7) == 2)
         {
-            return (int)(error >> 3);
+            return intAt ? bytes[1] : (int)(error >> 3);
         }
 
         return null;

@@ -55,10 +55,12 @@ public static class GuestExceptions
 
             case 13:
             {
-                // Hardware raises #GP(n << 3 | 2) for `int n` through a gate the guest may not use.
-                if ((error & 7) == 2 && error >> 3 < 256 && InstructionAt(v) is [0xcd, ..])
+                // `int n` through a gate the guest may not use raises #GP with the IDT bit set. The vector is the
+                // instruction's: hardware reports (n << 3) | 2, but QEMU's nested SVM (n << 4) | 2, and Xen builds
+                // the error code for `int $0x80` itself (entry_int80), whatever the CPU would have said.
+                if ((error & 7) == 2 && InstructionAt(v) is [0xcd, byte n, ..])
                 {
-                    SoftwareInterrupt(v, (int)(error >> 3));
+                    SoftwareInterrupt(v, n);
                     return;
                 }
 
@@ -133,7 +135,8 @@ public static class GuestExceptions
 
     /// <summary>
     /// `int n` from the guest (Xen's rules): int 0x80 goes straight to a registered handler; otherwise the trap's DPL
-    /// must admit the guest's mode (kernel counts as ring 1), else #GP(n &lt;&lt; 3 | 2) at the instruction.
+    /// must admit the guest's mode (kernel counts as ring 1), else #GP(n &lt;&lt; 3 | 2) at the instruction, the error
+    /// code built from <paramref name="n"/> and never the CPU's.
     /// </summary>
     private static void SoftwareInterrupt(Vcpu v, int n)
     {
