@@ -76,6 +76,12 @@ NORETURN void test_exit_with(enum test_status s);
 void event_entry(void);
 void do_event(void);                         /* provided by a guest that registers event_entry */
 
+/* ---- secondary_entry.S ---- */
+/* A further vCPU's first instruction (VCPUOP_initialise's rip, with its stack in the context): calls the guest's
+ * secondary_main(), never returns. */
+void secondary_entry(void);
+void secondary_main(void);                   /* provided by a guest that brings up a further vCPU */
+
 /* ---- fault_probe.S ---- */
 /* 0 and *value = *p, or 1 if the read faulted; needs probe_page_fault_entry as the #PF handler (trap 14). */
 int probe_read(const volatile unsigned long *p, unsigned long *value);

@@ -153,4 +153,22 @@ _Static_assert(sizeof(struct vcpu_info) == 64, "vcpu_info size");
 _Static_assert(__builtin_offsetof(struct shared_info, evtchn_pending) == 2048, "shared_info layout");
 _Static_assert(__builtin_offsetof(struct shared_info, wc_version) == 3072, "shared_info layout");
 
+/* vcpu_guest_context (x86-64, 5168 bytes): what VCPUOP_initialise takes; flags VGCF_*, the trap table inline. */
+#define VGCF_in_kernel (1UL << 2)
+struct vcpu_guest_context {
+    uint8_t fpu[512];
+    unsigned long flags;
+    unsigned long r15, r14, r13, r12, rbp, rbx, r11, r10, r9, r8, rax, rcx, rdx, rsi, rdi;
+    uint32_t error_code, entry_vector;
+    unsigned long rip;
+    uint16_t cs, pad0[3];
+    unsigned long rflags, rsp;
+    uint16_t ss, pad1[3], es, pad2[3], ds, pad3[3], fs, pad4[3], gs, pad5[3];
+    struct { uint8_t vector, flags; uint16_t cs; uint32_t pad; unsigned long address; } trap_ctxt[256];
+    unsigned long ldt_base, ldt_ents, gdt_frames[16], gdt_ents, kernel_ss, kernel_sp, ctrlreg[8], debugreg[8];
+    unsigned long event_callback_eip, failsafe_callback_eip, syscall_callback_eip, vm_assist;
+    unsigned long fs_base, gs_base_kernel, gs_base_user;
+};
+_Static_assert(sizeof(struct vcpu_guest_context) == 5168, "vcpu_guest_context");
+
 #endif /* GUEST_XEN_H */

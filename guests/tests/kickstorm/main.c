@@ -27,7 +27,6 @@
 #define EVTCHNOP_bind_ipi  7
 #define VIRQ_TIMER         0
 
-#define VGCF_in_kernel (1UL << 2)
 #define FLAT_KERNEL_CS 0xe033
 #define FLAT_KERNEL_SS 0xe02b
 #define UVMF_INVLPG    2
@@ -39,25 +38,6 @@
 #define SHARED_INFO_VA 0x3ff000UL
 #define MS 1000000ULL
 
-struct trap_info { uint8_t vector, flags; uint16_t cs; uint32_t pad; unsigned long address; };
-
-struct vcpu_guest_context {
-    uint8_t fpu[512];
-    unsigned long flags;
-    unsigned long r15, r14, r13, r12, rbp, rbx, r11, r10, r9, r8, rax, rcx, rdx, rsi, rdi;
-    uint32_t error_code, entry_vector;
-    unsigned long rip;
-    uint16_t cs, pad0[3];
-    unsigned long rflags, rsp;
-    uint16_t ss, pad1[3], es, pad2[3], ds, pad3[3], fs, pad4[3], gs, pad5[3];
-    struct trap_info trap_ctxt[256];
-    unsigned long ldt_base, ldt_ents, gdt_frames[16], gdt_ents, kernel_ss, kernel_sp, ctrlreg[8], debugreg[8];
-    unsigned long event_callback_eip, failsafe_callback_eip, syscall_callback_eip, vm_assist;
-    unsigned long fs_base, gs_base_kernel, gs_base_user;
-};
-_Static_assert(sizeof(struct vcpu_guest_context) == 5168, "vcpu_guest_context");
-
-extern void secondary_entry(void);
 
 static volatile struct shared_info *const shared = (volatile struct shared_info *)SHARED_INFO_VA;
 static volatile struct vcpu_info *vi;
@@ -75,7 +55,6 @@ static long vcpu_op(int cmd, int vcpu, void *arg) { return hypercall3(HC_vcpu_op
 
 void do_event(void) { evtchn_2l_consume(shared, vi, events); }
 
-void secondary_main(void);
 void secondary_main(void)
 {
     struct { uint32_t port; } send = { ipi_port };

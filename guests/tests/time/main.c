@@ -34,7 +34,6 @@
 #define VIRQ_TIMER              0
 #define SCHEDOP_poll            3
 
-#define VGCF_in_kernel (1UL << 2)
 #define FLAT_KERNEL_CS 0xe033
 #define FLAT_KERNEL_SS 0xe02b
 
@@ -50,25 +49,6 @@
 
 struct runstate { int state; int pad; uint64_t entry; uint64_t time[4]; };
 
-struct trap_info { uint8_t vector, flags; uint16_t cs; uint32_t pad; unsigned long address; };
-
-struct vcpu_guest_context {
-    uint8_t fpu[512];
-    unsigned long flags;
-    unsigned long r15, r14, r13, r12, rbp, rbx, r11, r10, r9, r8, rax, rcx, rdx, rsi, rdi;
-    uint32_t error_code, entry_vector;
-    unsigned long rip;
-    uint16_t cs, pad0[3];
-    unsigned long rflags, rsp;
-    uint16_t ss, pad1[3], es, pad2[3], ds, pad3[3], fs, pad4[3], gs, pad5[3];
-    struct trap_info trap_ctxt[256];
-    unsigned long ldt_base, ldt_ents, gdt_frames[16], gdt_ents, kernel_ss, kernel_sp, ctrlreg[8], debugreg[8];
-    unsigned long event_callback_eip, failsafe_callback_eip, syscall_callback_eip, vm_assist;
-    unsigned long fs_base, gs_base_kernel, gs_base_user;
-};
-_Static_assert(sizeof(struct vcpu_guest_context) == 5168, "vcpu_guest_context");
-
-extern void secondary_entry(void);
 
 static volatile struct shared_info *const shared = (volatile struct shared_info *)SHARED_INFO_VA;
 static volatile struct vcpu_info *vi;
@@ -291,7 +271,6 @@ static volatile unsigned long smp_counter, smp_stop;
 static uint8_t secondary_stack[8192] __attribute__((aligned(16)));
 static struct vcpu_guest_context ctx;
 
-void secondary_main(void);
 void secondary_main(void)
 {
     for ( ;; )
