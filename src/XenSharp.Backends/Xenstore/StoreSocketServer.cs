@@ -29,8 +29,24 @@ public sealed class StoreSocketServer : IDisposable
         _store = store;
         Path = path;
         _listener = listener;
+        // The handlers are in place before the socket listens: a client that can connect may also signal us at once
+        // (a test did, under emulation, and the file was left behind).
         _signals = [.. new[] { PosixSignal.SIGINT, PosixSignal.SIGTERM, PosixSignal.SIGHUP, PosixSignal.SIGQUIT }
             .Select(s => PosixSignalRegistration.Create(s, _ => Close()))];
+        try
+        {
+            listener.Listen(16);
+        }
+        catch
+        {
+            foreach (PosixSignalRegistration r in _signals)
+            {
+                r.Dispose();
+            }
+
+            throw;
+        }
+
         _acceptLoop = Task.Run(AcceptLoop);
     }
 
@@ -58,7 +74,7 @@ public sealed class StoreSocketServer : IDisposable
         try
         {
             listener.Bind(new UnownedUnixEndPoint(path)); // the file is removed by Close, only while it is still ours
-            listener.Listen(16);
+            return new StoreSocketServer(store, path, listener); // listens once its signal handlers are in place
         }
         catch (SocketException e)
         {
@@ -70,8 +86,6 @@ public sealed class StoreSocketServer : IDisposable
             listener.Dispose();
             throw;
         }
-
-        return new StoreSocketServer(store, path, listener);
     }
 
     public void Dispose()
