@@ -23,7 +23,7 @@ public class XenstoreSocketTests
         string socketPath = Path.Combine(dir.Path, "run", "socket");
         using CliRun run = CliProcess.Start(["run", cfg, "--pool-mb", "256", "--xenstore-socket", socketPath]);
 
-        await Limits.Until(() => File.Exists(socketPath) || run.HasExited, Limits.Generous, "the xenstore socket");
+        await Limits.Until(() => Listening(socketPath) || run.HasExited, Limits.Generous, "the xenstore socket");
         Assert.False(run.HasExited, run.HasExited ? (await run.WaitAsync(Limits.Generous)).ToString() : "");
         using (var s = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified) { ReceiveTimeout = (int)Limits.Generous.TotalMilliseconds })
         {
