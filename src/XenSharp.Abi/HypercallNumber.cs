@@ -40,6 +40,7 @@ public static class HypercallNumber
     public const int Sysctl = 35;
     public const int Domctl = 36;
     public const int KexecOp = 37;
+    public const int XenpmuOp = 40;
 
     /// <summary>Stubs in the hypercall page: 128 of 32 bytes each.</summary>
     public const int PageStubCount = 128;

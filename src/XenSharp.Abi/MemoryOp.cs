@@ -13,7 +13,9 @@ public static class MemoryOp
     public const int MemoryMap = 9;
     public const int MachphysMapping = 12;
     public const int MaximumGpfn = 14;
+    public const int GetVnumaInfo = 26;
     public const int CommandMask = 0x3f;
+    public const int ContinuationShift = 6;
 
     public const ushort DomidSelf = 0x7ff0;
 }

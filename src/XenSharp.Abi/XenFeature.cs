@@ -13,4 +13,7 @@ public static class XenFeature
     public const int GnttabMapAvailBits = 7;
     public const int HvmCallbackVector = 8;
     public const int Dom0 = 11;
+    public const int MemoryOpVnodeSupported = 13;
+    public const int NotDirectMapped = 16;
+    public const int DirectMapped = 17;
 }

@@ -42,6 +42,7 @@ public static class HypercallDispatcher
         t[HypercallNumber.GrantTableOp] = GrantTableHypercall.GrantTableOp;
         t[HypercallNumber.SetTimerOp] = TimerHypercall.SetTimerOp;
         t[HypercallNumber.VcpuOp] = VcpuOpHypercall.VcpuOp;
+        t[HypercallNumber.XenpmuOp] = XenpmuHypercall.XenpmuOp;
         return t;
     }
 

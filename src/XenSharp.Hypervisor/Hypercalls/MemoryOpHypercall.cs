@@ -48,10 +48,47 @@ public static class MemoryOpHypercall
                 return vcpu.CopyToGuest(arg, m) ? 0 : -XenErrno.EFAULT;
             }
 
+            case Abi.MemoryOp.GetVnumaInfo:
+                return GetVnumaInfo(vcpu, cmd, arg);
             case int op when MemoryReservationOps.Handles(op): return MemoryReservationOps.Handle(vcpu, cmd, arg);
             default:
                 d.Log.Limited($"d{d.Id}-memop-{cmd}", $"(d{d.Id}v{vcpu.Id}) unimplemented memory_op {cmd}: -ENOSYS");
                 return -XenErrno.ENOSYS;
         }
     }
+
+    /// <summary>
+    /// XENMEM_get_vnumainfo as Xen's memory.c answers it: no domain here has a vNUMA topology (xl sets one only with
+    /// vnuma=), so a well-formed query about an existing domain is -EOPNOTSUPP; a domU may ask only about itself.
+    /// </summary>
+    private static long GetVnumaInfo(Vcpu vcpu, ulong cmd, ulong arg)
+    {
+        if ((cmd >> Abi.MemoryOp.ContinuationShift) != 0)
+        {
+            return -XenErrno.EINVAL; // no start_extent for this command
+        }
+
+        Span<byte> topology = stackalloc byte[VnumaTopologySize];
+        if (!vcpu.CopyFromGuest(arg, topology))
+        {
+            return -XenErrno.EFAULT;
+        }
+
+        if (BinaryPrimitives.ReadUInt16LittleEndian(topology[2..]) != 0)
+        {
+            return -XenErrno.EINVAL; // pad
+        }
+
+        Domain d = vcpu.Domain;
+        ushort domid = BinaryPrimitives.ReadUInt16LittleEndian(topology);
+        if (domid == Abi.MemoryOp.DomidSelf || domid == d.Id)
+        {
+            return -XenErrno.EOPNOTSUPP;
+        }
+
+        return d.Hypervisor.Domains.Any(o => o.Id == domid) ? -XenErrno.EPERM : -XenErrno.ESRCH;
+    }
+
+    /// <summary>sizeof(struct xen_vnuma_topology_info): domid, pad, three counts, three 8-byte handles.</summary>
+    private const int VnumaTopologySize = 40;
 }

@@ -55,7 +55,7 @@ public static class XenVersionHypercall
                     return -XenErrno.EINVAL;
                 }
 
-                System.Buffers.Binary.BinaryPrimitives.WriteUInt32LittleEndian(f[4..], GuestFeatures.Submap0);
+                System.Buffers.Binary.BinaryPrimitives.WriteUInt32LittleEndian(f[4..], GuestFeatures.Submap0(vcpu.Domain));
                 return vcpu.CopyToGuest(arg + 4, f.Slice(4, 4)) ? 0 : -XenErrno.EFAULT;
             }
 

@@ -97,6 +97,48 @@ public sealed class HypercallTests : IDisposable
     }
 
     [Fact]
+    public void GetFeaturesReportsWhatXen417ReportsToAPvDomU()
+    {
+        uint Submap0()
+        {
+            Put(Scratch, new byte[8]);
+            Assert.Equal(0, Call(HypercallNumber.XenVersion, XenVersionOp.GetFeatures, Scratch));
+            return BinaryPrimitives.ReadUInt32LittleEndian(Get(Scratch + 4, 4));
+        }
+
+        // mmu_pt_update_preserve_ad, highmem_assist, gnttab_map_avail_bits, memory_op_vnode_supported, direct_mapped.
+        Assert.Equal((1u << 5) | (1u << 6) | (1u << 7) | (1u << 13) | (1u << 17), Submap0());
+        Assert.Equal(0, Call(HypercallNumber.VmAssist, VmAssist.CmdEnable, VmAssist.TypePaeExtendedCr3));
+        Assert.Equal((1u << 4) | (1u << 5) | (1u << 6) | (1u << 7) | (1u << 13) | (1u << 17), Submap0());
+    }
+
+    [Fact]
+    public void GetVnumaInfoIsEopnotsuppForADomainWithoutVnuma()
+    {
+        var topology = new byte[40];
+        BinaryPrimitives.WriteUInt16LittleEndian(topology, MemoryOp.DomidSelf);
+        Put(Scratch, topology);
+        Assert.Equal(-XenErrno.EOPNOTSUPP, Call(HypercallNumber.MemoryOp, MemoryOp.GetVnumaInfo, Scratch));
+        Assert.Equal(-XenErrno.EINVAL, Call(HypercallNumber.MemoryOp, MemoryOp.GetVnumaInfo | (1UL << MemoryOp.ContinuationShift), Scratch));
+        BinaryPrimitives.WriteUInt16LittleEndian(topology, 0x7000);
+        Put(Scratch, topology);
+        Assert.Equal(-XenErrno.ESRCH, Call(HypercallNumber.MemoryOp, MemoryOp.GetVnumaInfo, Scratch));
+        BinaryPrimitives.WriteUInt16LittleEndian(topology, _d.Id);
+        topology[2] = 1;
+        Put(Scratch, topology);
+        Assert.Equal(-XenErrno.EINVAL, Call(HypercallNumber.MemoryOp, MemoryOp.GetVnumaInfo, Scratch));
+        Assert.Equal(-XenErrno.EFAULT, Call(HypercallNumber.MemoryOp, MemoryOp.GetVnumaInfo, 0x100000000000));
+    }
+
+    [Fact]
+    public void XenpmuOpIsEopnotsuppAsWithoutVpmu()
+    {
+        Assert.Equal(-XenErrno.EOPNOTSUPP, Call(HypercallNumber.XenpmuOp, 0, Scratch));
+        Assert.Equal(-XenErrno.EOPNOTSUPP, Call(HypercallNumber.XenpmuOp, 2, 0));
+        Assert.DoesNotContain("unimplemented hypercall 40", _log.ToString());
+    }
+
+    [Fact]
     public void VmAssistAcceptsOnlyPv64Types()
     {
         Assert.Equal(0, Call(HypercallNumber.VmAssist, VmAssist.CmdEnable, VmAssist.TypeWritablePageTables));

@@ -535,12 +535,7 @@ public sealed class PageTableValidator
             }
         }
 
-        if (preserveAd)
-        {
-            value |= old & (PageTableFlags.Accessed | PageTableFlags.Dirty);
-        }
-
-        e[index] = value;
+        old = Write(e, index, old, value, preserveAd);
         _mmu.NoteHostWrite(l1, index);
         PutFromL1e(old);
         return 0;
@@ -566,15 +561,36 @@ public sealed class PageTableValidator
             }
         }
 
-        if (preserveAd)
-        {
-            value |= old & (PageTableFlags.Accessed | PageTableFlags.Dirty);
-        }
-
-        e[index] = value;
+        old = Write(e, index, old, value, preserveAd);
         _mmu.NoteHostWrite(table, index);
         PutFromUpper(old, table, level);
         return 0;
+    }
+
+    /// <summary>
+    /// Stores <paramref name="value"/> in slot <paramref name="index"/>; with <paramref name="preserveAd"/>
+    /// (MMU_PT_UPDATE_PRESERVE_AD) keeps the Accessed/Dirty bits the entry has at the moment of the store, as Xen's
+    /// update_intpte does with cmpxchg: another vCPU's walk may set them between the read and the write. Returns the entry
+    /// replaced (its A/D bits may have changed since <paramref name="old"/> was read; nothing else can, updates hold the lock).
+    /// </summary>
+    private static ulong Write(Span<ulong> e, int index, ulong old, ulong value, bool preserveAd)
+    {
+        if (!preserveAd)
+        {
+            e[index] = value;
+            return old;
+        }
+
+        while (true)
+        {
+            ulong seen = Interlocked.CompareExchange(ref e[index], value | (old & (PageTableFlags.Accessed | PageTableFlags.Dirty)), old);
+            if (seen == old)
+            {
+                return old;
+            }
+
+            old = seen;
+        }
     }
 
     /// <summary>The linear-table bookkeeping, for tests: 0 when the frame neither holds nor is the target of linear entries.</summary>
