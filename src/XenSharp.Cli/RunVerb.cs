@@ -34,18 +34,23 @@ public static class RunVerb
         {
             Description = "Also serve xenstore on this Unix socket, as xenstored does (e.g. /run/xenstored/socket), for Xen's xenstore-* tools",
         };
+        var exitStats = new Option<bool>("--exit-stats")
+        {
+            Description = "Count each domain's exits to the host by reason (hypercall, vector, emulated instruction, port) and log them when it ends",
+        };
         Option<bool> emulate = HelperMachine.CreateOption();
         var cmd = new Command("run", "Boot PV domains from xl config files and attach their consoles");
         cmd.Arguments.Add(configs);
         cmd.Options.Add(timeout);
         cmd.Options.Add(pool);
         cmd.Options.Add(socket);
+        cmd.Options.Add(exitStats);
         cmd.Options.Add(emulate);
-        cmd.SetAction(r => Execute(r.GetValue(configs) ?? [], r.GetValue(timeout), r.GetValue(pool), r.GetValue(socket), new HelperMachine(r, emulate)));
+        cmd.SetAction(r => Execute(r.GetValue(configs) ?? [], r.GetValue(timeout), r.GetValue(pool), r.GetValue(socket), new HelperMachine(r, emulate), r.GetValue(exitStats)));
         return cmd;
     }
 
-    public static int Execute(string[] configPaths, double? timeoutSeconds, int? poolMiB, string? xenstoreSocket = null, HelperMachine? helper = null)
+    public static int Execute(string[] configPaths, double? timeoutSeconds, int? poolMiB, string? xenstoreSocket = null, HelperMachine? helper = null, bool exitStats = false)
     {
         try
         {
@@ -73,6 +78,7 @@ public static class RunVerb
             }
 
             using XenHypervisor hv = XenHypervisor.CreateOnKvm(pool, HypervisorLog.Stderr);
+            hv.CountExits = exitStats;
             var options = new RunOptions
             {
                 Timeout = timeoutSeconds is { } s ? TimeSpan.FromSeconds(s) : null,

@@ -90,6 +90,9 @@ public sealed class XenHypervisor : IDisposable
         }
     }
 
+    /// <summary>Whether domains created from now on count their exits (<see cref="Domain.Exits"/>), logged when each is destroyed.</summary>
+    public bool CountExits { get; set; }
+
     public Domain CreateDomain(string name, int vcpus, ulong nrPages, IConsoleSink console)
     {
         ushort id;
@@ -122,6 +125,7 @@ public sealed class XenHypervisor : IDisposable
         }
 
         domain.MarkRunning();
+        domain.Exits?.Restart();
         m.Start();
     }
 
@@ -136,6 +140,11 @@ public sealed class XenHypervisor : IDisposable
         }
 
         m?.Dispose();
+        if (domain.Exits is { } exits)
+        {
+            Log.Domain(domain.Id, exits.Summary()); // the vCPUs have stopped: the counts are final
+        }
+
         domain.Dispose();
     }
 

@@ -31,6 +31,7 @@ public sealed class Domain : IDisposable
         NrPages = nrPages;
         MaxPages = nrPages;
         Mmu = new Pv.Mmu.DomainMmu(this);
+        Exits = hypervisor.CountExits ? new ExitCounts() : null;
         try
         {
             StubPages = DomainStubPages.Create(Pool, hypervisor.Shared, vcpus);
@@ -78,6 +79,9 @@ public sealed class Domain : IDisposable
     public Time.DomainTime Time { get; }
 
     public HypervisorLog Log => Hypervisor.Log;
+
+    /// <summary>The domain's exits by reason, when the hypervisor counts them (<see cref="XenHypervisor.CountExits"/>).</summary>
+    public ExitCounts? Exits { get; }
 
     public ulong NrPages { get; }
 

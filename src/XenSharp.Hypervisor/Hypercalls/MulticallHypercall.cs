@@ -40,6 +40,7 @@ public static class MulticallHypercall
 
                 ulong op = BinaryPrimitives.ReadUInt64LittleEndian(entry);
                 bool iret = op == HypercallNumber.Iret;
+                vcpu.Domain.Exits?.Multicalled(op);
                 long r = (long)HypercallDispatcher.Dispatch(vcpu, op, Arg(entry, 0), Arg(entry, 1), Arg(entry, 2), Arg(entry, 3), Arg(entry, 4));
                 BinaryPrimitives.WriteInt64LittleEndian(result, r);
                 if (iret)

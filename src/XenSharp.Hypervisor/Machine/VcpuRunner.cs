@@ -147,6 +147,7 @@ internal sealed class VcpuRunner : IDisposable, IVcpuMachine
                         d.Crash($"fault inside the hypervisor stub on vCPU {Vcpu.Id}: {CrashReport.DescribeStubFault(_kvm, _stub)}");
                         return;
                     case VcpuExitReason.Interrupted:
+                        d.Exits?.Interrupted();
                         break;
                     case VcpuExitReason.Shutdown:
                         d.Crash($"triple fault on vCPU {Vcpu.Id} ({CrashReport.DescribeTripleFault(_kvm)})");
@@ -230,8 +231,10 @@ internal sealed class VcpuRunner : IDisposable, IVcpuMachine
     private void HandleStubExit()
     {
         ulong vector = Vcpu.FrameGet(StubFrame.Vector);
+        ExitCounts? exits = Vcpu.Domain.Exits;
         if (vector == StubVector.Hypercall)
         {
+            exits?.Hypercall(Vcpu.FrameGet(StubFrame.Rax));
             ulong result = HypercallDispatcher.Dispatch(
                 Vcpu,
                 Vcpu.FrameGet(StubFrame.Rax),
@@ -244,6 +247,7 @@ internal sealed class VcpuRunner : IDisposable, IVcpuMachine
             return;
         }
 
+        exits?.Vector(vector);
         if (vector == StubVector.Kick)
         {
             return;

@@ -10,6 +10,7 @@ namespace XenSharp.IntegrationTests.Support;
 public sealed class CliRun : IDisposable
 {
     private readonly Process _process;
+    private readonly LockedStringWriter _stdoutSoFar = new();
     private readonly Task<string> _stdout;
     private readonly Task<string> _stderr;
 
@@ -17,7 +18,7 @@ public sealed class CliRun : IDisposable
     {
         _process = process;
         CommandLine = commandLine;
-        _stdout = process.StandardOutput.ReadToEndAsync();
+        _stdout = PumpAsync(process.StandardOutput, _stdoutSoFar);
         _stderr = process.StandardError.ReadToEndAsync();
     }
 
@@ -25,6 +26,9 @@ public sealed class CliRun : IDisposable
     public string CommandLine { get; }
 
     public bool HasExited => _process.HasExited;
+
+    /// <summary>What the child has written to its standard output so far (a test that waits for a prompt polls it).</summary>
+    public string StdoutSoFar => _stdoutSoFar.Text;
 
     public int ProcessId => _process.Id;
 
@@ -55,6 +59,18 @@ public sealed class CliRun : IDisposable
         }
 
         return new CliResult(_process.ExitCode, await _stdout, await _stderr);
+    }
+
+    private static async Task<string> PumpAsync(StreamReader reader, LockedStringWriter copy)
+    {
+        var buffer = new char[4096];
+        int n;
+        while ((n = await reader.ReadAsync(buffer)) > 0)
+        {
+            copy.Write(buffer, 0, n);
+        }
+
+        return copy.Text;
     }
 
     public void Dispose()

@@ -30,6 +30,15 @@ public static class Limits
     /// </summary>
     public static TimeSpan SpinTimeout { get; } = Scaled(3);
 
+    /// <summary>
+    /// Debian's Linux from `xensharp run` to its shell prompt, 120 s (scaled): seconds on hardware KVM, 80-120 s (about 400
+    /// on a machine shared with other lanes) in the hardware lane, whose scale makes it 1200 s there.
+    /// </summary>
+    public static TimeSpan LinuxBoot { get; } = Scaled(120);
+
+    /// <summary>tools/linux-guest: the download (once, about 70 MB) and the initramfs, 300 s (scaled).</summary>
+    public static TimeSpan LinuxPrepare { get; } = Scaled(300);
+
     /// <summary>Between two looks at something a test polls for (not a limit: how often, not how long).</summary>
     public static TimeSpan PollInterval { get; } = TimeSpan.FromMilliseconds(20);
 

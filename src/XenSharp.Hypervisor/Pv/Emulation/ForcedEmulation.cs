@@ -39,6 +39,8 @@ internal static class ForcedEmulation
             return EmulationResult.NotHandled; // only CPUID is emulated
         }
 
+        v.Domain.Exits?.ForcedCpuid();
+
         // CPUID faulting (MSR_MISC_FEATURES_ENABLES) would turn a user-mode one into #GP; it cannot be enabled here.
         CpuidResult r = p.Query(v, (uint)v.FrameGet(StubFrame.Rax), (uint)v.FrameGet(StubFrame.Rcx), forced: true);
         v.FrameSet(StubFrame.Rax, r.Eax);

@@ -32,6 +32,7 @@ public static class PortIo
     /// <summary>Xen's guest_io_okay: null when the access is permitted, otherwise the fault to deliver.</summary>
     public static EmulationResult? CheckAccess(Vcpu v, uint port, int bytes)
     {
+        v.Domain.Exits?.Port(port);
         if (IoplAllows(v))
         {
             return null;

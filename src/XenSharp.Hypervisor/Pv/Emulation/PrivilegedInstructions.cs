@@ -32,6 +32,7 @@ internal static class PrivilegedInstructions
             return failure;
         }
 
+        v.Domain.Exits?.Emulated(i.Mnemonic);
         bool kernel = v.InKernelMode;
         switch (i.Code)
         {
