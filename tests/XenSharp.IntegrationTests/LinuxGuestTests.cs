@@ -10,7 +10,7 @@ namespace XenSharp.IntegrationTests;
 /// </summary>
 public sealed class LinuxGuestTests
 {
-    private const string Prompt = "linux-guest:~# ";
+    private const string Prompt = "linux-guest:/root# ";
 
     /// <summary>
     /// The shell prompt comes on hvc0, `uname -a` typed to the console is answered by the guest's kernel, and `poweroff`
