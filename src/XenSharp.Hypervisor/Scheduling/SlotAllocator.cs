@@ -51,6 +51,7 @@ internal sealed class SlotAllocator
             if (!_units.Add(unit))
                 throw new InvalidOperationException($"{unit} was already added");
             long now = _clock.NowNanoseconds;
+            unit.Removed = false; // a vCPU taken down and brought up again
             unit.StartAccounting(now);
             _scheduler.InsertUnit(unit, now);
         }

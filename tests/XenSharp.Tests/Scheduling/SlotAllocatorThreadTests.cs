@@ -113,6 +113,22 @@ public class SlotAllocatorThreadTests
     }
 
     [Fact]
+    public void ARemovedUnitCanBeAddedAgain()
+    {
+        SlotAllocator slots = NewAllocator(1, out _);
+        SchedUnit a = new(1, 0);
+        slots.Add(a);
+        Assert.True(slots.EnterRun(a));
+        slots.Remove(a);
+        Assert.Null(slots.Holder(0));
+
+        slots.Add(a);
+
+        Assert.True(slots.EnterRun(a));
+        Assert.Same(a, slots.Holder(0));
+    }
+
+    [Fact]
     public void ManyThreadsNeverHoldMoreSlotsThanThereAre()
     {
         const int SlotCount = 2, Units = 6, Rounds = 300;
