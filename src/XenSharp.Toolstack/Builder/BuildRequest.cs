@@ -1,6 +1,18 @@
+using XenSharp.Hypervisor.Scheduling;
 using XenSharp.Toolstack.Image;
 
 namespace XenSharp.Toolstack.Builder;
 
-/// <summary>What the builder needs from a domain config, with the kernel already read and checked.</summary>
-public sealed record BuildRequest(string Name, KernelImage Kernel, int MemoryMiB, int Vcpus, string CommandLine, byte[]? Ramdisk = null);
+/// <summary>
+/// What the builder needs from a domain config, with the kernel already read and checked. <paramref name="Scheduling"/>
+/// is carried for the run loop's scheduler, which does not take it yet (docs/architecture.md, "Scheduling"); null
+/// means Xen's defaults.
+/// </summary>
+public sealed record BuildRequest(
+    string Name,
+    KernelImage Kernel,
+    int MemoryMiB,
+    int Vcpus,
+    string CommandLine,
+    byte[]? Ramdisk = null,
+    BvtParameters? Scheduling = null);

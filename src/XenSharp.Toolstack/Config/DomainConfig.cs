@@ -1,4 +1,5 @@
 using System.Collections.ObjectModel;
+using XenSharp.Hypervisor.Scheduling;
 
 namespace XenSharp.Toolstack.Config;
 
@@ -40,6 +41,13 @@ public sealed record DomainConfig
 
     /// <summary>Domain type; only "pv" exists so far.</summary>
     public string Type { get; init; } = "pv";
+
+    /// <summary>
+    /// The domain's BVT parameters, from xl's `cpu_weight` or xm sched-bvt's `mcuadv`, and `warpback`, `warpvalue`,
+    /// `warpl`, `warpu`; Xen 2.0's defaults for those not given. Not acted on yet: the run loop does not schedule
+    /// through BVT so far (docs/architecture.md, "Scheduling").
+    /// </summary>
+    public BvtParameters Scheduling { get; init; } = new();
 
     /// <summary>Every setting in the file, interpreted or not, so later features can read keys this record lacks.</summary>
     public IReadOnlyDictionary<string, ConfigValue> Raw { get; init; } = ReadOnlyDictionary<string, ConfigValue>.Empty;

@@ -1,3 +1,5 @@
+using XenSharp.Hypervisor.Scheduling;
+
 namespace XenSharp.Toolstack.Config;
 
 /// <summary>
@@ -55,6 +57,7 @@ internal sealed class DomainConfigReader
             OnReboot = Action("on_reboot") ?? ShutdownAction.Restart,
             OnCrash = Action("on_crash") ?? ShutdownAction.Destroy,
             Type = DomainType(),
+            Scheduling = Scheduling(),
             Raw = settings,
             Warnings = Warnings(),
             SourcePath = file,
@@ -182,6 +185,49 @@ internal sealed class DomainConfigReader
         return type is null or "pv"
             ? "pv"
             : throw Error(decidedBy!, $"{type} domains are not supported (only pv)");
+    }
+
+    // The CPU share comes from xl's cpu_weight or from xm sched-bvt's mcuadv, not both; the warp settings are named
+    // after sched-bvt's other arguments, in its units (warpvalue in Xen's virtual-time units, warpl and warpu in ms).
+    private BvtParameters Scheduling()
+    {
+        long? weight = RangedNumber("cpu_weight", 1, 65535);
+        long? mcuadv = RangedNumber("mcuadv", 1, BvtParameters.MaxMcuAdvance / BvtParameters.Unit);
+        if (weight is not null && mcuadv is not null)
+            throw Error(settings["mcuadv"], "cpu_weight and mcuadv both set the domain's CPU share; give one of them");
+        long? warpback = RangedNumber("warpback", 0, 1);
+        long? warpvalue = RangedNumber("warpvalue", 0, int.MaxValue);
+        long? warpl = RangedNumber("warpl", 0, int.MaxValue, " ms");
+        long? warpu = RangedNumber("warpu", 0, int.MaxValue, " ms");
+
+        var defaults = new BvtParameters();
+        return new BvtParameters
+        {
+            McuAdvance = weight is long w ? BvtParameters.McuAdvanceOfWeight((int)w)
+                : mcuadv is long m ? m * BvtParameters.Unit
+                : defaults.McuAdvance,
+            WarpBack = warpback == 1,
+            WarpValue = (warpvalue ?? 0) * BvtParameters.Unit,
+            WarpLimitNs = warpl is long l ? l * 1_000_000 : defaults.WarpLimitNs,
+            UnwarpRequirementNs = warpu is long u ? u * 1_000_000 : defaults.UnwarpRequirementNs,
+        };
+    }
+
+    // A whole number from min to max, bare or quoted as xl reads them; null when the key is absent.
+    private long? RangedNumber(string key, long min, long max, string unit = "")
+    {
+        if (!settings.TryGetValue(key, out var value))
+            return null;
+        long number = 0;
+        bool ok = value switch
+        {
+            ConfigNumber n => (number = n.Value) >= min && number <= max,
+            ConfigString s => XlNumber.Parse(s.Value, out number) == NumberParse.Ok && number >= min && number <= max,
+            _ => false,
+        };
+        return ok
+            ? number
+            : throw Error(value, $"{key} must be a number from {min} to {max}{unit}, got {ConfigText.Describe(value)}");
     }
 
     private ConfigException Error(ConfigValue value, string detail) => new(file, value.Line, detail);

@@ -3,22 +3,25 @@ namespace XenSharp.Toolstack.Config;
 /// <summary>
 /// The settings xl knows, in two sets that never overlap: those XenSharp acts on (<see cref="Understood"/>; every one is
 /// read by <see cref="DomainConfigReader"/>) and those it does not act on yet (<see cref="NotSupported"/>: every other
-/// key that tools/xl/xl_parse.c reads, as of Xen 4.23-unstable). A key in neither set is unknown to xl too. The reader
-/// warns once for each key of a file that is not understood; xl itself ignores unknown keys silently.
+/// key that tools/xl/xl_parse.c reads, as of Xen 4.23-unstable). <see cref="Understood"/> also holds the BVT
+/// scheduler's keys, which xl never had (its BVT died with xm): they are named after the arguments of
+/// <c>xm sched-bvt</c> (mcuadv, warpback, warpvalue, warpl, warpu). A key in neither set is unknown to xl too. The
+/// reader warns once for each key of a file that is not understood; xl itself ignores unknown keys silently.
 /// </summary>
 public static class XlKeys
 {
     public static readonly IReadOnlySet<string> Understood = new HashSet<string>(StringComparer.Ordinal)
     {
         "name", "kernel", "ramdisk", "memory", "maxmem", "vcpus", "cmdline", "root", "extra",
-        "on_poweroff", "on_reboot", "on_crash", "type", "builder",
+        "on_poweroff", "on_reboot", "on_crash", "type", "builder", "cpu_weight",
+        "mcuadv", "warpback", "warpvalue", "warpl", "warpu",
     };
 
     public static readonly IReadOnlySet<string> NotSupported = new HashSet<string>(StringComparer.Ordinal)
     {
         "acpi", "acpi_firmware", "acpi_laptop_slate", "acpi_s3", "acpi_s4", "altp2m", "altp2m_count", "altp2mhvm",
         "apic", "arm_sci", "bios", "bios_path_override", "boot", "bootloader", "bootloader_args",
-        "bootloader_restrict", "bootloader_user", "cap", "channel", "cpu_weight", "cpuid", "cpus", "cpus_soft",
+        "bootloader_restrict", "bootloader_user", "cap", "channel", "cpuid", "cpus", "cpus_soft",
         "device_model", "device_model_args", "device_model_override", "device_model_stubdomain_override",
         "device_model_stubdomain_seclabel", "device_model_user", "device_model_version", "device_tree", "disk",
         "display", "dm_restrict", "driver_domain", "dtdev", "e820_host", "extratime", "firmware", "firmware_override",

@@ -8,7 +8,8 @@ namespace XenSharp.Toolstack.Image;
 /// domain builder does (xc_dom_try_gunzip): a file of at least 6 bytes that starts with the gzip magic 1f 8b and whose
 /// trailer's ISIZE (the last 4 bytes, little-endian) is at most <see cref="KernelImageLimits.MaxFileSize"/> is
 /// decompressed; anything else is taken as it is. The output may not exceed ISIZE + 16 bytes (libxc's buffer), and
-/// it is grown only as inflated bytes actually arrive, so a file claiming a large ISIZE costs nothing until it delivers.
+/// it is grown only as inflated bytes actually arrive (<see cref="BoundedOutput"/>), so a file claiming a large ISIZE costs
+/// nothing until it delivers.
 /// </summary>
 internal static class GzipKernel
 {
@@ -29,21 +30,13 @@ internal static class GzipKernel
             return file; // libxc: "looks insane, skip gunzip"; the ELF check then refuses it
         }
 
-        long cap = isize + Slack;
-        using var output = new MemoryStream();
+        byte[] unpacked;
         try
         {
             using var gzip = new GZipStream(new MemoryStream(file, writable: false), CompressionMode.Decompress);
-            byte[] chunk = new byte[64 * 1024];
-            int n;
-            while ((n = gzip.Read(chunk)) > 0)
+            if (!BoundedOutput.TryReadAll(gzip, isize + Slack, out unpacked))
             {
-                if (output.Length + n > cap)
-                {
-                    throw KernelImageException.For(name, $"gzip data inflates to more than the {isize} bytes its trailer gives");
-                }
-
-                output.Write(chunk, 0, n);
+                throw KernelImageException.For(name, $"gzip data inflates to more than the {isize} bytes its trailer gives");
             }
         }
         catch (InvalidDataException e)
@@ -51,6 +44,6 @@ internal static class GzipKernel
             throw new KernelImageException($"{name}: bad gzip data: {e.Message}", e);
         }
 
-        return output.ToArray();
+        return unpacked;
     }
 }

@@ -27,7 +27,10 @@ public sealed class KernelImage
     /// <summary>Size in bytes of the loaded image, the buffer <see cref="CopyTo"/> needs.</summary>
     public int ImageSize => (int)(Xen.VirtKernelEnd - Xen.VirtKernelStart);
 
-    /// <summary>Reads and checks a kernel file, gunzipping it first where libxc would (<see cref="GzipKernel"/>).</summary>
+    /// <summary>
+    /// Reads and checks a kernel file, unpacking it first where libxc would: a gzipped file is gunzipped
+    /// (<see cref="GzipKernel"/>), then a Linux bzImage gives up the vmlinux in its payload (<see cref="BzImage"/>).
+    /// </summary>
     public static KernelImage Load(string path)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
@@ -51,7 +54,7 @@ public sealed class KernelImage
             throw new KernelImageException($"{path}: cannot read kernel file: {e.Message}", e);
         }
 
-        return Parse(GzipKernel.Unpack(bytes, path), path);
+        return Parse(BzImage.Unpack(GzipKernel.Unpack(bytes, path), path), path);
     }
 
     public static KernelImage Parse(ReadOnlyMemory<byte> bytes, string nameForMessages)

@@ -10,6 +10,9 @@ internal static class KernelImageLimits
     /// </summary>
     public const ulong MaxImageSpan = 1UL << 30;
 
-    /// <summary>Largest kernel file <see cref="KernelImage.Load"/> reads (an unstripped vmlinux is a few hundred MiB).</summary>
+    /// <summary>
+    /// Largest kernel file <see cref="KernelImage.Load"/> reads (an unstripped vmlinux is a few hundred MiB), and the
+    /// largest size a compressed kernel may claim to unpack to (a gzip trailer, a bzImage payload's size field).
+    /// </summary>
     public const long MaxFileSize = 1L << 30;
 }

@@ -50,7 +50,8 @@ public sealed class RunSession
             c.MemoryMiB,
             c.Vcpus,
             c.CommandLine,
-            c.Ramdisk is null ? null : ReadRamdisk(c.Ramdisk))).ToList();
+            c.Ramdisk is null ? null : ReadRamdisk(c.Ramdisk),
+            c.Scheduling)).ToList();
 
     public async Task<IReadOnlyList<DomainOutcome>> RunAsync()
     {

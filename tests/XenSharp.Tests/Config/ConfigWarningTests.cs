@@ -15,7 +15,7 @@ public class ConfigWarningTests
     [InlineData("vif = [ 'bridge=xenbr0' ]", "vif")]
     [InlineData("bootloader = \"pygrub\"", "bootloader")]
     [InlineData("cpus = \"0-3\"", "cpus")]
-    [InlineData("cpu_weight = 512", "cpu_weight")]
+    [InlineData("cap = 50", "cap")]
     [InlineData("uuid = \"6c1a4f55-0a2b-4c3e-9d1e-3f2a1b0c9d8e\"", "uuid")]
     [InlineData("on_watchdog = \"restart\"", "on_watchdog")]
     [InlineData("maxvcpus = 4", "maxvcpus")]
@@ -57,12 +57,15 @@ public class ConfigWarningTests
     {
         const string text = "name = \"g\"\nkernel = \"/k\"\nramdisk = \"/r\"\nmemory = 64\nmaxmem = 128\nvcpus = 2\ncmdline = \"c\"\n"
             + "root = \"/dev/xvda\"\nextra = \"e\"\non_poweroff = \"destroy\"\non_reboot = \"restart\"\non_crash = \"destroy\"\n"
-            + "type = \"pv\"\nbuilder = \"generic\"\n";
+            + "type = \"pv\"\nbuilder = \"generic\"\ncpu_weight = 512\nwarpback = 1\nwarpvalue = 10\nwarpl = 5\nwarpu = 9\n";
+        const string mcuadv = "name = \"g\"\nkernel = \"/k\"\nmcuadv = 5\n"; // the share once more, instead of cpu_weight
 
         DomainConfig config = XlConfigParser.Parse(text, "all.cfg");
+        DomainConfig other = XlConfigParser.Parse(mcuadv, "mcuadv.cfg");
 
         Assert.Empty(config.Warnings);
-        Assert.Equal(XlKeys.Understood.Order(), config.Raw.Keys.Order());
+        Assert.Empty(other.Warnings);
+        Assert.Equal(XlKeys.Understood.Order(), config.Raw.Keys.Union(other.Raw.Keys).Order());
     }
 
     [Fact]

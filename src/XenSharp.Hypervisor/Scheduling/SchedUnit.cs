@@ -1,0 +1,55 @@
+namespace XenSharp.Hypervisor.Scheduling;
+
+/// <summary>
+/// One schedulable unit (Xen's sched_unit): a vCPU, named by its domain and vCPU id, as the scheduler and the slot
+/// allocator see it. Invariant: every field but the ids is read and written only under the lock of the
+/// <see cref="SlotAllocator"/> the unit was added to (or, without one, by the single thread driving the scheduler).
+/// <see cref="SchedulerData"/> belongs to the scheduler (Xen's unit->priv).
+/// </summary>
+internal sealed class SchedUnit
+{
+    private readonly long[] _time = new long[4];
+
+    public SchedUnit(int domainId, int vcpuId)
+    {
+        DomainId = domainId;
+        VcpuId = vcpuId;
+    }
+
+    public int DomainId { get; }
+
+    public int VcpuId { get; }
+
+    /// <summary>The scheduler's own state for this unit.</summary>
+    internal object? SchedulerData { get; set; }
+
+    internal RunState State { get; private set; } = RunState.Offline;
+
+    internal long StateEntryNs { get; private set; }
+
+    /// <summary>The slot this unit holds while <see cref="RunState.Running"/>, else -1.</summary>
+    internal int Slot { get; set; } = -1;
+
+    /// <summary>Told to give its slot up; it still holds it until its thread comes back.</summary>
+    internal bool PreemptPending { get; set; }
+
+    internal bool Removed { get; set; }
+
+    internal void Enter(RunState state, long now)
+    {
+        _time[(int)State] += Math.Max(0, now - StateEntryNs);
+        State = state;
+        StateEntryNs = now;
+    }
+
+    internal void StartAccounting(long now) => StateEntryNs = now;
+
+    internal UnitRunstate Runstate(long now)
+    {
+        long[] t = (long[])_time.Clone();
+        t[(int)State] += Math.Max(0, now - StateEntryNs);
+        return new UnitRunstate(State, StateEntryNs, t[0], t[1], t[2], t[3]);
+    }
+
+    public override string ToString() => $"d{DomainId}v{VcpuId}";
+}
