@@ -34,7 +34,22 @@ public sealed class XenHypervisor : IDisposable
         _memoryOwner = memoryOwner;
         Pool = new MachinePool(memory);
         Shared = HypervisorPages.Create(Pool, StubImage.Emit());
+        Control = new Dom0.DomainControl(this);
+        ForeignMemory = new Dom0.ForeignMemory(Control);
+        HostEvents = new Dom0.HostEventChannels(Control);
     }
+
+    /// <summary>Domain 0's domctl: create, build, start, shut down, destroy and inspect domains.</summary>
+    public Dom0.DomainControl Control { get; }
+
+    /// <summary>Domain 0's foreign mappings of guest frames (the console and store rings).</summary>
+    public Dom0.ForeignMemory ForeignMemory { get; }
+
+    /// <summary>Domain 0's event-channel device: backends bind guests' ports.</summary>
+    public Dom0.HostEventChannels HostEvents { get; }
+
+    /// <summary>The frames of a pool of <paramref name="poolFrames"/> that the M2P table takes (the rest is for domains).</summary>
+    public static ulong M2pFramesFor(ulong poolFrames) => MachinePool.M2pFramesFor(poolFrames);
 
     /// <summary>The KVM device; $XENSHARP_KVM_DEVICE overrides it (tests use it to check the error for a missing device).</summary>
     public static string KvmDevice => Environment.GetEnvironmentVariable("XENSHARP_KVM_DEVICE") is { Length: > 0 } d ? d : "/dev/kvm";

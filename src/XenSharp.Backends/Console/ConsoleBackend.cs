@@ -1,7 +1,10 @@
 using System.Runtime.InteropServices;
 using XenSharp.Abi;
+using XenSharp.Hypervisor;
+using XenSharp.Hypervisor.Dom0;
 using XenSharp.Hypervisor.Domains;
 using XenSharp.Hypervisor.Events;
+using XenSharp.Hypervisor.Logging;
 using XenSharp.Hypervisor.Memory;
 
 namespace XenSharp.Backends.Console;
@@ -30,8 +33,9 @@ public sealed class ConsoleBackend : IEventSink, IDisposable
     public static readonly TimeSpan DefaultPollInterval = TimeSpan.FromMilliseconds(10);
 
     private readonly object _lock = new();
-    private readonly Domain _domain;
-    private readonly Mfn _ring;
+    private readonly HypervisorLog _log;
+    private readonly ushort _domid;
+    private readonly ForeignPage _ring;
     private readonly IConsoleSink _sink;
     private readonly byte[] _out = new byte[XenConsoleLayout.OutSize];
     private readonly byte[] _in = new byte[XenConsoleLayout.InSize];
@@ -43,9 +47,10 @@ public sealed class ConsoleBackend : IEventSink, IDisposable
     private bool _lostLogged;
     private bool _errorLogged;
 
-    private ConsoleBackend(Domain domain, Mfn ring, IConsoleSink sink)
+    private ConsoleBackend(HypervisorLog log, ushort domid, ForeignPage ring, IConsoleSink sink)
     {
-        _domain = domain;
+        _log = log;
+        _domid = domid;
         _ring = ring;
         _sink = sink;
     }
@@ -54,26 +59,26 @@ public sealed class ConsoleBackend : IEventSink, IDisposable
     public int Port => _channel.Port;
 
     /// <summary>
-    /// Connects to the console page <paramref name="ring"/> (a frame <paramref name="domain"/> owns) and the port the
+    /// Connects to the console page <paramref name="ring"/> (a frame domain <paramref name="domid"/> owns) and the port the
     /// builder allocated unbound for domain 0, marks the page connected, and starts polling every
     /// <paramref name="pollInterval"/> (null: <see cref="DefaultPollInterval"/>; <see cref="Timeout.InfiniteTimeSpan"/>:
     /// no timer, only events and explicit <see cref="Service"/> calls).
     /// </summary>
-    public static ConsoleBackend Attach(Domain domain, Mfn ring, int port, IConsoleSink sink, TimeSpan? pollInterval = null)
+    public static ConsoleBackend Attach(XenHypervisor hypervisor, ushort domid, Mfn ring, int port, IConsoleSink sink, TimeSpan? pollInterval = null)
     {
-        var backend = new ConsoleBackend(domain, ring, sink);
-        lock (domain.Pool.Lock)
+        ForeignPage page = hypervisor.ForeignMemory.Map(domid, ring)
+            ?? throw new ArgumentException($"{ring} is not a frame of d{domid}", nameof(ring));
+        var backend = new ConsoleBackend(hypervisor.Log, domid, page, sink);
+        using (PageAccess a = page.Open())
         {
-            if (!backend.OwnsRing())
+            if (a.IsPresent)
             {
-                throw new ArgumentException($"{ring} is not a frame of {domain}", nameof(ring));
+                a.Bytes[XenConsoleLayout.Connection] = 0; // XENCONSOLE_CONNECTED, as xenconsoled marks it
             }
-
-            backend.Page()[XenConsoleLayout.Connection] = 0; // XENCONSOLE_CONNECTED, as xenconsoled marks it
         }
 
-        backend._channel = domain.Events.BindHost(port, backend)
-            ?? throw new ArgumentException($"port {port} of {domain} is not unbound for domain 0", nameof(port));
+        backend._channel = hypervisor.HostEvents.BindInterdomain(domid, port, backend)
+            ?? throw new ArgumentException($"port {port} of d{domid} is not unbound for domain 0", nameof(port));
         TimeSpan interval = pollInterval ?? DefaultPollInterval;
         if (interval != Timeout.InfiniteTimeSpan)
         {
@@ -151,14 +156,14 @@ public sealed class ConsoleBackend : IEventSink, IDisposable
     private bool DrainOutput()
     {
         int n;
-        lock (_domain.Pool.Lock)
+        using (PageAccess a = _ring.Open())
         {
-            if (!CheckRing())
+            if (!CheckRing(a))
             {
                 return false;
             }
 
-            Span<byte> page = Page();
+            Span<byte> page = a.Bytes;
             ref uint consRef = ref Index(page, XenConsoleLayout.OutCons);
             uint cons = Volatile.Read(ref consRef);
             uint prod = Volatile.Read(ref Index(page, XenConsoleLayout.OutProd)); // data is read after the index
@@ -193,14 +198,14 @@ public sealed class ConsoleBackend : IEventSink, IDisposable
     {
         bool resynced = false;
         int space;
-        lock (_domain.Pool.Lock)
+        using (PageAccess a = _ring.Open())
         {
-            if (!CheckRing())
+            if (!CheckRing(a))
             {
                 return false;
             }
 
-            space = InSpace(Page(), ref resynced);
+            space = InSpace(a.Bytes, ref resynced);
         }
 
         if (_pendingIn < space)
@@ -214,14 +219,14 @@ public sealed class ConsoleBackend : IEventSink, IDisposable
             return resynced;
         }
 
-        lock (_domain.Pool.Lock)
+        using (PageAccess a = _ring.Open())
         {
-            if (!CheckRing())
+            if (!CheckRing(a))
             {
                 return false;
             }
 
-            Span<byte> page = Page();
+            Span<byte> page = a.Bytes;
             space = InSpace(page, ref resynced); // the guest may have moved in_cons meanwhile
             int n = Math.Min(space, _pendingIn);
             ref uint prodRef = ref Index(page, XenConsoleLayout.InProd);
@@ -238,7 +243,7 @@ public sealed class ConsoleBackend : IEventSink, IDisposable
         }
     }
 
-    /// <summary>Free bytes in the in ring; a corrupt in_cons is resynchronised (in_prod := in_cons). Caller holds the pool lock.</summary>
+    /// <summary>Free bytes in the in ring; a corrupt in_cons is resynchronised (in_prod := in_cons). Caller has the page open.</summary>
     private int InSpace(Span<byte> page, ref bool resynced)
     {
         uint cons = Volatile.Read(ref Index(page, XenConsoleLayout.InCons));
@@ -256,10 +261,10 @@ public sealed class ConsoleBackend : IEventSink, IDisposable
         return XenConsoleLayout.InSize - (int)used;
     }
 
-    /// <summary>Whether the domain still owns the ring frame. Caller holds the pool lock (ownership changes under it).</summary>
-    private bool CheckRing()
+    /// <summary>Whether the domain still owns the ring frame (stable while <paramref name="a"/> is open).</summary>
+    private bool CheckRing(in PageAccess a)
     {
-        if (OwnsRing())
+        if (a.IsPresent)
         {
             return true;
         }
@@ -267,22 +272,18 @@ public sealed class ConsoleBackend : IEventSink, IDisposable
         if (!_lostLogged)
         {
             _lostLogged = true;
-            _domain.Log.Domain(_domain.Id, $"console backend: {_ring} is no longer the domain's; console disconnected");
+            _log.Domain(_domid, $"console backend: {_ring.Frame} is no longer the domain's; console disconnected");
         }
 
         return false;
     }
-
-    private bool OwnsRing() => _domain.Pool.Frames.Contains(_ring) && _domain.Pool.Frames[_ring].Owner == _domain.Id;
-
-    private Span<byte> Page() => _domain.Pool.Frame(_ring);
 
     private void Broken(string what)
     {
         if (!_brokenLogged)
         {
             _brokenLogged = true;
-            _domain.Log.Domain(_domain.Id, $"console ring corrupt: {what}; resynchronised (further corruption is not logged)");
+            _log.Domain(_domid, $"console ring corrupt: {what}; resynchronised (further corruption is not logged)");
         }
     }
 
@@ -291,7 +292,7 @@ public sealed class ConsoleBackend : IEventSink, IDisposable
         if (!_errorLogged)
         {
             _errorLogged = true;
-            _domain.Log.Domain(_domain.Id, $"console backend: {e.GetType().Name}: {e.Message}");
+            _log.Domain(_domid, $"console backend: {e.GetType().Name}: {e.Message}");
         }
     }
 

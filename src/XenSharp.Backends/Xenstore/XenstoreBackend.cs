@@ -1,4 +1,5 @@
-using XenSharp.Hypervisor.Domains;
+using XenSharp.Hypervisor;
+using XenSharp.Hypervisor.Dom0;
 using XenSharp.Hypervisor.Events;
 using XenSharp.Hypervisor.Memory;
 
@@ -14,38 +15,31 @@ namespace XenSharp.Backends.Xenstore;
 public sealed class XenstoreBackend : IEventSink, IDisposable
 {
     private readonly XenStore _store;
-    private readonly Domain _domain;
+    private readonly ushort _domid;
     private HostEventChannel _channel = null!;
     private StoreConnection? _connection;
     private int _disposed;
 
-    private XenstoreBackend(XenStore store, Domain domain)
+    private XenstoreBackend(XenStore store, ushort domid)
     {
         _store = store;
-        _domain = domain;
+        _domid = domid;
     }
 
     /// <summary>The guest's store port, now interdomain with this backend.</summary>
     public int Port => _channel.Port;
 
-    /// <summary>Binds <paramref name="port"/> and introduces <paramref name="domain"/> with its store page <paramref name="page"/>.</summary>
-    public static XenstoreBackend Attach(XenStore store, Domain domain, Mfn page, int port)
+    /// <summary>Binds <paramref name="port"/> and introduces domain <paramref name="domid"/> with its store page <paramref name="page"/>.</summary>
+    public static XenstoreBackend Attach(XenStore store, XenHypervisor hypervisor, ushort domid, Mfn page, int port)
     {
-        var backend = new XenstoreBackend(store, domain);
-        var storePage = new DomainStorePage(domain, page);
-        lock (storePage.Lock)
-        {
-            if (!storePage.IsPresent)
-            {
-                throw new ArgumentException($"{page} is not a frame of {domain}", nameof(page));
-            }
-        }
-
-        backend._channel = domain.Events.BindHost(port, backend)
-            ?? throw new ArgumentException($"port {port} of {domain} is not unbound for domain 0", nameof(port));
+        var backend = new XenstoreBackend(store, domid);
+        var storePage = new DomainStorePage(hypervisor.ForeignMemory.Map(domid, page)
+            ?? throw new ArgumentException($"{page} is not a frame of d{domid}", nameof(page)));
+        backend._channel = hypervisor.HostEvents.BindInterdomain(domid, port, backend)
+            ?? throw new ArgumentException($"port {port} of d{domid} is not unbound for domain 0", nameof(port));
         try
         {
-            backend._connection = store.Introduce(domain.Id, storePage, () => backend._channel.Send());
+            backend._connection = store.Introduce(domid, storePage, () => backend._channel.Send());
             store.Service(backend._connection); // a notification that came before _connection was set
         }
         catch
@@ -73,7 +67,7 @@ public sealed class XenstoreBackend : IEventSink, IDisposable
             return;
         }
 
-        _store.Release(_domain.Id);
+        _store.Release(_domid);
         _channel.Close();
     }
 }

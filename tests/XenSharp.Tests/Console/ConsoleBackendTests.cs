@@ -28,9 +28,9 @@ public sealed class ConsoleBackendTests : IDisposable
     public ConsoleBackendTests()
     {
         _hv = TestDomains.Hypervisor(_log);
-        _d = PvDomainBuilder.Build(_hv, new BuildRequest("c", TestDomains.GenericKernel(), 16, 1, ""), _sink, out DomainRings rings);
+        _d = _hv.Control.Get(PvDomainBuilder.Build(_hv, new BuildRequest("c", TestDomains.GenericKernel(), 16, 1, ""), _sink, out DomainRings rings));
         (_ring, _port) = (rings.ConsoleMfn, rings.ConsolePort);
-        _backend = ConsoleBackend.Attach(_d, _ring, _port, _sink, Timeout.InfiniteTimeSpan);
+        _backend = ConsoleBackend.Attach(_d.Hypervisor, _d.Id, _ring, _port, _sink, Timeout.InfiniteTimeSpan);
     }
 
     public void Dispose()
@@ -48,8 +48,8 @@ public sealed class ConsoleBackendTests : IDisposable
         Assert.Equal(0, Page[XenConsoleLayout.Connection]);
         Assert.Equal(0, _d.Events.Status((uint)_port, out EventChannelStatus s));
         Assert.Equal(new EventChannelStatus(EventChannelStatusCode.Interdomain, 0, 0, (uint)_port), s);
-        Assert.Throws<ArgumentException>(() => ConsoleBackend.Attach(_d, _ring, _port, _sink, Timeout.InfiniteTimeSpan));
-        Assert.Throws<ArgumentException>(() => ConsoleBackend.Attach(_d, new Mfn(0), _port, _sink, Timeout.InfiniteTimeSpan));
+        Assert.Throws<ArgumentException>(() => ConsoleBackend.Attach(_d.Hypervisor, _d.Id, _ring, _port, _sink, Timeout.InfiniteTimeSpan));
+        Assert.Throws<ArgumentException>(() => ConsoleBackend.Attach(_d.Hypervisor, _d.Id, new Mfn(0), _port, _sink, Timeout.InfiniteTimeSpan));
     }
 
     [Fact]
@@ -207,11 +207,11 @@ public sealed class ConsoleBackendTests : IDisposable
     [Fact]
     public void TheTimerPicksUpInputAndUnnotifiedOutput()
     {
-        Domain d = PvDomainBuilder.Build(_hv, new BuildRequest("t", TestDomains.GenericKernel(), 16, 1, ""), _sink, out DomainRings rings);
+        Domain d = _hv.Control.Get(PvDomainBuilder.Build(_hv, new BuildRequest("t", TestDomains.GenericKernel(), 16, 1, ""), _sink, out DomainRings rings));
         (Mfn ring, int port) = (rings.ConsoleMfn, rings.ConsolePort);
         var sink = new CapturingConsole();
         sink.Input.Enqueue((byte)'k');
-        using ConsoleBackend polled = ConsoleBackend.Attach(d, ring, port, sink, TimeSpan.FromMilliseconds(1));
+        using ConsoleBackend polled = ConsoleBackend.Attach(d.Hypervisor, d.Id, ring, port, sink, TimeSpan.FromMilliseconds(1));
         Span<byte> page = _hv.Pool.Frame(ring);
         page[XenConsoleLayout.Out] = (byte)'p';
         BinaryPrimitives.WriteUInt32LittleEndian(page[XenConsoleLayout.OutProd..], 1);
@@ -230,9 +230,9 @@ public sealed class ConsoleBackendTests : IDisposable
     {
         var target = new CapturingConsole();
         var mux = new ConsoleMux(target);
-        Domain d = PvDomainBuilder.Build(_hv, new BuildRequest("m", TestDomains.GenericKernel(), 16, 1, ""), mux.Hypercall, out DomainRings rings);
+        Domain d = _hv.Control.Get(PvDomainBuilder.Build(_hv, new BuildRequest("m", TestDomains.GenericKernel(), 16, 1, ""), mux.Hypercall, out DomainRings rings));
         (Mfn ring, int port) = (rings.ConsoleMfn, rings.ConsolePort);
-        using ConsoleBackend b = ConsoleBackend.Attach(d, ring, port, mux.Ring, Timeout.InfiniteTimeSpan);
+        using ConsoleBackend b = ConsoleBackend.Attach(d.Hypervisor, d.Id, ring, port, mux.Ring, Timeout.InfiniteTimeSpan);
         Vcpu v = d.Vcpus[0];
 
         // XTF: every line through console_io, then through the ring.
