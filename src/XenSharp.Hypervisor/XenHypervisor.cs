@@ -24,7 +24,7 @@ public sealed class XenHypervisor : IDisposable
 
     /// <param name="clock">The host clock for system time and timers (a fake one in unit tests).</param>
     /// <param name="timerThread">false: timers fire only when a test calls <see cref="TimerQueue.RunDue"/>.</param>
-    public XenHypervisor(IMachineMemory memory, HypervisorLog log, KvmSystem? kvm = null, IDisposable? memoryOwner = null,
+    internal XenHypervisor(IMachineMemory memory, HypervisorLog log, KvmSystem? kvm = null, IDisposable? memoryOwner = null,
         IHostClock? clock = null, bool timerThread = true)
     {
         Log = log;
@@ -47,6 +47,9 @@ public sealed class XenHypervisor : IDisposable
 
     /// <summary>Domain 0's event-channel device: backends bind guests' ports.</summary>
     public Dom0.HostEventChannels HostEvents { get; }
+
+    /// <summary>The Xen interface version guests are told (XENVER_version), as "major.minor".</summary>
+    public static string XenInterfaceVersion => $"{Hypercalls.XenVersionHypercall.Major}.{Hypercalls.XenVersionHypercall.Minor}";
 
     /// <summary>The frames of a pool of <paramref name="poolFrames"/> that the M2P table takes (the rest is for domains).</summary>
     public static ulong M2pFramesFor(ulong poolFrames) => MachinePool.M2pFramesFor(poolFrames);
@@ -73,28 +76,28 @@ public sealed class XenHypervisor : IDisposable
         return new XenHypervisor(new KvmMachineMemory(memory), log, kvm, memory);
     }
 
-    public MachinePool Pool { get; }
+    internal MachinePool Pool { get; }
 
-    public HypervisorPages Shared { get; }
+    internal HypervisorPages Shared { get; }
 
     public HypervisorLog Log { get; }
 
     /// <summary>Xen system time (ns since this hypervisor started) and the wall clock at its start.</summary>
-    public SystemClock Clock { get; }
+    internal SystemClock Clock { get; }
 
     /// <summary>Every domain's timers, on one host thread.</summary>
-    public TimerQueue Timers { get; }
+    internal TimerQueue Timers { get; }
 
-    public KvmKind MachineKind => _kvm?.Kind ?? KvmKind.Unknown;
+    internal KvmKind MachineKind => _kvm?.Kind ?? KvmKind.Unknown;
 
     /// <summary>
     /// Where guests find the read-only M2P. Xen's ABI puts it at 0xffff800000000000 (L4 slot 256) and every guest L4
     /// maps it there; but kvm_pvm faults ring-3 reads in slot 256 (reserved-bit #PF, tools/probes/user-read-slot.c),
     /// so there XENMEM_machphys_mapping reports the alias XenSharp also maps in slot 257.
     /// </summary>
-    public ulong M2pVirtualStart => MachineKind == KvmKind.Pvm ? Stub.DomainStubPages.M2pAliasStart : Abi.XenVirtualLayout.MachToPhysStart;
+    internal ulong M2pVirtualStart => MachineKind == KvmKind.Pvm ? Stub.DomainStubPages.M2pAliasStart : Abi.XenVirtualLayout.MachToPhysStart;
 
-    public IReadOnlyCollection<Domain> Domains
+    internal IReadOnlyCollection<Domain> Domains
     {
         get
         {
@@ -105,7 +108,7 @@ public sealed class XenHypervisor : IDisposable
         }
     }
 
-    public Domain CreateDomain(string name, int vcpus, ulong nrPages, IConsoleSink console)
+    internal Domain CreateDomain(string name, int vcpus, ulong nrPages, IConsoleSink console)
     {
         ushort id;
         lock (_lock)
@@ -123,7 +126,7 @@ public sealed class XenHypervisor : IDisposable
     }
 
     /// <summary>Creates the domain's KVM machine and runs vCPU 0 from the context the builder prepared.</summary>
-    public void Start(Domain domain)
+    internal void Start(Domain domain)
     {
         if (_kvm is null)
         {
@@ -141,7 +144,7 @@ public sealed class XenHypervisor : IDisposable
     }
 
     /// <summary>Stops the domain's vCPUs, waits for their threads, frees its machine and every frame.</summary>
-    public void Destroy(Domain domain)
+    internal void Destroy(Domain domain)
     {
         DomainMachine? m;
         lock (_lock)

@@ -34,7 +34,7 @@ namespace XenSharp.Hypervisor.Grants;
 /// (MachinePool orphans it).
 /// </para>
 /// </summary>
-public static class GrantMapping
+internal static class GrantMapping
 {
     /// <summary>The domain the host-side backends act as (see Events.EventChannelOp.BackendDomain).</summary>
     public const ushort BackendDomain = Events.EventChannelOp.BackendDomain;

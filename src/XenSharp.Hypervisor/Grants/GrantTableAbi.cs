@@ -4,7 +4,7 @@ namespace XenSharp.Hypervisor.Grants;
 /// The grant-table interface (xen/include/public/grant_table.h): grant_table_op commands, the layout of each command's
 /// struct (x86-64), entry flags, map flags and the GNTST_* per-op statuses.
 /// </summary>
-public static class GrantTableAbi
+internal static class GrantTableAbi
 {
     // grant_table_op commands. Bits 12 and up of cmd carry a continuation argument (only cache_flush may have one).
     public const uint MapGrantRef = 0;

@@ -21,7 +21,7 @@ namespace XenSharp.Hypervisor.Hypercalls;
 /// Xen preempts long batches with a continuation; here a batch runs to its end, but stops (-EINTR, never seen by the
 /// guest) once the vCPU is asked to stop, so a hostile count cannot hold up destroying the domain.
 /// </summary>
-public static class GrantTableHypercall
+internal static class GrantTableHypercall
 {
     public static long GrantTableOp(Vcpu vcpu, ulong cmdArg, ulong uop, ulong countArg, ulong a4, ulong a5)
     {

@@ -4,7 +4,7 @@ namespace XenSharp.Hypervisor.Hypercalls;
 /// XENFEAT bits reported to a PV domU (XENVER_get_features submap 0): only features XenSharp implements.
 /// Xen also reports mmu_pt_update_preserve_ad and gnttab_map_avail_bits; they come with mmu_update and grant tables.
 /// </summary>
-public static class GuestFeatures
+internal static class GuestFeatures
 {
     public const uint Submap0 = 0;
 }
