@@ -19,14 +19,15 @@ namespace XenSharp.Backends.Console;
 /// copies at most one ring's worth, so nothing here loops on guest data or throws.
 /// </para>
 /// <para>
-/// Threads: <see cref="Service"/> runs on the guest's vCPU thread (EVTCHNOP_send on the console port calls
-/// <see cref="Notify"/> synchronously — XTF spins until out_cons catches up) and on a poll timer's thread (input, and
-/// output a guest wrote without notifying). <see cref="_lock"/> serialises passes. The ring page is touched only under
-/// the machine pool's lock after checking the domain still owns the frame, so a frame the domain gave up or that was
-/// freed is never written; the sink is called outside that lock. Lock order: this backend, then the pool or the event
-/// table, never the other way (the core calls <see cref="Notify"/> with no lock held).
+/// Threads: the backend serves its ring on its own loop (<see cref="BackendLoop"/>, one thread per console): the
+/// guest's EVTCHNOP_send on the console port only posts to it (<see cref="Notify"/>) and returns at once, and the loop
+/// also polls every interval (input, and output a guest wrote without notifying). XTF spins until out_cons catches up;
+/// the loop's thread moves it. <see cref="_lock"/> serialises passes (the loop's and explicit <see cref="Service"/>
+/// calls). The ring page is touched only through an open <see cref="ForeignPage"/> after checking the domain still owns
+/// the frame, so a frame the domain gave up or that was freed is never written; the sink is called with the page
+/// closed. Lock order: this backend, then the core (page, event table), never the other way.
 /// </para>
-/// Dispose before destroying the domain: it drains the output one last time, stops the timer and unbinds the port.
+/// Dispose before destroying the domain: it stops the loop, drains the output one last time and unbinds the port.
 /// </summary>
 public sealed class ConsoleBackend : IEventSink, IDisposable
 {
@@ -40,7 +41,7 @@ public sealed class ConsoleBackend : IEventSink, IDisposable
     private readonly byte[] _out = new byte[XenConsoleLayout.OutSize];
     private readonly byte[] _in = new byte[XenConsoleLayout.InSize];
     private HostEventChannel _channel = null!;
-    private Timer? _timer;
+    private BackendLoop _loop = null!;
     private int _pendingIn; // bytes read from the sink that did not fit in the ring yet
     private bool _disposed;
     private bool _brokenLogged;
@@ -64,7 +65,11 @@ public sealed class ConsoleBackend : IEventSink, IDisposable
     /// <paramref name="pollInterval"/> (null: <see cref="DefaultPollInterval"/>; <see cref="Timeout.InfiniteTimeSpan"/>:
     /// no timer, only events and explicit <see cref="Service"/> calls).
     /// </summary>
-    public static ConsoleBackend Attach(XenHypervisor hypervisor, ushort domid, Mfn ring, int port, IConsoleSink sink, TimeSpan? pollInterval = null)
+    public static ConsoleBackend Attach(XenHypervisor hypervisor, ushort domid, Mfn ring, int port, IConsoleSink sink, TimeSpan? pollInterval = null) =>
+        Attach(hypervisor, domid, ring, port, sink, pollInterval, ownThread: true);
+
+    /// <param name="ownThread">false (tests): no loop thread; posts wait for <see cref="Loop"/>.RunPending().</param>
+    internal static ConsoleBackend Attach(XenHypervisor hypervisor, ushort domid, Mfn ring, int port, IConsoleSink sink, TimeSpan? pollInterval, bool ownThread)
     {
         ForeignPage page = hypervisor.ForeignMemory.Map(domid, ring)
             ?? throw new ArgumentException($"{ring} is not a frame of d{domid}", nameof(ring));
@@ -77,19 +82,17 @@ public sealed class ConsoleBackend : IEventSink, IDisposable
             }
         }
 
+        backend._loop = new BackendLoop($"console d{domid}", backend.Poll, pollInterval ?? DefaultPollInterval, ownThread);
         backend._channel = hypervisor.HostEvents.BindInterdomain(domid, port, backend)
-            ?? throw new ArgumentException($"port {port} of d{domid} is not unbound for domain 0", nameof(port));
-        TimeSpan interval = pollInterval ?? DefaultPollInterval;
-        if (interval != Timeout.InfiniteTimeSpan)
-        {
-            backend._timer = new Timer(static b => ((ConsoleBackend)b!).Poll(), backend, interval, interval);
-        }
-
+            ?? Fail(backend._loop, $"port {port} of d{domid} is not unbound for domain 0", nameof(port));
         return backend;
     }
 
-    /// <summary>The guest sent on the console port (its vCPU thread, no core lock held).</summary>
-    public void Notify() => Poll();
+    /// <summary>The backend's loop (tests run its passes by hand when it has no thread).</summary>
+    internal BackendLoop Loop => _loop;
+
+    /// <summary>The guest sent on the console port (its vCPU thread, no core lock held): wakes the loop, returns at once.</summary>
+    public void Notify() => _loop.Post();
 
     /// <summary>
     /// One pass: output from the out ring to the sink, input from the sink to the in ring, then one notification if
@@ -117,7 +120,7 @@ public sealed class ConsoleBackend : IEventSink, IDisposable
 
     public void Dispose()
     {
-        _timer?.Dispose();
+        _loop.Dispose();
         lock (_lock)
         {
             if (_disposed)
@@ -138,6 +141,12 @@ public sealed class ConsoleBackend : IEventSink, IDisposable
         }
 
         _channel.Close();
+    }
+
+    private static HostEventChannel Fail(BackendLoop loop, string message, string param)
+    {
+        loop.Dispose();
+        throw new ArgumentException(message, param);
     }
 
     private void Poll()

@@ -75,8 +75,8 @@ public sealed class RunSession
 
     /// <summary>
     /// Builds a domain, writes its xenstore nodes, introduces it to the store and connects its PV console ring to the
-    /// terminal: console_io and the ring both print through <paramref name="mux"/>. The console backend runs on the vCPU
-    /// thread when the guest notifies it and polls every 10 ms for input and unnotified output.
+    /// terminal: console_io and the ring both print through <paramref name="mux"/>. Each backend serves its ring on its own
+    /// thread: the guest's notification wakes it, and the console's also polls every 10 ms for input and unnotified output.
     /// </summary>
     private (ushort Domain, DomainBackends Backends) Build(DomainConfig config, BuildRequest request, ConsoleMux mux)
     {

@@ -30,7 +30,7 @@ public sealed class ConsoleBackendTests : IDisposable
         _hv = TestDomains.Hypervisor(_log);
         _d = _hv.Control.Get(PvDomainBuilder.Build(_hv, new BuildRequest("c", TestDomains.GenericKernel(), 16, 1, ""), _sink, out DomainRings rings));
         (_ring, _port) = (rings.ConsoleMfn, rings.ConsolePort);
-        _backend = ConsoleBackend.Attach(_d.Hypervisor, _d.Id, _ring, _port, _sink, Timeout.InfiniteTimeSpan);
+        _backend = ConsoleBackend.Attach(_d.Hypervisor, _d.Id, _ring, _port, _sink, Timeout.InfiniteTimeSpan, ownThread: false);
     }
 
     public void Dispose()
@@ -53,10 +53,17 @@ public sealed class ConsoleBackendTests : IDisposable
     }
 
     [Fact]
-    public void SendOnTheConsolePortDrainsTheOutRingSynchronously()
+    public void SendOnTheConsolePortOnlyPostsToTheBackendsLoop()
     {
         GuestWrite("hello, ring\r\n");
-        Assert.Equal(0, GuestSend());
+        Assert.Equal(0, SendOnly());
+        Assert.Equal(0, SendOnly()); // coalesces with the first
+        Assert.Equal("", _sink.Text); // nothing ran on the sending vCPU's thread
+        Assert.Equal(0U, Idx(XenConsoleLayout.OutCons));
+        Assert.True(_backend.Loop.IsPending);
+        Assert.True(_backend.Loop.RunPending());
+        Assert.False(_backend.Loop.RunPending()); // one pass served both
+        Assert.Equal(1, _backend.Loop.Passes);
         Assert.Equal("hello, ring\r\n", _sink.Text);
         Assert.Equal(Idx(XenConsoleLayout.OutProd), Idx(XenConsoleLayout.OutCons));
         Assert.True(_d.Events.IsPending((uint)_port)); // the backend notified the guest back
@@ -232,7 +239,7 @@ public sealed class ConsoleBackendTests : IDisposable
         var mux = new ConsoleMux(target);
         Domain d = _hv.Control.Get(PvDomainBuilder.Build(_hv, new BuildRequest("m", TestDomains.GenericKernel(), 16, 1, ""), mux.Hypercall, out DomainRings rings));
         (Mfn ring, int port) = (rings.ConsoleMfn, rings.ConsolePort);
-        using ConsoleBackend b = ConsoleBackend.Attach(d.Hypervisor, d.Id, ring, port, mux.Ring, Timeout.InfiniteTimeSpan);
+        using ConsoleBackend b = ConsoleBackend.Attach(d.Hypervisor, d.Id, ring, port, mux.Ring, Timeout.InfiniteTimeSpan, ownThread: false);
         Vcpu v = d.Vcpus[0];
 
         // XTF: every line through console_io, then through the ring.
@@ -250,6 +257,7 @@ public sealed class ConsoleBackendTests : IDisposable
             BinaryPrimitives.WriteUInt32LittleEndian(page[XenConsoleLayout.OutProd..], prod);
             Assert.True(v.CopyToGuest(Scratch, BitConverter.GetBytes((uint)port)));
             Assert.Equal(0L, (long)HypercallDispatcher.Dispatch(v, HypercallNumber.EventChannelOp, EventChannelOp.Send, Scratch, 0, 0, 0));
+            Assert.True(b.Loop.RunPending());
         }
 
         Assert.Equal("--- Xen Test Framework ---\r\nTest result: SUCCESS\r\n", target.Text);
@@ -266,7 +274,15 @@ public sealed class ConsoleBackendTests : IDisposable
         SetIdx(XenConsoleLayout.OutProd, prod);
     }
 
+    /// <summary>The guest sends on its console port, then the backend's loop runs the pass that posted.</summary>
     private long GuestSend()
+    {
+        long rc = SendOnly();
+        _backend.Loop.RunPending();
+        return rc;
+    }
+
+    private long SendOnly()
     {
         Vcpu v = _d.Vcpus[0];
         Assert.True(v.CopyToGuest(Scratch, BitConverter.GetBytes((uint)_port)));
