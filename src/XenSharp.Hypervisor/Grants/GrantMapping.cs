@@ -305,7 +305,7 @@ internal static class GrantMapping
     /// a general reference per kind and a Writable type reference per writable kind, counted as foreign references too
     /// when the mapper is another domain. All or nothing.
     /// </summary>
-    private static bool TakeReferences(Domain rd, Mfn frame, uint flags, bool foreign)
+    internal static bool TakeReferences(Domain rd, Mfn frame, uint flags, bool foreign)
     {
         PageTableValidator v = rd.Mmu.Validator;
         bool ro = (flags & GntmapReadonly) != 0;
@@ -340,7 +340,7 @@ internal static class GrantMapping
     /// by its owner's destruction only loses the foreign count: its other counts died with the owner, and the last
     /// foreign reference frees it.
     /// </summary>
-    private static void DropReferences(Domain rd, Mfn frame, uint flags, bool foreign)
+    internal static void DropReferences(Domain rd, Mfn frame, uint flags, bool foreign)
     {
         PageTableValidator v = rd.Mmu.Validator;
         bool ro = (flags & GntmapReadonly) != 0;
