@@ -37,7 +37,11 @@ public sealed class XenHypervisor : IDisposable
         Control = new Dom0.DomainControl(this);
         ForeignMemory = new Dom0.ForeignMemory(Control);
         HostEvents = new Dom0.HostEventChannels(Control);
+        HostGrants = new Dom0.HostGrants(Control);
     }
+
+    /// <summary>Domain 0's grant device: backends map guests' grants.</summary>
+    public Dom0.HostGrants HostGrants { get; }
 
     /// <summary>Domain 0's domctl: create, build, start, shut down, destroy and inspect domains.</summary>
     public Dom0.DomainControl Control { get; }
