@@ -94,6 +94,46 @@ public sealed class HostGrants
         }
     }
 
+    /// <summary>
+    /// Grant copy for a backend (GNTTABOP_copy with domain 0 as the caller): copies from <paramref name="gref"/>'s page at
+    /// <paramref name="offset"/> into <paramref name="into"/>. A GNTST_* status; GNTST_bad_copy_arg for a range that
+    /// crosses the page.
+    /// </summary>
+    public short CopyFromGuest(ushort domid, uint gref, int offset, Span<byte> into)
+    {
+        if (offset < 0 || offset + into.Length > Mfn.PageSize)
+        {
+            return BadCopyArg;
+        }
+
+        using HostGrantMapping? m = Map(domid, gref, readOnly: true, out short status);
+        if (m is not null)
+        {
+            using PageAccess a = m.Open();
+            a.Bytes.Slice(offset, into.Length).CopyTo(into);
+        }
+
+        return status;
+    }
+
+    /// <summary>Grant copy for a backend into <paramref name="gref"/>'s page at <paramref name="offset"/> (the grant must be writable).</summary>
+    public short CopyToGuest(ushort domid, uint gref, int offset, ReadOnlySpan<byte> from)
+    {
+        if (offset < 0 || offset + from.Length > Mfn.PageSize)
+        {
+            return BadCopyArg;
+        }
+
+        using HostGrantMapping? m = Map(domid, gref, readOnly: false, out short status);
+        if (m is not null)
+        {
+            using PageAccess a = m.Open();
+            from.CopyTo(a.Bytes.Slice(offset, from.Length));
+        }
+
+        return status;
+    }
+
     internal static void Unmap(Domain rd, uint gref, bool readOnly, Mfn frame)
     {
         uint flags = GntmapDeviceMap | (readOnly ? GntmapReadonly : 0);

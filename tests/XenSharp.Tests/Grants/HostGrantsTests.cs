@@ -115,4 +115,20 @@ public sealed class HostGrantsTests : IDisposable
         Assert.Equal(0UL, _hv.Pool.OrphanedFrames);
         Assert.True(Info(frame).IsFree);
     }
+
+    [Fact]
+    public void ABackendCopiesThroughAGrantAndHoldsNothingAfterwards()
+    {
+        _hv.Pool.Frame(_guest.P2m[6])[100] = 0x61;
+        var buffer = new byte[3];
+        Assert.Equal(Okay, _hv.HostGrants.CopyFromGuest(_guest.Id, Ro, 99, buffer));
+        Assert.Equal(new byte[] { 0, 0x61, 0 }, buffer);
+        Assert.Equal(Okay, _hv.HostGrants.CopyToGuest(_guest.Id, Rw, 4093, [1, 2, 3]));
+        Assert.Equal(new byte[] { 1, 2, 3 }, _hv.Pool.Frame(_guest.P2m[5])[4093..].ToArray());
+        Assert.Equal(GeneralError, _hv.HostGrants.CopyToGuest(_guest.Id, Ro, 0, [9]));
+        Assert.Equal(BadCopyArg, _hv.HostGrants.CopyToGuest(_guest.Id, Rw, 4094, [1, 2, 3]));
+        Assert.Equal(BadCopyArg, _hv.HostGrants.CopyFromGuest(_guest.Id, Rw, -1, buffer));
+        Assert.Equal((GtfPermitAccess, GtfPermitAccess | GtfReadonly), (Flags(Rw), Flags(Ro)));
+        Assert.Equal((0u, 0u), (Info(_guest.P2m[5]).RefCount, Info(_guest.P2m[6]).RefCount));
+    }
 }
