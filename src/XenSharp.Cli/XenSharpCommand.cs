@@ -14,7 +14,7 @@ public static class XenSharpCommand
         var version = new Command("version", "Print the XenSharp version and the Xen interface it implements");
         version.SetAction(_ =>
         {
-            Console.WriteLine($"xensharp {Version} (Xen {Hypervisor.Hypercalls.XenVersionHypercall.Major}.{Hypervisor.Hypercalls.XenVersionHypercall.Minor} PV ABI, x86-64)");
+            Console.WriteLine($"xensharp {Version} (Xen {Hypervisor.XenHypervisor.XenInterfaceVersion} PV ABI, x86-64)");
             return 0;
         });
         root.Subcommands.Add(version);

@@ -24,7 +24,7 @@ public sealed class XenHypervisor : IDisposable
 
     /// <param name="clock">The host clock for system time and timers (a fake one in unit tests).</param>
     /// <param name="timerThread">false: timers fire only when a test calls <see cref="TimerQueue.RunDue"/>.</param>
-    public XenHypervisor(IMachineMemory memory, HypervisorLog log, KvmSystem? kvm = null, IDisposable? memoryOwner = null,
+    internal XenHypervisor(IMachineMemory memory, HypervisorLog log, KvmSystem? kvm = null, IDisposable? memoryOwner = null,
         IHostClock? clock = null, bool timerThread = true)
     {
         Log = log;
@@ -34,7 +34,29 @@ public sealed class XenHypervisor : IDisposable
         _memoryOwner = memoryOwner;
         Pool = new MachinePool(memory);
         Shared = HypervisorPages.Create(Pool, StubImage.Emit());
+        Control = new Dom0.DomainControl(this);
+        ForeignMemory = new Dom0.ForeignMemory(Control);
+        HostEvents = new Dom0.HostEventChannels(Control);
+        HostGrants = new Dom0.HostGrants(Control);
     }
+
+    /// <summary>Domain 0's grant device: backends map guests' grants.</summary>
+    public Dom0.HostGrants HostGrants { get; }
+
+    /// <summary>Domain 0's domctl: create, build, start, shut down, destroy and inspect domains.</summary>
+    public Dom0.DomainControl Control { get; }
+
+    /// <summary>Domain 0's foreign mappings of guest frames (the console and store rings).</summary>
+    public Dom0.ForeignMemory ForeignMemory { get; }
+
+    /// <summary>Domain 0's event-channel device: backends bind guests' ports.</summary>
+    public Dom0.HostEventChannels HostEvents { get; }
+
+    /// <summary>The Xen interface version guests are told (XENVER_version), as "major.minor".</summary>
+    public static string XenInterfaceVersion => $"{Hypercalls.XenVersionHypercall.Major}.{Hypercalls.XenVersionHypercall.Minor}";
+
+    /// <summary>The frames of a pool of <paramref name="poolFrames"/> that the M2P table takes (the rest is for domains).</summary>
+    public static ulong M2pFramesFor(ulong poolFrames) => MachinePool.M2pFramesFor(poolFrames);
 
     /// <summary>The KVM device; $XENSHARP_KVM_DEVICE overrides it (tests use it to check the error for a missing device).</summary>
     public static string KvmDevice => Environment.GetEnvironmentVariable("XENSHARP_KVM_DEVICE") is { Length: > 0 } d ? d : "/dev/kvm";
@@ -58,28 +80,28 @@ public sealed class XenHypervisor : IDisposable
         return new XenHypervisor(new KvmMachineMemory(memory), log, kvm, memory);
     }
 
-    public MachinePool Pool { get; }
+    internal MachinePool Pool { get; }
 
-    public HypervisorPages Shared { get; }
+    internal HypervisorPages Shared { get; }
 
     public HypervisorLog Log { get; }
 
     /// <summary>Xen system time (ns since this hypervisor started) and the wall clock at its start.</summary>
-    public SystemClock Clock { get; }
+    internal SystemClock Clock { get; }
 
     /// <summary>Every domain's timers, on one host thread.</summary>
-    public TimerQueue Timers { get; }
+    internal TimerQueue Timers { get; }
 
-    public KvmKind MachineKind => _kvm?.Kind ?? KvmKind.Unknown;
+    internal KvmKind MachineKind => _kvm?.Kind ?? KvmKind.Unknown;
 
     /// <summary>
     /// Where guests find the read-only M2P. Xen's ABI puts it at 0xffff800000000000 (L4 slot 256) and every guest L4
     /// maps it there; but kvm_pvm faults ring-3 reads in slot 256 (reserved-bit #PF, tools/probes/user-read-slot.c),
     /// so there XENMEM_machphys_mapping reports the alias XenSharp also maps in slot 257.
     /// </summary>
-    public ulong M2pVirtualStart => MachineKind == KvmKind.Pvm ? Stub.DomainStubPages.M2pAliasStart : Abi.XenVirtualLayout.MachToPhysStart;
+    internal ulong M2pVirtualStart => MachineKind == KvmKind.Pvm ? Stub.DomainStubPages.M2pAliasStart : Abi.XenVirtualLayout.MachToPhysStart;
 
-    public IReadOnlyCollection<Domain> Domains
+    internal IReadOnlyCollection<Domain> Domains
     {
         get
         {
@@ -93,7 +115,7 @@ public sealed class XenHypervisor : IDisposable
     /// <summary>Whether domains created from now on count their exits (<see cref="Domain.Exits"/>), logged when each is destroyed.</summary>
     public bool CountExits { get; set; }
 
-    public Domain CreateDomain(string name, int vcpus, ulong nrPages, IConsoleSink console)
+    internal Domain CreateDomain(string name, int vcpus, ulong nrPages, IConsoleSink console)
     {
         ushort id;
         lock (_lock)
@@ -111,7 +133,7 @@ public sealed class XenHypervisor : IDisposable
     }
 
     /// <summary>Creates the domain's KVM machine and runs vCPU 0 from the context the builder prepared.</summary>
-    public void Start(Domain domain)
+    internal void Start(Domain domain)
     {
         if (_kvm is null)
         {
@@ -130,7 +152,7 @@ public sealed class XenHypervisor : IDisposable
     }
 
     /// <summary>Stops the domain's vCPUs, waits for their threads, frees its machine and every frame.</summary>
-    public void Destroy(Domain domain)
+    internal void Destroy(Domain domain)
     {
         DomainMachine? m;
         lock (_lock)

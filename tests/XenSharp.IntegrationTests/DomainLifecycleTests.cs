@@ -29,7 +29,7 @@ public sealed class DomainLifecycleTests
         for (int i = 0; i < 20; i++)
         {
             var console = new TerminalConsole(TextWriter.Null, null, new object());
-            Domain d = PvDomainBuilder.Build(host.Hypervisor, hello, console);
+            Domain d = host.Hypervisor.Control.Get(PvDomainBuilder.Build(host.Hypervisor, hello, console));
             ids.Add(d.Id);
             try
             {
@@ -48,7 +48,7 @@ public sealed class DomainLifecycleTests
         // Build and destroy without starting.
         for (int i = 0; i < 10; i++)
         {
-            Domain d = PvDomainBuilder.Build(host.Hypervisor, hello, new TerminalConsole(TextWriter.Null, null, new object()));
+            Domain d = host.Hypervisor.Control.Get(PvDomainBuilder.Build(host.Hypervisor, hello, new TerminalConsole(TextWriter.Null, null, new object())));
             ids.Add(d.Id);
             Assert.True(pool.Frames.CountOwnedBy(d.Id) > 0);
             await DestroyAsync(host, d);
@@ -59,7 +59,7 @@ public sealed class DomainLifecycleTests
         for (int i = 0; i < 5; i++)
         {
             var console = new TerminalConsole(TextWriter.Null, null, new object());
-            Domain d = PvDomainBuilder.Build(host.Hypervisor, spin, console);
+            Domain d = host.Hypervisor.Control.Get(PvDomainBuilder.Build(host.Hypervisor, spin, console));
             ids.Add(d.Id);
             try
             {

@@ -1,7 +1,10 @@
 using System.Runtime.InteropServices;
 using XenSharp.Abi;
+using XenSharp.Hypervisor;
+using XenSharp.Hypervisor.Dom0;
 using XenSharp.Hypervisor.Domains;
 using XenSharp.Hypervisor.Events;
+using XenSharp.Hypervisor.Logging;
 using XenSharp.Hypervisor.Memory;
 
 namespace XenSharp.Backends.Console;
@@ -16,36 +19,39 @@ namespace XenSharp.Backends.Console;
 /// copies at most one ring's worth, so nothing here loops on guest data or throws.
 /// </para>
 /// <para>
-/// Threads: <see cref="Service"/> runs on the guest's vCPU thread (EVTCHNOP_send on the console port calls
-/// <see cref="Notify"/> synchronously — XTF spins until out_cons catches up) and on a poll timer's thread (input, and
-/// output a guest wrote without notifying). <see cref="_lock"/> serialises passes. The ring page is touched only under
-/// the machine pool's lock after checking the domain still owns the frame, so a frame the domain gave up or that was
-/// freed is never written; the sink is called outside that lock. Lock order: this backend, then the pool or the event
-/// table, never the other way (the core calls <see cref="Notify"/> with no lock held).
+/// Threads: the backend serves its ring on its own loop (<see cref="BackendLoop"/>, one thread per console): the
+/// guest's EVTCHNOP_send on the console port only posts to it (<see cref="Notify"/>) and returns at once, and the loop
+/// also polls every interval (input, and output a guest wrote without notifying). XTF spins until out_cons catches up;
+/// the loop's thread moves it. <see cref="_lock"/> serialises passes (the loop's and explicit <see cref="Service"/>
+/// calls). The ring page is touched only through an open <see cref="ForeignPage"/> after checking the domain still owns
+/// the frame, so a frame the domain gave up or that was freed is never written; the sink is called with the page
+/// closed. Lock order: this backend, then the core (page, event table), never the other way.
 /// </para>
-/// Dispose before destroying the domain: it drains the output one last time, stops the timer and unbinds the port.
+/// Dispose before destroying the domain: it stops the loop, drains the output one last time and unbinds the port.
 /// </summary>
 public sealed class ConsoleBackend : IEventSink, IDisposable
 {
     public static readonly TimeSpan DefaultPollInterval = TimeSpan.FromMilliseconds(10);
 
     private readonly object _lock = new();
-    private readonly Domain _domain;
-    private readonly Mfn _ring;
+    private readonly HypervisorLog _log;
+    private readonly ushort _domid;
+    private readonly ForeignPage _ring;
     private readonly IConsoleSink _sink;
     private readonly byte[] _out = new byte[XenConsoleLayout.OutSize];
     private readonly byte[] _in = new byte[XenConsoleLayout.InSize];
     private HostEventChannel _channel = null!;
-    private Timer? _timer;
+    private BackendLoop _loop = null!;
     private int _pendingIn; // bytes read from the sink that did not fit in the ring yet
     private bool _disposed;
     private bool _brokenLogged;
     private bool _lostLogged;
     private bool _errorLogged;
 
-    private ConsoleBackend(Domain domain, Mfn ring, IConsoleSink sink)
+    private ConsoleBackend(HypervisorLog log, ushort domid, ForeignPage ring, IConsoleSink sink)
     {
-        _domain = domain;
+        _log = log;
+        _domid = domid;
         _ring = ring;
         _sink = sink;
     }
@@ -54,37 +60,39 @@ public sealed class ConsoleBackend : IEventSink, IDisposable
     public int Port => _channel.Port;
 
     /// <summary>
-    /// Connects to the console page <paramref name="ring"/> (a frame <paramref name="domain"/> owns) and the port the
+    /// Connects to the console page <paramref name="ring"/> (a frame domain <paramref name="domid"/> owns) and the port the
     /// builder allocated unbound for domain 0, marks the page connected, and starts polling every
     /// <paramref name="pollInterval"/> (null: <see cref="DefaultPollInterval"/>; <see cref="Timeout.InfiniteTimeSpan"/>:
     /// no timer, only events and explicit <see cref="Service"/> calls).
     /// </summary>
-    public static ConsoleBackend Attach(Domain domain, Mfn ring, int port, IConsoleSink sink, TimeSpan? pollInterval = null)
+    public static ConsoleBackend Attach(XenHypervisor hypervisor, ushort domid, Mfn ring, int port, IConsoleSink sink, TimeSpan? pollInterval = null) =>
+        Attach(hypervisor, domid, ring, port, sink, pollInterval, ownThread: true);
+
+    /// <param name="ownThread">false (tests): no loop thread; posts wait for <see cref="Loop"/>.RunPending().</param>
+    internal static ConsoleBackend Attach(XenHypervisor hypervisor, ushort domid, Mfn ring, int port, IConsoleSink sink, TimeSpan? pollInterval, bool ownThread)
     {
-        var backend = new ConsoleBackend(domain, ring, sink);
-        lock (domain.Pool.Lock)
+        ForeignPage page = hypervisor.ForeignMemory.Map(domid, ring)
+            ?? throw new ArgumentException($"{ring} is not a frame of d{domid}", nameof(ring));
+        var backend = new ConsoleBackend(hypervisor.Log, domid, page, sink);
+        using (PageAccess a = page.Open())
         {
-            if (!backend.OwnsRing())
+            if (a.IsPresent)
             {
-                throw new ArgumentException($"{ring} is not a frame of {domain}", nameof(ring));
+                a.Bytes[XenConsoleLayout.Connection] = 0; // XENCONSOLE_CONNECTED, as xenconsoled marks it
             }
-
-            backend.Page()[XenConsoleLayout.Connection] = 0; // XENCONSOLE_CONNECTED, as xenconsoled marks it
         }
 
-        backend._channel = domain.Events.BindHost(port, backend)
-            ?? throw new ArgumentException($"port {port} of {domain} is not unbound for domain 0", nameof(port));
-        TimeSpan interval = pollInterval ?? DefaultPollInterval;
-        if (interval != Timeout.InfiniteTimeSpan)
-        {
-            backend._timer = new Timer(static b => ((ConsoleBackend)b!).Poll(), backend, interval, interval);
-        }
-
+        backend._loop = new BackendLoop($"console d{domid}", backend.Poll, pollInterval ?? DefaultPollInterval, ownThread);
+        backend._channel = hypervisor.HostEvents.BindInterdomain(domid, port, backend)
+            ?? Fail(backend._loop, $"port {port} of d{domid} is not unbound for domain 0", nameof(port));
         return backend;
     }
 
-    /// <summary>The guest sent on the console port (its vCPU thread, no core lock held).</summary>
-    public void Notify() => Poll();
+    /// <summary>The backend's loop (tests run its passes by hand when it has no thread).</summary>
+    internal BackendLoop Loop => _loop;
+
+    /// <summary>The guest sent on the console port (its vCPU thread, no core lock held): wakes the loop, returns at once.</summary>
+    public void Notify() => _loop.Post();
 
     /// <summary>
     /// One pass: output from the out ring to the sink, input from the sink to the in ring, then one notification if
@@ -112,7 +120,7 @@ public sealed class ConsoleBackend : IEventSink, IDisposable
 
     public void Dispose()
     {
-        _timer?.Dispose();
+        _loop.Dispose();
         lock (_lock)
         {
             if (_disposed)
@@ -135,6 +143,12 @@ public sealed class ConsoleBackend : IEventSink, IDisposable
         _channel.Close();
     }
 
+    private static HostEventChannel Fail(BackendLoop loop, string message, string param)
+    {
+        loop.Dispose();
+        throw new ArgumentException(message, param);
+    }
+
     private void Poll()
     {
         try
@@ -151,14 +165,14 @@ public sealed class ConsoleBackend : IEventSink, IDisposable
     private bool DrainOutput()
     {
         int n;
-        lock (_domain.Pool.Lock)
+        using (PageAccess a = _ring.Open())
         {
-            if (!CheckRing())
+            if (!CheckRing(a))
             {
                 return false;
             }
 
-            Span<byte> page = Page();
+            Span<byte> page = a.Bytes;
             ref uint consRef = ref Index(page, XenConsoleLayout.OutCons);
             uint cons = Volatile.Read(ref consRef);
             uint prod = Volatile.Read(ref Index(page, XenConsoleLayout.OutProd)); // data is read after the index
@@ -193,14 +207,14 @@ public sealed class ConsoleBackend : IEventSink, IDisposable
     {
         bool resynced = false;
         int space;
-        lock (_domain.Pool.Lock)
+        using (PageAccess a = _ring.Open())
         {
-            if (!CheckRing())
+            if (!CheckRing(a))
             {
                 return false;
             }
 
-            space = InSpace(Page(), ref resynced);
+            space = InSpace(a.Bytes, ref resynced);
         }
 
         if (_pendingIn < space)
@@ -214,14 +228,14 @@ public sealed class ConsoleBackend : IEventSink, IDisposable
             return resynced;
         }
 
-        lock (_domain.Pool.Lock)
+        using (PageAccess a = _ring.Open())
         {
-            if (!CheckRing())
+            if (!CheckRing(a))
             {
                 return false;
             }
 
-            Span<byte> page = Page();
+            Span<byte> page = a.Bytes;
             space = InSpace(page, ref resynced); // the guest may have moved in_cons meanwhile
             int n = Math.Min(space, _pendingIn);
             ref uint prodRef = ref Index(page, XenConsoleLayout.InProd);
@@ -238,7 +252,7 @@ public sealed class ConsoleBackend : IEventSink, IDisposable
         }
     }
 
-    /// <summary>Free bytes in the in ring; a corrupt in_cons is resynchronised (in_prod := in_cons). Caller holds the pool lock.</summary>
+    /// <summary>Free bytes in the in ring; a corrupt in_cons is resynchronised (in_prod := in_cons). Caller has the page open.</summary>
     private int InSpace(Span<byte> page, ref bool resynced)
     {
         uint cons = Volatile.Read(ref Index(page, XenConsoleLayout.InCons));
@@ -256,10 +270,10 @@ public sealed class ConsoleBackend : IEventSink, IDisposable
         return XenConsoleLayout.InSize - (int)used;
     }
 
-    /// <summary>Whether the domain still owns the ring frame. Caller holds the pool lock (ownership changes under it).</summary>
-    private bool CheckRing()
+    /// <summary>Whether the domain still owns the ring frame (stable while <paramref name="a"/> is open).</summary>
+    private bool CheckRing(in PageAccess a)
     {
-        if (OwnsRing())
+        if (a.IsPresent)
         {
             return true;
         }
@@ -267,22 +281,18 @@ public sealed class ConsoleBackend : IEventSink, IDisposable
         if (!_lostLogged)
         {
             _lostLogged = true;
-            _domain.Log.Domain(_domain.Id, $"console backend: {_ring} is no longer the domain's; console disconnected");
+            _log.Domain(_domid, $"console backend: {_ring.Frame} is no longer the domain's; console disconnected");
         }
 
         return false;
     }
-
-    private bool OwnsRing() => _domain.Pool.Frames.Contains(_ring) && _domain.Pool.Frames[_ring].Owner == _domain.Id;
-
-    private Span<byte> Page() => _domain.Pool.Frame(_ring);
 
     private void Broken(string what)
     {
         if (!_brokenLogged)
         {
             _brokenLogged = true;
-            _domain.Log.Domain(_domain.Id, $"console ring corrupt: {what}; resynchronised (further corruption is not logged)");
+            _log.Domain(_domid, $"console ring corrupt: {what}; resynchronised (further corruption is not logged)");
         }
     }
 
@@ -291,7 +301,7 @@ public sealed class ConsoleBackend : IEventSink, IDisposable
         if (!_errorLogged)
         {
             _errorLogged = true;
-            _domain.Log.Domain(_domain.Id, $"console backend: {e.GetType().Name}: {e.Message}");
+            _log.Domain(_domid, $"console backend: {e.GetType().Name}: {e.Message}");
         }
     }
 

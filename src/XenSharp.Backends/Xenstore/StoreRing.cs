@@ -1,5 +1,6 @@
 using System.Runtime.InteropServices;
 using XenSharp.Abi;
+using XenSharp.Hypervisor.Dom0;
 
 namespace XenSharp.Backends.Xenstore;
 
@@ -9,7 +10,7 @@ namespace XenSharp.Backends.Xenstore;
 /// prod − cons (unsigned, free-running) is at most the ring size, copies at most what that allows with wrap-around, and
 /// publishes the new index after the data (Volatile.Write, a release store). Indexes that jump are
 /// <see cref="XenstoreLayout.ErrorRingIdx"/>; a page the guest no longer owns is <see cref="XenstoreLayout.ErrorComm"/>.
-/// Nothing here loops on guest data or throws on it. Callers hold the store's lock; the page's own lock is taken inside.
+/// Nothing here loops on guest data or throws on it. Callers hold the store's lock; the page is opened inside.
 /// </summary>
 internal sealed class StoreRing : IStoreTransport
 {
@@ -27,14 +28,14 @@ internal sealed class StoreRing : IStoreTransport
     /// <summary>Writes the server features and, if the guest asked to reconnect, marks the ring connected (as on XS_INTRODUCE).</summary>
     public void Connect(uint features)
     {
-        lock (_page.Lock)
+        using (PageAccess a = _page.Open())
         {
-            if (!_page.IsPresent)
+            if (!a.IsPresent)
             {
                 return;
             }
 
-            Span<byte> p = _page.Bytes;
+            Span<byte> p = a.Bytes;
             Volatile.Write(ref Field(p, XenstoreLayout.ServerFeatures), features);
             ref uint connection = ref Field(p, XenstoreLayout.Connection);
             if (Volatile.Read(ref connection) == XenstoreLayout.Reconnect)
@@ -46,14 +47,14 @@ internal sealed class StoreRing : IStoreTransport
 
     public int Read(Span<byte> buffer)
     {
-        lock (_page.Lock)
+        using (PageAccess a = _page.Open())
         {
-            if (!_page.IsPresent)
+            if (!a.IsPresent)
             {
                 return -(int)XenstoreLayout.ErrorComm;
             }
 
-            Span<byte> p = _page.Bytes;
+            Span<byte> p = a.Bytes;
             ref uint consRef = ref Field(p, XenstoreLayout.ReqCons);
             uint cons = Volatile.Read(ref consRef);
             uint prod = Volatile.Read(ref Field(p, XenstoreLayout.ReqProd)); // the data is read after the index
@@ -76,14 +77,14 @@ internal sealed class StoreRing : IStoreTransport
 
     public int Write(ReadOnlySpan<byte> bytes)
     {
-        lock (_page.Lock)
+        using (PageAccess a = _page.Open())
         {
-            if (!_page.IsPresent)
+            if (!a.IsPresent)
             {
                 return -(int)XenstoreLayout.ErrorComm;
             }
 
-            Span<byte> p = _page.Bytes;
+            Span<byte> p = a.Bytes;
             uint cons = Volatile.Read(ref Field(p, XenstoreLayout.RspCons));
             ref uint prodRef = ref Field(p, XenstoreLayout.RspProd);
             uint prod = Volatile.Read(ref prodRef);
@@ -113,11 +114,11 @@ internal sealed class StoreRing : IStoreTransport
             return;
         }
 
-        lock (_page.Lock)
+        using (PageAccess a = _page.Open())
         {
-            if (_page.IsPresent)
+            if (a.IsPresent)
             {
-                Volatile.Write(ref Field(_page.Bytes, XenstoreLayout.Error), error);
+                Volatile.Write(ref Field(a.Bytes, XenstoreLayout.Error), error);
             }
         }
     }

@@ -24,11 +24,12 @@ namespace XenSharp.Backends.Xenstore;
 /// </list>
 /// <para>
 /// Locking: one lock, <see cref="_lock"/>, guards everything above, every connection and every transport call. Guest
-/// requests are processed on the notifying vCPU's thread (<see cref="Service"/>): a pass reads at most
-/// <see cref="MessagesPerPass"/> messages and hands the rest to a thread-pool pass, so a flooding guest cannot hold a
-/// vCPU or the lock for long. Inside the lock the store takes a ring page's lock (the machine pool's) and raises
-/// events (the event-channel table's lock); nothing calls into the store holding either, so the order is store, then
-/// pool or event table.
+/// requests are processed on the domain's backend loop (<see cref="XenstoreBackend"/>, never a vCPU thread) through
+/// <see cref="Service"/>: a pass reads at most <see cref="MessagesPerPass"/> messages and hands the rest to a
+/// thread-pool pass, so a flooding guest cannot hold the lock for long. Inside the lock the store opens a ring page
+/// (the core's memory lock, through <see cref="XenSharp.Hypervisor.Dom0.ForeignPage"/>) and raises events (the
+/// event-channel table's lock); nothing calls into the store holding either, so the order is store, then page or
+/// event table (docs/architecture.md, "Lock order").
 /// </para>
 /// </summary>
 public sealed partial class XenStore
@@ -178,7 +179,7 @@ public sealed partial class XenStore
     }
 
     /// <summary>
-    /// The guest notified its store port (its vCPU thread) or a queued pass runs: take what its ring holds, answer,
+    /// The guest notified its store port (the backend loop runs this) or a queued pass runs: take what its ring holds, answer,
     /// and deliver output and events to every connection that got some. Never throws.
     /// </summary>
     internal void Service(StoreConnection c)

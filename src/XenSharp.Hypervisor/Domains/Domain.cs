@@ -12,7 +12,7 @@ namespace XenSharp.Hypervisor.Domains;
 /// only once that mapping goes). State changes go through <see cref="_lock"/>;
 /// the first shutdown or crash wins.
 /// </summary>
-public sealed class Domain : IDisposable
+internal sealed class Domain : IDisposable
 {
     private readonly object _lock = new();
     private readonly TaskCompletionSource<DomainState> _ended = new(TaskCreationOptions.RunContinuationsAsynchronously);

@@ -13,7 +13,7 @@ namespace XenSharp.Hypervisor.Domains;
 /// Invariants: counting never allocates (the arrays are sized once, here) and is safe from every vCPU thread at once
 /// (Interlocked); <see cref="Summary"/> reads the counts without stopping the vCPUs, exact once they are stopped.
 /// </summary>
-public sealed class ExitCounts
+internal sealed class ExitCounts
 {
     private const int HypercallSlots = 64;         // one more counts numbers past the table
     private const int VectorSlots = 0x104;         // hardware vectors 0-255 and the stub's GuestSyscall..GuestMemoryFault

@@ -8,7 +8,7 @@ namespace XenSharp.Hypervisor.Domains;
 /// addressable in it, and the last unmap takes it away again. Calls for one domain are serialised by its
 /// <see cref="Grants.ForeignFrames"/>.
 /// </summary>
-public interface IForeignFrameMachine
+internal interface IForeignFrameMachine
 {
     /// <summary>Makes machine frame <paramref name="mfn"/> addressable in the domain's machine; false when it cannot.</summary>
     bool TryAddFrame(Mfn mfn);

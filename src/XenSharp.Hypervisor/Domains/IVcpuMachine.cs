@@ -4,7 +4,7 @@ namespace XenSharp.Hypervisor.Domains;
 /// What the core needs from a vCPU's machine (KVM) state between runs. Called only on the vCPU's own thread, except
 /// <see cref="Kick"/>, which any thread may call.
 /// </summary>
-public interface IVcpuMachine
+internal interface IVcpuMachine
 {
     ulong GetMsr(uint index);
 

@@ -1,4 +1,4 @@
 namespace XenSharp.Hypervisor.Domains;
 
 /// <summary>The FS base and the guest kernel's and user's GS bases a vCPU starts with (vcpu_guest_context).</summary>
-public readonly record struct PendingSegmentBases(ulong Fs, ulong GsKernel, ulong GsUser);
+internal readonly record struct PendingSegmentBases(ulong Fs, ulong GsKernel, ulong GsUser);

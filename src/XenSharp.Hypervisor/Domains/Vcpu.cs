@@ -12,7 +12,7 @@ namespace XenSharp.Hypervisor.Domains;
 /// it is in the host; <see cref="FrameGet"/>/<see cref="FrameSet"/> read and edit them there.
 /// Only the vCPU's own thread touches this object while the domain runs.
 /// </summary>
-public sealed class Vcpu
+internal sealed class Vcpu
 {
     private readonly ulong _frameAddress;
 

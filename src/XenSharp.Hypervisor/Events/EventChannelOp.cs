@@ -4,7 +4,7 @@ namespace XenSharp.Hypervisor.Events;
 /// event_channel_op commands and argument layouts (xen/include/public/event_channel.h). Offsets are within each
 /// command's struct; every field is a little-endian u32 unless noted. (ABI constants: candidates for XenSharp.Abi.)
 /// </summary>
-public static class EventChannelOp
+internal static class EventChannelOp
 {
     public const int BindInterdomain = 0;
     public const int BindVirq = 1;

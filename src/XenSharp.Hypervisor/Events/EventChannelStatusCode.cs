@@ -1,7 +1,7 @@
 namespace XenSharp.Hypervisor.Events;
 
 /// <summary>EVTCHNSTAT_* values returned by EVTCHNOP_status (public/event_channel.h).</summary>
-public enum EventChannelStatusCode : uint
+internal enum EventChannelStatusCode : uint
 {
     Closed = 0,
     Unbound = 1,

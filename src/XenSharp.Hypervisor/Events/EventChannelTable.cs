@@ -31,7 +31,7 @@ namespace XenSharp.Hypervisor.Events;
 /// Wake-ups: whenever a port becomes pending, the vCPU it notifies has <see cref="Vcpu.Wake"/> released, so
 /// SCHEDOP_block (and a poller) re-checks. Upcall delivery into a running vCPU is the stub's job, not done here.
 /// </summary>
-public sealed class EventChannelTable
+internal sealed class EventChannelTable
 {
     public const int BucketPorts = 64;
 

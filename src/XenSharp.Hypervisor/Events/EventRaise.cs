@@ -1,7 +1,7 @@
 namespace XenSharp.Hypervisor.Events;
 
 /// <summary>What setting a port pending did, in the 2-level protocol's order.</summary>
-public enum EventRaise
+internal enum EventRaise
 {
     /// <summary>The port was already pending: nothing changed.</summary>
     AlreadyPending,

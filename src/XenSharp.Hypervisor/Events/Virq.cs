@@ -5,7 +5,7 @@ namespace XenSharp.Hypervisor.Events;
 /// the per-domain VIRQ (ARGO) and the global ones only on vCPU 0, and global VIRQs only in the domain that handles them —
 /// never a domU here, since the global handler is always the (host-side) hardware domain.
 /// </summary>
-public static class Virq
+internal static class Virq
 {
     public const int Timer = 0;
     public const int Debug = 1;

@@ -1,7 +1,7 @@
 namespace XenSharp.Hypervisor.Events;
 
 /// <summary>Xen's enum virq_type: who a VIRQ belongs to.</summary>
-public enum VirqScope
+internal enum VirqScope
 {
     Global,
     Domain,

@@ -8,7 +8,7 @@ namespace XenSharp.Hypervisor.Grants;
 /// its entry as it likes; mappings keep using <see cref="Frame"/> and <see cref="Mapper"/>. Guarded by the granting
 /// table's lock.
 /// </summary>
-public sealed class ActiveGrant
+internal sealed class ActiveGrant
 {
     /// <summary>GrantPin counts; an entry whose pin drops to 0 is forgotten.</summary>
     public uint Pin { get; set; }

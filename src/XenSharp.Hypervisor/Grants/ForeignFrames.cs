@@ -12,7 +12,7 @@ namespace XenSharp.Hypervisor.Grants;
 /// leaf: nothing else is taken while it is held besides the machine's own.
 /// </para>
 /// </summary>
-public sealed class ForeignFrames
+internal sealed class ForeignFrames
 {
     private readonly Dictionary<ulong, int> _counts = new();
     private readonly object _lock = new();

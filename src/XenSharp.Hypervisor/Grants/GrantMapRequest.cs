@@ -1,4 +1,4 @@
 namespace XenSharp.Hypervisor.Grants;
 
 /// <summary>One GNTTABOP_map_grant_ref request as the guest wrote it.</summary>
-public readonly record struct GrantMapRequest(ulong HostAddr, uint Flags, uint Ref, ushort Dom);
+internal readonly record struct GrantMapRequest(ulong HostAddr, uint Flags, uint Ref, ushort Dom);

@@ -34,7 +34,7 @@ namespace XenSharp.Hypervisor.Grants;
 /// (MachinePool orphans it).
 /// </para>
 /// </summary>
-public static class GrantMapping
+internal static class GrantMapping
 {
     /// <summary>The domain the host-side backends act as (see Events.EventChannelOp.BackendDomain).</summary>
     public const ushort BackendDomain = Events.EventChannelOp.BackendDomain;
@@ -305,7 +305,7 @@ public static class GrantMapping
     /// a general reference per kind and a Writable type reference per writable kind, counted as foreign references too
     /// when the mapper is another domain. All or nothing.
     /// </summary>
-    private static bool TakeReferences(Domain rd, Mfn frame, uint flags, bool foreign)
+    internal static bool TakeReferences(Domain rd, Mfn frame, uint flags, bool foreign)
     {
         PageTableValidator v = rd.Mmu.Validator;
         bool ro = (flags & GntmapReadonly) != 0;
@@ -340,7 +340,7 @@ public static class GrantMapping
     /// by its owner's destruction only loses the foreign count: its other counts died with the owner, and the last
     /// foreign reference frees it.
     /// </summary>
-    private static void DropReferences(Domain rd, Mfn frame, uint flags, bool foreign)
+    internal static void DropReferences(Domain rd, Mfn frame, uint flags, bool foreign)
     {
         PageTableValidator v = rd.Mmu.Validator;
         bool ro = (flags & GntmapReadonly) != 0;

@@ -5,7 +5,7 @@ namespace XenSharp.Hypervisor.Grants;
 /// device writable, device read-only — packed in one word as Xen packs them, so "pinned at all" is one test and a
 /// request's increment is one add. A count may not reach its top bit (Xen's overflow guard), so it never wraps.
 /// </summary>
-public static class GrantPin
+internal static class GrantPin
 {
     public const int FieldBits = 8;
     public const uint FieldMask = (1u << FieldBits) - 1;

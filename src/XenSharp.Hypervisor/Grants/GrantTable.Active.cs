@@ -13,7 +13,7 @@ namespace XenSharp.Hypervisor.Grants;
 /// next to the fields the guest owns); a guest that keeps racing the update makes the map fail (Xen's five retries).
 /// </para>
 /// </summary>
-public sealed partial class GrantTable
+internal sealed partial class GrantTable
 {
     private readonly Dictionary<uint, ActiveGrant> _active = new();
 

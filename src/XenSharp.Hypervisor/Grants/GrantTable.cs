@@ -36,7 +36,7 @@ namespace XenSharp.Hypervisor.Grants;
 /// validator must see them atomically: XSA-255 is a check-then-free race), then the pool lock. Errors are negative
 /// Xen errno values or GNTST_* statuses, as each method says.
 /// </summary>
-public sealed partial class GrantTable
+internal sealed partial class GrantTable
 {
     /// <summary>
     /// Xen's max_grant_frames for a domU: the hypervisor default opt_max_grant_frames (64, "gnttab_max_frames="),

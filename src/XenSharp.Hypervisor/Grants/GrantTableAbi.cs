@@ -4,7 +4,7 @@ namespace XenSharp.Hypervisor.Grants;
 /// The grant-table interface (xen/include/public/grant_table.h): grant_table_op commands, the layout of each command's
 /// struct (x86-64), entry flags, map flags and the GNTST_* per-op statuses.
 /// </summary>
-public static class GrantTableAbi
+internal static class GrantTableAbi
 {
     // grant_table_op commands. Bits 12 and up of cmd carry a continuation argument (only cache_flush may have one).
     public const uint MapGrantRef = 0;
@@ -73,6 +73,19 @@ public static class GrantTableAbi
     public const int GetVersionVersion = 4;
 
     /// <summary>struct gnttab_swap_grant_ref: ref_a u32 @0, ref_b u32 @4, OUT status i16 @8.</summary>
+    /// <summary>struct gnttab_copy: source {u (ref or gmfn) @0, domid @8, offset @10}, dest the same @16, len @32, flags @34, status @36.</summary>
+    public const int CopySize = 40;
+    public const int CopyDest = 16;
+    public const int CopyPtrDomid = 8;
+    public const int CopyPtrOffset = 10;
+    public const int CopyLen = 32;
+    public const int CopyFlags = 34;
+    public const int CopyStatus = 36;
+
+    /// <summary>GNTCOPY_source_gref / GNTCOPY_dest_gref: that side is a grant reference, else a frame of DOMID_SELF.</summary>
+    public const ushort GntcopySourceGref = 1 << 0;
+    public const ushort GntcopyDestGref = 1 << 1;
+
     public const int SwapSize = 12;
     public const int SwapStatus = 8;
 

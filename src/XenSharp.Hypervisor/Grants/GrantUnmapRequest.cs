@@ -5,4 +5,4 @@ namespace XenSharp.Hypervisor.Grants;
 /// the host address to take down (0: leave the host mapping), the device address (0: leave the device mapping; always
 /// 0 for unmap_and_replace) and, for unmap_and_replace, the linear address whose entry moves into its place.
 /// </summary>
-public readonly record struct GrantUnmapRequest(uint Handle, ulong HostAddr, ulong DevBusAddr, ulong NewAddr);
+internal readonly record struct GrantUnmapRequest(uint Handle, ulong HostAddr, ulong DevBusAddr, ulong NewAddr);

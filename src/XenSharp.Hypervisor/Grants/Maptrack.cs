@@ -12,7 +12,7 @@ namespace XenSharp.Hypervisor.Grants;
 /// (GrantMapping), so a reader that re-reads an entry under the granter's lock sees it stable.
 /// </para>
 /// </summary>
-public sealed class Maptrack
+internal sealed class Maptrack
 {
     /// <summary>PAGE_SIZE / sizeof(struct grant_mapping): Xen grows the table one page at a time.</summary>
     public const int HandlesPerFrame = 4096 / 16;

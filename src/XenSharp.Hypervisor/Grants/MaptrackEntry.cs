@@ -7,7 +7,7 @@ namespace XenSharp.Hypervisor.Grants;
 /// mappings (GNTMAP_host_map, GNTMAP_device_map, with GNTMAP_readonly and the other request flags) are still in
 /// place. Flags are kept to 16 bits as Xen keeps them; 0 means the handle is free.
 /// </summary>
-public readonly record struct MaptrackEntry(ushort Flags, Domain Granter, uint Ref)
+internal readonly record struct MaptrackEntry(ushort Flags, Domain Granter, uint Ref)
 {
     public bool InUse => (Flags & (GrantTableAbi.GntmapHostMap | GrantTableAbi.GntmapDeviceMap)) != 0;
 }

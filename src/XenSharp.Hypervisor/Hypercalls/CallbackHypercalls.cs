@@ -6,7 +6,7 @@ using XenSharp.Hypervisor.Pv;
 namespace XenSharp.Hypervisor.Hypercalls;
 
 /// <summary>set_callbacks and callback_op: where events, failsafe returns and guest system calls are delivered.</summary>
-public static class CallbackHypercalls
+internal static class CallbackHypercalls
 {
     public static long SetCallbacks(Vcpu vcpu, ulong eventAddress, ulong failsafeAddress, ulong syscallAddress, ulong a4, ulong a5)
     {

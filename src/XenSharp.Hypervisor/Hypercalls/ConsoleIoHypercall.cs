@@ -4,7 +4,7 @@ using XenSharp.Hypervisor.Domains;
 namespace XenSharp.Hypervisor.Hypercalls;
 
 /// <summary>console_io(cmd, count, buffer): the early console. Real Xen allows it to privileged or debug builds only; we print for every domain.</summary>
-public static class ConsoleIoHypercall
+internal static class ConsoleIoHypercall
 {
     private const int Chunk = 1024;
 

@@ -10,7 +10,7 @@ namespace XenSharp.Hypervisor.Hypercalls;
 /// DR0–3 must be guest addresses (-EPERM); DR6/DR7 upper halves must be 0 (-EINVAL); DR7.GD and I/O breakpoints
 /// without CR4.DE are -EPERM; DR4/5 alias DR6/7 unless CR4.DE; other registers -ENODEV.
 /// </summary>
-public static class DebugRegHypercalls
+internal static class DebugRegHypercalls
 {
     public static long SetDebugreg(Vcpu vcpu, ulong reg, ulong value, ulong a3, ulong a4, ulong a5) =>
         DebugRegisterRules.Set(vcpu, PvCpuidPolicy.Host, Register(reg), value);

@@ -5,7 +5,7 @@ using XenSharp.Hypervisor.Domains;
 namespace XenSharp.Hypervisor.Hypercalls;
 
 /// <summary>set_gdt and update_descriptor (xen/arch/x86/pv/descriptor-tables.c); the checks are in Pv.Mmu.</summary>
-public static class DescriptorHypercalls
+internal static class DescriptorHypercalls
 {
     public static long SetGdt(Vcpu vcpu, ulong frameList, ulong entries, ulong a3, ulong a4, ulong a5)
     {

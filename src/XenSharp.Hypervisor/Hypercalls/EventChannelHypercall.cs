@@ -14,7 +14,7 @@ namespace XenSharp.Hypervisor.Hypercalls;
 /// success. A domU may name only itself in `dom` fields (another existing domain: -EPERM, no such domain: -ESRCH);
 /// physical IRQs are never delegated to guests (-EPERM).
 /// </summary>
-public static class EventChannelHypercall
+internal static class EventChannelHypercall
 {
     private const int MaxStruct = Evtchn.StatusSize;
 

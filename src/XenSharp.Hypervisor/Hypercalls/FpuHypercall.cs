@@ -8,7 +8,7 @@ namespace XenSharp.Hypervisor.Hypercalls;
 /// Xen also sets the real CR0.TS so the guest's next FPU instruction raises #NM; XenSharp does not yet (the real CR0 is
 /// only writable by the ring-0 stub), so a guest relying on lazy FPU switching gets no #NM.
 /// </summary>
-public static class FpuHypercall
+internal static class FpuHypercall
 {
     public static long FpuTaskswitch(Vcpu vcpu, ulong set, ulong a2, ulong a3, ulong a4, ulong a5)
     {

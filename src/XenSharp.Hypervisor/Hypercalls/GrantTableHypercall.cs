@@ -15,13 +15,14 @@ namespace XenSharp.Hypervisor.Hypercalls;
 /// <para>
 /// Implemented: map_grant_ref, unmap_grant_ref and unmap_and_replace for PV mappers (<see cref="GrantMapping"/>), of the
 /// caller's own grants and other domains', setup_table, query_size,
-/// set_version (v1 and v2), get_status_frames, get_version, swap_grant_ref. transfer and copy are -ENOSYS; dump_table
+/// set_version (v1 and v2), get_status_frames, get_version, swap_grant_ref, copy (<see cref="GrantCopy"/>). transfer is
+/// -ENOSYS; dump_table
 /// and cache_flush are -ENOSYS as on x86 Xen.
 /// </para>
 /// Xen preempts long batches with a continuation; here a batch runs to its end, but stops (-EINTR, never seen by the
 /// guest) once the vCPU is asked to stop, so a hostile count cannot hold up destroying the domain.
 /// </summary>
-public static class GrantTableHypercall
+internal static class GrantTableHypercall
 {
     public static long GrantTableOp(Vcpu vcpu, ulong cmdArg, ulong uop, ulong countArg, ulong a4, ulong a5)
     {
@@ -59,9 +60,11 @@ public static class GrantTableHypercall
                 return GetVersionOp(vcpu, uop);
             case SwapGrantRef:
                 return GrantMapping.AddressOk(uop) ? Swap(vcpu, uop, count) : -XenErrno.EFAULT;
+            case Copy:
+                return GrantMapping.AddressOk(uop) ? CopyOp(vcpu, uop, count) : -XenErrno.EFAULT;
             default:
             {
-                // transfer and copy (not yet); dump_table, cache_flush and unknown commands (as Xen on x86).
+                // transfer (not yet); dump_table, cache_flush and unknown commands (as Xen on x86).
                 Domain d = vcpu.Domain;
                 d.Log.Limited($"d{d.Id}-gnttabop-{cmd}", $"(d{d.Id}v{vcpu.Id}) unimplemented grant_table_op {cmd}: -ENOSYS");
                 return -XenErrno.ENOSYS;
@@ -111,6 +114,47 @@ public static class GrantTableHypercall
         }
 
         return 0;
+    }
+
+    /// <summary>gnttab_copy ops (40 bytes each): each op's status @36 is written back, nothing else.</summary>
+    private static long CopyOp(Vcpu vcpu, ulong uop, uint count)
+    {
+        Domain d = vcpu.Domain;
+        Span<byte> op = stackalloc byte[CopySize];
+        Span<byte> status = stackalloc byte[2];
+        for (uint i = 0; i < count; i++)
+        {
+            if (vcpu.StopRequested)
+            {
+                return -XenErrno.EINTR;
+            }
+
+            ulong va = uop + ((ulong)i * CopySize);
+            if (!vcpu.CopyFromGuest(va, op))
+            {
+                return -XenErrno.EFAULT;
+            }
+
+            short rc = GrantCopy.Copy(vcpu, Ptr(op), Ptr(op[CopyDest..]), BinaryPrimitives.ReadUInt16LittleEndian(op[CopyLen..]),
+                BinaryPrimitives.ReadUInt16LittleEndian(op[CopyFlags..]), out string? reason);
+            if (rc != Okay)
+            {
+                d.Log.Limited($"d{d.Id}-gnttab-copy-fail", $"(d{d.Id}v{vcpu.Id}) grant copy failed ({rc}): {reason}");
+            }
+
+            BinaryPrimitives.WriteInt16LittleEndian(status, rc);
+            if (!vcpu.CopyToGuest(va + CopyStatus, status))
+            {
+                return -XenErrno.EFAULT;
+            }
+        }
+
+        return 0;
+
+        static GrantCopyPtr Ptr(ReadOnlySpan<byte> p) => new(
+            BinaryPrimitives.ReadUInt64LittleEndian(p),
+            BinaryPrimitives.ReadUInt16LittleEndian(p[CopyPtrDomid..]),
+            BinaryPrimitives.ReadUInt16LittleEndian(p[CopyPtrOffset..]));
     }
 
     /// <summary>

@@ -11,7 +11,7 @@ namespace XenSharp.Hypervisor.Hypercalls;
 /// pae_pgdir_above_4gb while the guest has vm_assist pae_extended_cr3 on. Never writable_page_tables or
 /// writable_descriptor_tables (Xen reports the former only to translated guests).
 /// </summary>
-public static class GuestFeatures
+internal static class GuestFeatures
 {
     /// <summary>The bits every PV domU gets.</summary>
     public const uint PvDomU =

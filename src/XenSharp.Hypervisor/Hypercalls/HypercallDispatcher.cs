@@ -7,7 +7,7 @@ namespace XenSharp.Hypervisor.Hypercalls;
 /// The hypercall table, like Xen's hypercall-defs: one entry per number, filled once. Handlers copy guest input once
 /// into locals, validate, act and copy results out; a guest error is a negative errno, never an exception.
 /// </summary>
-public static class HypercallDispatcher
+internal static class HypercallDispatcher
 {
     private static readonly HypercallHandler?[] Table = Build();
 

@@ -10,7 +10,7 @@ namespace XenSharp.Hypervisor.Hypercalls;
 /// ss} and issued the hypercall; we restore from it, switching to guest user mode when CS has RPL 3. An unreadable
 /// context crashes the domain (as Xen). The "result" is the restored RAX.
 /// </summary>
-public static class IretHypercall
+internal static class IretHypercall
 {
     public const ulong VgcfInSyscall = 1 << 8;
     private const int ContextSize = 72;

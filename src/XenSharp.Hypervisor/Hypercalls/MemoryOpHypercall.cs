@@ -5,7 +5,7 @@ using XenSharp.Hypervisor.Domains;
 namespace XenSharp.Hypervisor.Hypercalls;
 
 /// <summary>memory_op(cmd, arg): the reservation queries and the M2P location so far.</summary>
-public static class MemoryOpHypercall
+internal static class MemoryOpHypercall
 {
     public static long MemoryOp(Vcpu vcpu, ulong cmd, ulong arg, ulong a3, ulong a4, ulong a5)
     {

@@ -12,7 +12,7 @@ namespace XenSharp.Hypervisor.Hypercalls;
 /// zeroed and held for the domain, and populate hands them out again, so a domain never holds more than it was built
 /// with (its KVM machine maps exactly those frames).
 /// </summary>
-public static class MemoryReservationOps
+internal static class MemoryReservationOps
 {
     public const int Exchange = 11;
 

@@ -11,7 +11,7 @@ namespace XenSharp.Hypervisor.Hypercalls;
 /// first failure and return its error; *pdone gets the number of requests completed. The work itself is in
 /// <see cref="DomainMmu"/> and <see cref="PageTableValidator"/>.
 /// </summary>
-public static class MmuHypercalls
+internal static class MmuHypercalls
 {
     public static long MmuUpdate(Vcpu vcpu, ulong reqs, ulong count, ulong pdone, ulong foreigndom, ulong a5)
     {

@@ -11,7 +11,7 @@ namespace XenSharp.Hypervisor.Hypercalls;
 /// in the new context, and the multicall returns the iret's result (the restored RAX). Returns 0 otherwise, -EFAULT
 /// when an entry cannot be read or its result written.
 /// </summary>
-public static class MulticallHypercall
+internal static class MulticallHypercall
 {
     public const int EntrySize = 64;
 

@@ -21,7 +21,7 @@ namespace XenSharp.Hypervisor.Hypercalls;
 /// <item>get_free_pirq and anything else: -ENOSYS (pirq allocation is not implemented).</item>
 /// </list>
 /// </summary>
-public static class PhysdevHypercall
+internal static class PhysdevHypercall
 {
     public const int IrqUnmaskNotify = 4;
     public const int IrqStatusQuery = 5;

@@ -5,7 +5,7 @@ using XenSharp.Hypervisor.Domains;
 namespace XenSharp.Hypervisor.Hypercalls;
 
 /// <summary>sched_op(cmd, arg) and the older sched_op_compat(cmd, value).</summary>
-public static class SchedOpHypercall
+internal static class SchedOpHypercall
 {
     public static long SchedOp(Vcpu vcpu, ulong cmd, ulong arg, ulong a3, ulong a4, ulong a5)
     {

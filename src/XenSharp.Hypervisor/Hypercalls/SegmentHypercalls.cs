@@ -12,7 +12,7 @@ namespace XenSharp.Hypervisor.Hypercalls;
 /// without WRMSR. The bases live in the real vCPU's MSRs (<see cref="SegmentBases"/>); hypercalls come from guest
 /// kernel mode, where the user GS base is the inactive one (hardware KERNEL_GS_BASE).
 /// </summary>
-public static class SegmentHypercalls
+internal static class SegmentHypercalls
 {
     public const uint SegbaseFs = 0;
     public const uint SegbaseGsUser = 1;

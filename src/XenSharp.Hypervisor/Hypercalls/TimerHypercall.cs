@@ -4,7 +4,7 @@ using XenSharp.Hypervisor.Time;
 namespace XenSharp.Hypervisor.Hypercalls;
 
 /// <summary>set_timer_op(timeout): the calling vCPU's single-shot timer, in system time (Xen's do_set_timer_op).</summary>
-public static class TimerHypercall
+internal static class TimerHypercall
 {
     /// <summary>Deadlines further out than this (about 13 days) are taken for a guest's wrapped jiffies.</summary>
     private const ulong MaxOffsetNs = 1UL << 50;

@@ -6,7 +6,7 @@ using XenSharp.Hypervisor.Pv;
 namespace XenSharp.Hypervisor.Hypercalls;
 
 /// <summary>set_trap_table and stack_switch: recorded now, used by the trap bounce.</summary>
-public static class TrapHypercalls
+internal static class TrapHypercalls
 {
     /// <summary>A list longer than this is a guest bug (Xen would preempt and go on); refuse it rather than spin.</summary>
     private const int MaxEntries = 65536;

@@ -16,7 +16,7 @@ namespace XenSharp.Hypervisor.Hypercalls;
 /// vCPU's state written. The vCPU stays down unless VGCF_online is set; VCPUOP_up starts it.
 /// Not loaded: the FPU image (VGCF_i387_valid): the vCPU starts with a clean FPU, which is what Linux asks for.
 /// </summary>
-public static class VcpuInitialise
+internal static class VcpuInitialise
 {
     private const ulong RflagsAll = 0x3f7fd5; // CF PF AF ZF SF TF IF DF OF IOPL NT RF VM AC VIF VIP ID
     private const ulong RflagsIopl = 0x3000;

@@ -12,7 +12,7 @@ namespace XenSharp.Hypervisor.Hypercalls;
 /// down, their timers, runstate and the guest-registered copies of vcpu_info, runstate and time. A vcpuid the domain
 /// does not have is -ENOENT (Linux counts its CPUs that way, with VCPUOP_is_up).
 /// </summary>
-public static class VcpuOpHypercall
+internal static class VcpuOpHypercall
 {
     public static long VcpuOp(Vcpu vcpu, ulong cmd, ulong vcpuId, ulong arg, ulong a4, ulong a5)
     {

@@ -4,7 +4,7 @@ using XenSharp.Hypervisor.Domains;
 namespace XenSharp.Hypervisor.Hypercalls;
 
 /// <summary>vm_assist(cmd, type): records the assists a 64-bit PV guest may turn on.</summary>
-public static class VmAssistHypercall
+internal static class VmAssistHypercall
 {
     public static long VmAssist(Vcpu vcpu, ulong cmd, ulong type, ulong a3, ulong a4, ulong a5)
     {

@@ -5,7 +5,7 @@ using XenSharp.Hypervisor.Domains;
 namespace XenSharp.Hypervisor.Hypercalls;
 
 /// <summary>xen_version(cmd, arg): who we are. We report the Xen interface version we follow (4.17).</summary>
-public static class XenVersionHypercall
+internal static class XenVersionHypercall
 {
     public const int Major = 4;
     public const int Minor = 17;

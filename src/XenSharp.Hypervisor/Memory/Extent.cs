@@ -1,7 +1,7 @@
 namespace XenSharp.Hypervisor.Memory;
 
 /// <summary>A contiguous run of machine frames.</summary>
-public readonly record struct Extent(Mfn First, ulong Count)
+internal readonly record struct Extent(Mfn First, ulong Count)
 {
     public ulong Bytes => Count << Mfn.PageShift;
 

@@ -4,7 +4,7 @@ namespace XenSharp.Hypervisor.Memory;
 /// First-fit allocator of contiguous frame runs over the pool. Free runs are kept sorted and coalesced;
 /// not thread-safe on its own (MachinePool serialises it).
 /// </summary>
-public sealed class ExtentAllocator
+internal sealed class ExtentAllocator
 {
     private readonly SortedDictionary<ulong, ulong> _free = new(); // start -> length
 

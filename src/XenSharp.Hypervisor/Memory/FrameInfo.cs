@@ -5,7 +5,7 @@ namespace XenSharp.Hypervisor.Memory;
 /// that need Type; ForeignRefs counts the references among RefCount that other domains' grant mappings hold, which
 /// keep the frame out of the allocator even after its owner is destroyed (see <see cref="MachinePool.Free"/>).
 /// </summary>
-public struct FrameInfo
+internal struct FrameInfo
 {
     public ushort Owner;
     public PageType Type;

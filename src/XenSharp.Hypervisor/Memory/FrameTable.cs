@@ -5,7 +5,7 @@ namespace XenSharp.Hypervisor.Memory;
 /// Invariants: a free frame has owner Free, type None and zero counts; a frame's type changes only while
 /// TypeCount is zero; TypeCount never exceeds RefCount. Callers hold the pool lock for multi-frame updates.
 /// </summary>
-public sealed class FrameTable
+internal sealed class FrameTable
 {
     private readonly FrameInfo[] _frames;
 
@@ -77,7 +77,27 @@ public sealed class FrameTable
         }
     }
 
-    public void GetReference(Mfn mfn) => this[mfn].RefCount++;
+    /// <summary>
+    /// Takes a general (untyped) reference on a frame <paramref name="owner"/> owns: fails (false) for a frame outside
+    /// the table, owned by anyone else (free, Xen's, orphaned), or whose count would overflow. Callers hold the owner's
+    /// MMU lock, as for every count change.
+    /// </summary>
+    internal bool GetReference(Mfn mfn, ushort owner)
+    {
+        if (!Contains(mfn))
+        {
+            return false;
+        }
+
+        ref FrameInfo f = ref this[mfn];
+        if (f.Owner != owner || f.RefCount == uint.MaxValue)
+        {
+            return false;
+        }
+
+        f.RefCount++;
+        return true;
+    }
 
     public ulong CountOwnedBy(ushort owner)
     {

@@ -1,7 +1,7 @@
 namespace XenSharp.Hypervisor.Memory;
 
 /// <summary>Machine memory backed by a managed array: for unit tests and tools that never run a vCPU.</summary>
-public sealed class HeapMachineMemory : IMachineMemory
+internal sealed class HeapMachineMemory : IMachineMemory
 {
     private readonly byte[] _bytes;
 

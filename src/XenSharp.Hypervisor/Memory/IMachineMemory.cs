@@ -1,7 +1,7 @@
 namespace XenSharp.Hypervisor.Memory;
 
 /// <summary>Access to machine memory by machine address. Implemented over the KVM memfd pool, and over an array in tests.</summary>
-public interface IMachineMemory
+internal interface IMachineMemory
 {
     ulong Size { get; }
 

@@ -8,7 +8,7 @@ namespace XenSharp.Hypervisor.Memory;
 /// Locking: <see cref="Lock"/> guards the allocator and frame-table ownership changes; M2P entries are single
 /// 8-byte writes.
 /// </summary>
-public sealed class MachinePool
+internal sealed class MachinePool
 {
     public const ulong InvalidM2pEntry = ulong.MaxValue;
     private const ulong LargePageFrames = 512;

@@ -1,7 +1,7 @@
 namespace XenSharp.Hypervisor.Memory;
 
 /// <summary>The use a frame is validated for; a frame's type can change only while its type count is zero.</summary>
-public enum PageType : byte
+internal enum PageType : byte
 {
     None = 0,
     Writable,

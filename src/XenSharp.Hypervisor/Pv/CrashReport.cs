@@ -10,7 +10,7 @@ namespace XenSharp.Hypervisor.Pv;
 /// Turns an unhandled guest event into a crash reason that names the offending instruction (decoded with Iced), and
 /// logs a register dump for the domain and vCPU.
 /// </summary>
-public static class CrashReport
+internal static class CrashReport
 {
     private static readonly string[] ExceptionNames =
     [

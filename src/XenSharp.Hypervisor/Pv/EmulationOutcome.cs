@@ -1,6 +1,6 @@
 namespace XenSharp.Hypervisor.Pv;
 
-public enum EmulationOutcome
+internal enum EmulationOutcome
 {
     Emulated,
     NotHandled,

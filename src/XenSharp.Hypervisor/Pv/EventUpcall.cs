@@ -7,7 +7,7 @@ namespace XenSharp.Hypervisor.Pv;
 /// Xen's test_guest_events, run on every return to the guest after the host handled an exit: if an event is pending
 /// and events are not masked, bounce to the guest's event callback with events masked.
 /// </summary>
-public static class EventUpcall
+internal static class EventUpcall
 {
     public static void DeliverIfPending(Vcpu v)
     {

@@ -14,7 +14,7 @@ namespace XenSharp.Hypervisor.Pv;
 /// The machine cannot be trusted to say so itself (the guest LDT is only recorded, and kvm_pvm reports #GP(0)).
 /// Transfers through a valid gate are not emulated yet; they also fault, with a logged note.
 /// </summary>
-public static class GateOps
+internal static class GateOps
 {
     private static readonly bool AmdDecoding = IsAmd();
 

@@ -3,7 +3,7 @@ using XenSharp.Hypervisor.Memory;
 namespace XenSharp.Hypervisor.Pv;
 
 /// <summary>Copies between the host and a guest's virtual memory, page by page; any unmapped byte fails the whole copy (-EFAULT).</summary>
-public static class GuestAccess
+internal static class GuestAccess
 {
     public static bool CopyFrom(MachinePool pool, ushort domid, Mfn l4, ulong va, Span<byte> destination)
     {

@@ -9,7 +9,7 @@ namespace XenSharp.Hypervisor.Pv;
 /// the guest kernel through its trap table or callbacks, or — when the guest cannot take it — crash the domain.
 /// Mirrors Xen's do_trap / do_general_protection / do_page_fault / do_invalid_op for PV guests.
 /// </summary>
-public static class GuestExceptions
+internal static class GuestExceptions
 {
     public static void Handle(Vcpu v, ulong vector)
     {

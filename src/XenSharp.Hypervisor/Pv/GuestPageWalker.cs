@@ -8,7 +8,7 @@ namespace XenSharp.Hypervisor.Pv;
 /// tables: every level must be present and user-accessible, and writable for a write. Every table and target frame
 /// must belong to the domain; the one exception is reading the read-only M2P, which belongs to Xen.
 /// </summary>
-public static class GuestPageWalker
+internal static class GuestPageWalker
 {
     public static bool IsCanonical(ulong va) => (ulong)((long)(va << 16) >> 16) == va;
 

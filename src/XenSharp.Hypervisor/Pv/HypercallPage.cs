@@ -9,7 +9,7 @@ namespace XenSharp.Hypervisor.Pv;
 /// "push rcx; push r11; mov eax, n; syscall; pop r11; pop rcx; ret", the iret stub pushing RAX too and never
 /// returning; the rest of the page is int3.
 /// </summary>
-public static class HypercallPage
+internal static class HypercallPage
 {
     public static byte[] Create()
     {

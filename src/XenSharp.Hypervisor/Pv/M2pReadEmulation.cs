@@ -12,7 +12,7 @@ namespace XenSharp.Hypervisor.Pv;
 /// Only plain loads (MOV, MOVZX, MOVSX, MOVSXD) inside the table; anything else stays a #PF for the guest.
 /// On hardware KVM the mapping works and this path is never taken.
 /// </summary>
-public static class M2pReadEmulation
+internal static class M2pReadEmulation
 {
     public static bool TryEmulate(Vcpu v, ulong cr2, ulong errorCode)
     {

@@ -16,7 +16,7 @@ namespace XenSharp.Hypervisor.Pv;
 /// <see cref="EmulationOutcome.Fault"/> (deliver that exception instead; for #PF the address is the virtual CR2), or
 /// <see cref="EmulationOutcome.NotHandled"/> (deliver the original #UD/#GP). Runs on the vCPU's own thread.
 /// </summary>
-public static class PrivilegedOps
+internal static class PrivilegedOps
 {
     public static EmulationResult TryEmulate(Domains.Vcpu vcpu, int vector) => TryEmulate(vcpu, vector, PvCpuidPolicy.Host);
 

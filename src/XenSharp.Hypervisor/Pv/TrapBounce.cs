@@ -12,7 +12,7 @@ namespace XenSharp.Hypervisor.Pv;
 /// kernel stack, and continue at the handler. A frame that cannot be written, or a missing handler, crashes the
 /// domain. Works on the vCPU's stub frame; runs on the vCPU's own thread.
 /// </summary>
-public static class TrapBounce
+internal static class TrapBounce
 {
     private const ulong FlagsIf = 0x200;
     private const ulong FlagsIopl = 0x3000;

@@ -10,7 +10,7 @@ namespace XenSharp.Hypervisor.Stub;
 /// which makes KVM drop its stale shadow entry. Built once, before the VM first runs; its tables live in their own
 /// extent owned by Xen on the domain's behalf.
 /// </summary>
-public sealed class DirectMap
+internal sealed class DirectMap
 {
     public const ulong Base = 0xffff830000000000;
     public const int L4Slot = 262;

@@ -9,7 +9,7 @@ namespace XenSharp.Hypervisor.Stub;
 /// data page with the TSS, ring-0 stack). All supervisor-only. They live in one extent owned by Xen on the domain's
 /// behalf and are freed with the domain.
 /// </summary>
-public sealed class DomainStubPages
+internal sealed class DomainStubPages
 {
     private const int FramesPerVcpu = 2 + StubLayout.StackPages;
     private readonly MachinePool _pool;

@@ -10,7 +10,7 @@ namespace XenSharp.Hypervisor.Stub;
 /// Guests can read only the M2P; everything else is supervisor-only. None of these frames is ever written after
 /// start-up, so sharing them between domains shares nothing a guest can change.
 /// </summary>
-public sealed class HypervisorPages
+internal sealed class HypervisorPages
 {
     private HypervisorPages(StubImage stub, Extent frames, Mfn codeL1, Mfn zero, Mfn m2pL3)
     {

@@ -5,7 +5,7 @@ namespace XenSharp.Hypervisor.Stub;
 /// (exception, interrupt, system call). The host reads and edits it in memory; the stub restores from it and
 /// returns with iretq. Offsets from the frame base, low to high.
 /// </summary>
-public static class StubFrame
+internal static class StubFrame
 {
     public const int Cr2 = 0;
     public const int R15 = 8;

@@ -13,7 +13,7 @@ namespace XenSharp.Hypervisor.Stub;
 /// then are told apart by the vCPU's kernel/user mode. Work the stub does not do itself leaves through one
 /// <c>out</c> to <see cref="StubVector.ExitPort"/>; the host edits the frame in memory and the stub returns by iretq.
 /// </summary>
-public sealed class StubImage
+internal sealed class StubImage
 {
     public const ulong TrampolineStride = 64;
     /// <summary>Arithmetic and control flags a guest may hold (CF PF AF ZF SF TF IF DF OF AC ID); IOPL, NT, RF, VM never.</summary>

@@ -5,7 +5,7 @@ namespace XenSharp.Hypervisor.Stub;
 /// layout of each vCPU's window there. The same virtual layout holds in every domain; per-domain tables point the
 /// per-vCPU windows at that domain's own frames.
 /// </summary>
-public static class StubLayout
+internal static class StubLayout
 {
     public const ulong Base = 0xffff828000000000;
     public const int L4Slot = 261;

@@ -1,7 +1,7 @@
 namespace XenSharp.Hypervisor.Stub;
 
 /// <summary>What the frame's vector slot holds: 0–255 are hardware vectors; the stub rewrites system calls to these.</summary>
-public static class StubVector
+internal static class StubVector
 {
     /// <summary>A <c>syscall</c> from guest user mode.</summary>
     public const ulong GuestSyscall = 0x100;

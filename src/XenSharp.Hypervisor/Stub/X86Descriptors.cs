@@ -1,7 +1,7 @@
 namespace XenSharp.Hypervisor.Stub;
 
 /// <summary>Encodings of the x86-64 descriptors the stub's GDT, TSS and IDT need.</summary>
-public static class X86Descriptors
+internal static class X86Descriptors
 {
     public const ulong Ring0Code64 = 0x00af9b000000ffff;
     public const ulong Ring0Data = 0x00cf93000000ffff;

@@ -13,7 +13,7 @@ namespace XenSharp.Hypervisor.Time;
 /// unit tests), system time is read from the host clock.
 /// Invariant: the anchor and scale are written once, before any vCPU runs; readers on any thread may use them after.
 /// </summary>
-public sealed class DomainTime
+internal sealed class DomainTime
 {
     public DomainTime(SystemClock clock) => Clock = clock;
 

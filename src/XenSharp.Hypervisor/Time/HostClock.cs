@@ -3,7 +3,7 @@ using System.Diagnostics;
 namespace XenSharp.Hypervisor.Time;
 
 /// <summary>The process's monotonic clock (Stopwatch: CLOCK_MONOTONIC on Linux).</summary>
-public sealed class HostClock : IHostClock
+internal sealed class HostClock : IHostClock
 {
     public static HostClock Instance { get; } = new();
 

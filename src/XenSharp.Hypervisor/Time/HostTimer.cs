@@ -4,7 +4,7 @@ namespace XenSharp.Hypervisor.Time;
 /// One re-armable timer of a <see cref="TimerQueue"/>: created once per use (a vCPU's single-shot, periodic and poll
 /// timers), armed and cancelled many times without allocating. Its fields belong to the queue's lock.
 /// </summary>
-public sealed class HostTimer
+internal sealed class HostTimer
 {
     public HostTimer(Action fire, string name)
     {

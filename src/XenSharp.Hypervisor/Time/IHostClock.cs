@@ -1,7 +1,7 @@
 namespace XenSharp.Hypervisor.Time;
 
 /// <summary>The host's monotonic clock in nanoseconds (an arbitrary origin). Timers and system time run on it.</summary>
-public interface IHostClock
+internal interface IHostClock
 {
     long NowNanoseconds { get; }
 }

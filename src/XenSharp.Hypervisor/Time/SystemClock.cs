@@ -5,7 +5,7 @@ namespace XenSharp.Hypervisor.Time;
 /// timer deadlines). The wall clock in shared_info is the UTC time at system time 0, so a guest's
 /// wall time = wall clock + system time.
 /// </summary>
-public sealed class SystemClock
+internal sealed class SystemClock
 {
     public SystemClock(IHostClock host, DateTimeOffset? utcNow = null)
     {

@@ -1,4 +1,4 @@
 namespace XenSharp.Hypervisor.Time;
 
 /// <summary>A moment as system time (what the guest's clock reads) and as host-clock time, taken together.</summary>
-public readonly record struct TimePoint(ulong SystemNs, long HostNs);
+internal readonly record struct TimePoint(ulong SystemNs, long HostNs);

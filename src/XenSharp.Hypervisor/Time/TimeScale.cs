@@ -5,7 +5,7 @@ namespace XenSharp.Hypervisor.Time;
 /// <c>((delta shifted by Shift) * Mul) &gt;&gt; 32</c> (left for a positive shift, right for a negative one). The host
 /// uses the same arithmetic, so both sides agree to the nanosecond on what system time a TSC value is.
 /// </summary>
-public readonly record struct TimeScale(uint Mul, sbyte Shift)
+internal readonly record struct TimeScale(uint Mul, sbyte Shift)
 {
     private const ulong NanosecondsPerSecond = 1_000_000_000;
 

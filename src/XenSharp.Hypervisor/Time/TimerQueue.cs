@@ -12,7 +12,7 @@ namespace XenSharp.Hypervisor.Time;
 /// (<see cref="PreciseWaiter"/>: the host kernel's own wake-up latency, tens of µs); otherwise (a test clock, no
 /// timerfd) in Monitor.Wait's whole milliseconds. Either way a timer never fires early.
 /// </summary>
-public sealed class TimerQueue : IDisposable
+internal sealed class TimerQueue : IDisposable
 {
     private readonly object _lock = new();
     private readonly PriorityQueue<(HostTimer Timer, long Generation), long> _heap = new();

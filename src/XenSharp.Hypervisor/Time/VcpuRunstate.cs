@@ -9,7 +9,7 @@ namespace XenSharp.Hypervisor.Time;
 /// Invariant: all fields under <see cref="_lock"/>; changes come from the vCPU's own thread (or the toolstack while
 /// it is down), reads (VCPUOP_get_runstate_info of another vCPU) from any.
 /// </summary>
-public sealed class VcpuRunstate
+internal sealed class VcpuRunstate
 {
     private readonly object _lock = new();
     private readonly ulong[] _time = new ulong[4];

@@ -12,7 +12,7 @@ namespace XenSharp.Hypervisor.Time;
 /// Invariant: the periodic fields change only under <see cref="_lock"/>; the set/stop calls come from the vCPU's own
 /// thread (or the toolstack before it runs), expiry from the timer thread.
 /// </summary>
-public sealed class VcpuTimers
+internal sealed class VcpuTimers
 {
     /// <summary>Xen's default period for a PV vCPU: a 100 Hz ticker.</summary>
     public const ulong DefaultPeriodNs = 10_000_000;

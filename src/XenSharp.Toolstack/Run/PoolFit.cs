@@ -1,4 +1,4 @@
-using XenSharp.Hypervisor.Memory;
+using XenSharp.Hypervisor;
 using XenSharp.Toolstack.Config;
 
 namespace XenSharp.Toolstack.Run;
@@ -12,7 +12,7 @@ namespace XenSharp.Toolstack.Run;
 public static class PoolFit
 {
     /// <summary>The MiB of a pool of <paramref name="poolMiB"/> that domains can have (the rest is the M2P table).</summary>
-    public static long DomainMiB(int poolMiB) => poolMiB - (long)(MachinePool.M2pFramesFor((ulong)poolMiB * 256) / 256);
+    public static long DomainMiB(int poolMiB) => poolMiB - (long)(XenHypervisor.M2pFramesFor((ulong)poolMiB * 256) / 256);
 
     /// <exception cref="ConfigException">A config's memory does not fit beside the configs before it; names that config.</exception>
     public static void Check(IReadOnlyList<DomainConfig> configs, int poolMiB)

@@ -2,8 +2,8 @@ using XenSharp.Abi;
 using XenSharp.Backends.Console;
 using XenSharp.Backends.Xenstore;
 using XenSharp.Hypervisor;
+using XenSharp.Hypervisor.Dom0;
 using XenSharp.Hypervisor.Domains;
-using XenSharp.Hypervisor.Memory;
 using XenSharp.Toolstack.Builder;
 using XenSharp.Toolstack.Config;
 using XenSharp.Toolstack.Image;
@@ -34,7 +34,7 @@ public sealed class RunSession
         _configs = configs;
         _output = output;
         _options = options;
-        Store = store ?? new XenStore(hypervisor.Log, domid => domid == 0 || hypervisor.Domains.Any(d => d.Id == domid));
+        Store = store ?? new XenStore(hypervisor.Log, domid => domid == 0 || hypervisor.Control.List().Contains((ushort)domid));
         _dom0 = Store.Connect(0);
         XlStoreNodes.WriteDom0(_dom0);
     }
@@ -65,7 +65,7 @@ public sealed class RunSession
         {
             var console = new TerminalConsole(_output, prefix ? _configs[i].Name : null, _outputLock, i == 0 ? input : null);
             var mux = new ConsoleMux(console);
-            (Domain d, DomainBackends backends) = Build(_configs[i], requests[i], mux);
+            (ushort d, DomainBackends backends) = Build(_configs[i], requests[i], mux);
             tasks.Add(Supervise(_configs[i], requests[i], d, backends, mux, console, deadline));
         }
 
@@ -76,48 +76,48 @@ public sealed class RunSession
 
     /// <summary>
     /// Builds a domain, writes its xenstore nodes, introduces it to the store and connects its PV console ring to the
-    /// terminal: console_io and the ring both print through <paramref name="mux"/>. The console backend runs on the vCPU
-    /// thread when the guest notifies it and polls every 10 ms for input and unnotified output.
+    /// terminal: console_io and the ring both print through <paramref name="mux"/>. Each backend serves its ring on its own
+    /// thread: the guest's notification wakes it, and the console's also polls every 10 ms for input and unnotified output.
     /// </summary>
-    private (Domain Domain, DomainBackends Backends) Build(DomainConfig config, BuildRequest request, ConsoleMux mux)
+    private (ushort Domain, DomainBackends Backends) Build(DomainConfig config, BuildRequest request, ConsoleMux mux)
     {
-        Domain d = PvDomainBuilder.Build(_hypervisor, request, mux.Hypercall, out DomainRings rings);
-        var backends = new DomainBackends(Store, _dom0, d.Id);
+        ushort d = PvDomainBuilder.Build(_hypervisor, request, mux.Hypercall, out DomainRings rings);
+        var backends = new DomainBackends(Store, _dom0, d);
         try
         {
-            XsError e = XlStoreNodes.Write(_dom0, d.Id, d.Handle, config, rings, DateTime.UtcNow);
+            XsError e = XlStoreNodes.Write(_dom0, d, _hypervisor.Control.GetInfo(d).Handle, config, rings, DateTime.UtcNow);
             if (e != XsError.None)
             {
                 throw new DomainBuildException($"{config.Name}: cannot write the domain's xenstore nodes: {e}");
             }
 
-            backends.Store = XenstoreBackend.Attach(Store, d, rings.StoreMfn, rings.StorePort);
-            backends.Console = ConsoleBackend.Attach(d, rings.ConsoleMfn, rings.ConsolePort, mux.Ring);
+            backends.Store = XenstoreBackend.Attach(Store, _hypervisor, d, rings.StoreMfn, rings.StorePort);
+            backends.Console = ConsoleBackend.Attach(_hypervisor, d, rings.ConsoleMfn, rings.ConsolePort, mux.Ring);
             return (d, backends);
         }
         catch
         {
             backends.Dispose();
-            _hypervisor.Destroy(d);
+            _hypervisor.Control.Destroy(d);
             throw;
         }
     }
 
     /// <summary>Disconnects the backends (the console drained, the store told) before the domain's frames are freed, then destroys the domain.</summary>
-    private void Destroy(Domain domain, DomainBackends backends)
+    private void Destroy(ushort domain, DomainBackends backends)
     {
         backends.Dispose();
-        _hypervisor.Destroy(domain);
+        _hypervisor.Control.Destroy(domain);
     }
 
-    private async Task<DomainOutcome> Supervise(DomainConfig config, BuildRequest request, Domain domain, DomainBackends backend, ConsoleMux mux, TerminalConsole console, DateTime deadline)
+    private async Task<DomainOutcome> Supervise(DomainConfig config, BuildRequest request, ushort domain, DomainBackends backend, ConsoleMux mux, TerminalConsole console, DateTime deadline)
     {
         int restarts = 0;
         while (true)
         {
             try
             {
-                _hypervisor.Start(domain);
+                _hypervisor.Control.Start(domain);
             }
             catch
             {
@@ -125,7 +125,7 @@ public sealed class RunSession
                 throw;
             }
 
-            Task ended = domain.Ended;
+            Task ended = _hypervisor.Control.WhenEnded(domain);
             TimeSpan left = deadline == DateTime.MaxValue ? Timeout.InfiniteTimeSpan : deadline - DateTime.UtcNow;
             if (left != Timeout.InfiniteTimeSpan && left < TimeSpan.Zero)
             {
@@ -134,8 +134,8 @@ public sealed class RunSession
 
             if (await Task.WhenAny(ended, Task.Delay(left)) != ended)
             {
-                _hypervisor.Log.Domain(domain.Id, $"{config.Name}: still running after {_options.Timeout!.Value.TotalSeconds:0.#} s: destroyed");
-                foreach (string line in XenSharp.Hypervisor.Pv.CrashReport.DescribeVcpus(domain))
+                _hypervisor.Log.Domain(domain, $"{config.Name}: still running after {_options.Timeout!.Value.TotalSeconds:0.#} s: destroyed");
+                foreach (string line in _hypervisor.Control.DescribeVcpus(domain))
                 {
                     _hypervisor.Log.Write(line);
                 }
@@ -145,11 +145,12 @@ public sealed class RunSession
                 return new DomainOutcome(config.Name, "timed out", DomainOutcome.TimedOut, console.Transcript);
             }
 
+            DomainInfo info = _hypervisor.Control.GetInfo(domain);
             Destroy(domain, backend);
             console.Flush();
-            (string ending, ShutdownAction action, int code) = domain.State == DomainState.Crashed
-                ? ($"crashed: {domain.CrashReason}", config.OnCrash, DomainOutcome.Crashed)
-                : domain.ShutdownReason switch
+            (string ending, ShutdownAction action, int code) = info.State == DomainState.Crashed
+                ? ($"crashed: {info.CrashReason}", config.OnCrash, DomainOutcome.Crashed)
+                : info.ShutdownReason switch
                 {
                     ShutdownReason.Poweroff => ("powered off", config.OnPoweroff, DomainOutcome.Poweroff),
                     ShutdownReason.Reboot => ("rebooted", config.OnReboot, DomainOutcome.Rebooted),

@@ -24,5 +24,5 @@ internal static class TestDomains
             "test-kernel");
 
     public static Domain Build(XenHypervisor hv, int memoryMiB = 16, string cmdline = "hello=1", IConsoleSink? console = null, int vcpus = 1) =>
-        PvDomainBuilder.Build(hv, new BuildRequest("t", GenericKernel(), memoryMiB, vcpus, cmdline), console ?? new CapturingConsole());
+        hv.Control.Get(PvDomainBuilder.Build(hv, new BuildRequest("t", GenericKernel(), memoryMiB, vcpus, cmdline), console ?? new CapturingConsole()));
 }

@@ -28,9 +28,9 @@ public sealed class ConsoleBackendTests : IDisposable
     public ConsoleBackendTests()
     {
         _hv = TestDomains.Hypervisor(_log);
-        _d = PvDomainBuilder.Build(_hv, new BuildRequest("c", TestDomains.GenericKernel(), 16, 1, ""), _sink, out DomainRings rings);
+        _d = _hv.Control.Get(PvDomainBuilder.Build(_hv, new BuildRequest("c", TestDomains.GenericKernel(), 16, 1, ""), _sink, out DomainRings rings));
         (_ring, _port) = (rings.ConsoleMfn, rings.ConsolePort);
-        _backend = ConsoleBackend.Attach(_d, _ring, _port, _sink, Timeout.InfiniteTimeSpan);
+        _backend = ConsoleBackend.Attach(_d.Hypervisor, _d.Id, _ring, _port, _sink, Timeout.InfiniteTimeSpan, ownThread: false);
     }
 
     public void Dispose()
@@ -48,15 +48,22 @@ public sealed class ConsoleBackendTests : IDisposable
         Assert.Equal(0, Page[XenConsoleLayout.Connection]);
         Assert.Equal(0, _d.Events.Status((uint)_port, out EventChannelStatus s));
         Assert.Equal(new EventChannelStatus(EventChannelStatusCode.Interdomain, 0, 0, (uint)_port), s);
-        Assert.Throws<ArgumentException>(() => ConsoleBackend.Attach(_d, _ring, _port, _sink, Timeout.InfiniteTimeSpan));
-        Assert.Throws<ArgumentException>(() => ConsoleBackend.Attach(_d, new Mfn(0), _port, _sink, Timeout.InfiniteTimeSpan));
+        Assert.Throws<ArgumentException>(() => ConsoleBackend.Attach(_d.Hypervisor, _d.Id, _ring, _port, _sink, Timeout.InfiniteTimeSpan));
+        Assert.Throws<ArgumentException>(() => ConsoleBackend.Attach(_d.Hypervisor, _d.Id, new Mfn(0), _port, _sink, Timeout.InfiniteTimeSpan));
     }
 
     [Fact]
-    public void SendOnTheConsolePortDrainsTheOutRingSynchronously()
+    public void SendOnTheConsolePortOnlyPostsToTheBackendsLoop()
     {
         GuestWrite("hello, ring\r\n");
-        Assert.Equal(0, GuestSend());
+        Assert.Equal(0, SendOnly());
+        Assert.Equal(0, SendOnly()); // coalesces with the first
+        Assert.Equal("", _sink.Text); // nothing ran on the sending vCPU's thread
+        Assert.Equal(0U, Idx(XenConsoleLayout.OutCons));
+        Assert.True(_backend.Loop.IsPending);
+        Assert.True(_backend.Loop.RunPending());
+        Assert.False(_backend.Loop.RunPending()); // one pass served both
+        Assert.Equal(1, _backend.Loop.Passes);
         Assert.Equal("hello, ring\r\n", _sink.Text);
         Assert.Equal(Idx(XenConsoleLayout.OutProd), Idx(XenConsoleLayout.OutCons));
         Assert.True(_d.Events.IsPending((uint)_port)); // the backend notified the guest back
@@ -207,11 +214,11 @@ public sealed class ConsoleBackendTests : IDisposable
     [Fact]
     public void TheTimerPicksUpInputAndUnnotifiedOutput()
     {
-        Domain d = PvDomainBuilder.Build(_hv, new BuildRequest("t", TestDomains.GenericKernel(), 16, 1, ""), _sink, out DomainRings rings);
+        Domain d = _hv.Control.Get(PvDomainBuilder.Build(_hv, new BuildRequest("t", TestDomains.GenericKernel(), 16, 1, ""), _sink, out DomainRings rings));
         (Mfn ring, int port) = (rings.ConsoleMfn, rings.ConsolePort);
         var sink = new CapturingConsole();
         sink.Input.Enqueue((byte)'k');
-        using ConsoleBackend polled = ConsoleBackend.Attach(d, ring, port, sink, TimeSpan.FromMilliseconds(1));
+        using ConsoleBackend polled = ConsoleBackend.Attach(d.Hypervisor, d.Id, ring, port, sink, TimeSpan.FromMilliseconds(1));
         Span<byte> page = _hv.Pool.Frame(ring);
         page[XenConsoleLayout.Out] = (byte)'p';
         BinaryPrimitives.WriteUInt32LittleEndian(page[XenConsoleLayout.OutProd..], 1);
@@ -230,9 +237,9 @@ public sealed class ConsoleBackendTests : IDisposable
     {
         var target = new CapturingConsole();
         var mux = new ConsoleMux(target);
-        Domain d = PvDomainBuilder.Build(_hv, new BuildRequest("m", TestDomains.GenericKernel(), 16, 1, ""), mux.Hypercall, out DomainRings rings);
+        Domain d = _hv.Control.Get(PvDomainBuilder.Build(_hv, new BuildRequest("m", TestDomains.GenericKernel(), 16, 1, ""), mux.Hypercall, out DomainRings rings));
         (Mfn ring, int port) = (rings.ConsoleMfn, rings.ConsolePort);
-        using ConsoleBackend b = ConsoleBackend.Attach(d, ring, port, mux.Ring, Timeout.InfiniteTimeSpan);
+        using ConsoleBackend b = ConsoleBackend.Attach(d.Hypervisor, d.Id, ring, port, mux.Ring, Timeout.InfiniteTimeSpan, ownThread: false);
         Vcpu v = d.Vcpus[0];
 
         // XTF: every line through console_io, then through the ring.
@@ -250,6 +257,7 @@ public sealed class ConsoleBackendTests : IDisposable
             BinaryPrimitives.WriteUInt32LittleEndian(page[XenConsoleLayout.OutProd..], prod);
             Assert.True(v.CopyToGuest(Scratch, BitConverter.GetBytes((uint)port)));
             Assert.Equal(0L, (long)HypercallDispatcher.Dispatch(v, HypercallNumber.EventChannelOp, EventChannelOp.Send, Scratch, 0, 0, 0));
+            Assert.True(b.Loop.RunPending());
         }
 
         Assert.Equal("--- Xen Test Framework ---\r\nTest result: SUCCESS\r\n", target.Text);
@@ -266,7 +274,15 @@ public sealed class ConsoleBackendTests : IDisposable
         SetIdx(XenConsoleLayout.OutProd, prod);
     }
 
+    /// <summary>The guest sends on its console port, then the backend's loop runs the pass that posted.</summary>
     private long GuestSend()
+    {
+        long rc = SendOnly();
+        _backend.Loop.RunPending();
+        return rc;
+    }
+
+    private long SendOnly()
     {
         Vcpu v = _d.Vcpus[0];
         Assert.True(v.CopyToGuest(Scratch, BitConverter.GetBytes((uint)_port)));

@@ -32,25 +32,25 @@ public abstract class EmulationFixture : IDisposable
 
     protected XenHypervisor Hv { get; }
 
-    protected Domain D { get; }
+    private protected Domain D { get; }
 
-    protected Vcpu V { get; }
+    private protected Vcpu V { get; }
 
     protected FakeVcpuMachine Machine { get; } = new();
 
-    protected PvCpuidPolicy Policy { get; }
+    private protected PvCpuidPolicy Policy { get; }
 
     public void Dispose() => Hv.Dispose();
 
     /// <summary>Places <paramref name="bytes"/> at <see cref="Code"/> and RIP there, then emulates the fault.</summary>
-    protected EmulationResult Run(int vector, params byte[] bytes)
+    private protected EmulationResult Run(int vector, params byte[] bytes)
     {
         Put(Code, bytes);
         V.FrameSet(StubFrame.Rip, Code);
         return PrivilegedOps.TryEmulate(V, vector, Policy);
     }
 
-    protected EmulationResult Gp(params byte[] bytes) => Run(13, bytes);
+    private protected EmulationResult Gp(params byte[] bytes) => Run(13, bytes);
 
     protected void Put(ulong va, ReadOnlySpan<byte> bytes) => Assert.True(V.CopyToGuest(va, bytes));
 
@@ -70,16 +70,16 @@ public abstract class EmulationFixture : IDisposable
     protected long Call(int nr, ulong a1 = 0, ulong a2 = 0, ulong a3 = 0) =>
         (long)HypercallDispatcher.Dispatch(V, (ulong)nr, a1, a2, a3, 0, 0);
 
-    protected static void AssertEmulated(EmulationResult r) => Assert.Equal(EmulationOutcome.Emulated, r.Outcome);
+    private protected static void AssertEmulated(EmulationResult r) => Assert.Equal(EmulationOutcome.Emulated, r.Outcome);
 
-    protected static void AssertFault(EmulationResult r, int vector, ulong? error)
+    private protected static void AssertFault(EmulationResult r, int vector, ulong? error)
     {
         Assert.Equal(EmulationOutcome.Fault, r.Outcome);
         Assert.Equal(vector, r.Vector);
         Assert.Equal(error, r.ErrorCode);
     }
 
-    protected static void AssertNotHandled(EmulationResult r) => Assert.Equal(EmulationOutcome.NotHandled, r.Outcome);
+    private protected static void AssertNotHandled(EmulationResult r) => Assert.Equal(EmulationOutcome.NotHandled, r.Outcome);
 
     /// <summary>Registers a #GP handler (as XTF and Linux do once their IDT is set up).</summary>
     protected void InstallGpHandler() => V.TrapTable[13] = new Abi.TrapInfo(13, 0, 0xe033, 0x100000);

@@ -38,4 +38,19 @@ public class FrameTableTests
         t.Release(new Mfn(1), 2);
         Assert.Equal(4UL, t.CountOwnedBy(FrameOwner.Free));
     }
+
+    [Fact]
+    public void AGeneralReferenceIsTakenOnlyOnTheOwnersFrameAndNeverOverflows()
+    {
+        var t = new FrameTable(4);
+        t.Assign(new Mfn(1), 1, 5);
+        Assert.True(t.GetReference(new Mfn(1), 5));
+        Assert.Equal(1u, t[new Mfn(1)].RefCount);
+        Assert.False(t.GetReference(new Mfn(1), 6));       // another domain's frame
+        Assert.False(t.GetReference(new Mfn(2), 5));       // a free frame
+        Assert.False(t.GetReference(new Mfn(4), 5));       // outside the table
+        t[new Mfn(1)].RefCount = uint.MaxValue;
+        Assert.False(t.GetReference(new Mfn(1), 5));
+        Assert.Equal(uint.MaxValue, t[new Mfn(1)].RefCount);
+    }
 }

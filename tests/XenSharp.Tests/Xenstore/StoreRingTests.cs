@@ -246,7 +246,7 @@ public sealed class StoreRingTests : IDisposable
         DateTime until = DateTime.UtcNow.AddSeconds(20);
         while (replies.Count < 12 && DateTime.UtcNow < until)
         {
-            lock (_page.Lock)
+            using (_page.Open())
             {
                 replies.AddRange(_guest.Messages().Select(m => m.ReqId));
             }

@@ -25,7 +25,7 @@ public sealed class XenstoreBackendTests : IDisposable
     public XenstoreBackendTests()
     {
         _hv = TestDomains.Hypervisor();
-        _d = PvDomainBuilder.Build(_hv, new BuildRequest("x", TestDomains.GenericKernel(), 16, 1, ""), new CapturingConsole(), out _rings);
+        _d = _hv.Control.Get(PvDomainBuilder.Build(_hv, new BuildRequest("x", TestDomains.GenericKernel(), 16, 1, ""), new CapturingConsole(), out _rings));
         _store = new XenStore(_hv.Log);
         using (XsClient dom0 = _store.Connect(0))
         {
@@ -34,7 +34,7 @@ public sealed class XenstoreBackendTests : IDisposable
             dom0.Write($"/local/domain/{_d.Id}/name", "x");
         }
 
-        _backend = XenstoreBackend.Attach(_store, _d, _rings.StoreMfn, _rings.StorePort);
+        _backend = XenstoreBackend.Attach(_store, _d.Hypervisor, _d.Id, _rings.StoreMfn, _rings.StorePort, ownThread: false);
         _guest = new GuestRing(() => _hv.Pool.Frame(_rings.StoreMfn));
     }
 
@@ -53,15 +53,17 @@ public sealed class XenstoreBackendTests : IDisposable
         Assert.Equal(new EventChannelStatus(EventChannelStatusCode.Interdomain, 0, 0, (uint)_rings.StorePort), s);
         Assert.True(_store.IsIntroduced(_d.Id));
         Assert.Equal(XenStore.SupportedFeatures, BinaryPrimitives.ReadUInt32LittleEndian(Page()[XenstoreLayout.ServerFeatures..]));
-        Assert.Throws<InvalidOperationException>(() => XenstoreBackend.Attach(_store, _d, _rings.StoreMfn, _rings.ConsolePort));
+        Assert.Throws<InvalidOperationException>(() => XenstoreBackend.Attach(_store, _d.Hypervisor, _d.Id, _rings.StoreMfn, _rings.ConsolePort));
     }
 
     [Fact]
-    public void SendOnTheStorePortIsAnsweredBeforeTheHypercallReturns()
+    public void SendOnTheStorePortOnlyPostsAndTheBackendsLoopAnswers()
     {
         Produce(GuestRing.Message(XsMessageType.Read, 5, 0, "name\0"));
         ClearPending();
         Assert.Equal(0, GuestSend());
+        Assert.Empty(Messages()); // nothing ran on the sending vCPU's thread
+        Assert.True(_backend.Loop.RunPending());
         (XsMessageType type, uint reqId, _, string payload) = Assert.Single(Messages());
         Assert.Equal((XsMessageType.Read, 5u, "x"), (type, reqId, payload));
         Assert.True(_d.Events.IsPending((uint)_rings.StorePort)); // the store notified back
@@ -87,6 +89,7 @@ public sealed class XenstoreBackendTests : IDisposable
         Produce(GuestRing.Message(XsMessageType.Read, 5, 0, "name\0"));
         _hv.Destroy(_d); // frees the page: the store must not write it any more
         _backend.Notify();
+        Assert.True(_backend.Loop.RunPending());
         Assert.True(_store.IsIntroduced(_d.Id));
         Assert.Equal(0, _hv.Pool.Frame(_rings.StoreMfn)[XenstoreLayout.RspProd]);
     }

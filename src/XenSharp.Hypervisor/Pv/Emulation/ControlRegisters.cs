@@ -20,7 +20,7 @@ namespace XenSharp.Hypervisor.Pv.Emulation;
 /// ignored, as Xen does.</item>
 /// </list>
 /// </summary>
-public static class ControlRegisters
+internal static class ControlRegisters
 {
     public const ulong Cr0Ts = 1UL << 3;
     public const ulong Cr4Tsd = 1UL << 2;

@@ -13,7 +13,7 @@ namespace XenSharp.Hypervisor.Pv.Emulation;
 /// emulated I/O enables) into the real vCPU before the guest runs again, so data and instruction breakpoints are
 /// real.</para>
 /// </summary>
-public static class DebugRegisterRules
+internal static class DebugRegisterRules
 {
     public const ulong Dr6Default = 0xffff0ff0;
     public const ulong Dr7Default = 0x400;

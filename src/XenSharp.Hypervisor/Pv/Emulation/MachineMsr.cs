@@ -4,7 +4,7 @@ using XenSharp.Kvm;
 namespace XenSharp.Hypervisor.Pv.Emulation;
 
 /// <summary>MSRs of the real (KVM) vCPU, for state the guest keeps in hardware: segment bases, TSC, TSC_AUX, EFER.</summary>
-public static class MachineMsr
+internal static class MachineMsr
 {
     /// <summary>Reads an MSR of the real vCPU; false when there is no machine or KVM refuses it.</summary>
     public static bool TryRead(Vcpu v, uint index, out ulong value)

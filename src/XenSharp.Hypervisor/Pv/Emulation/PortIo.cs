@@ -15,7 +15,7 @@ namespace XenSharp.Hypervisor.Pv.Emulation;
 /// no virtual PIT, so ports 0x42/0x43/0x61 read all ones too.</item>
 /// </list>
 /// </summary>
-public static class PortIo
+internal static class PortIo
 {
     private const uint RtcIndexPort = 0x70;
     private const uint PciConfigAddress = 0xcf8;

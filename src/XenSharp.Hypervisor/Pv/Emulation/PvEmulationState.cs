@@ -7,7 +7,7 @@ namespace XenSharp.Hypervisor.Pv.Emulation;
 /// Per-vCPU state the privileged-op emulation, the MSR policy and the related hypercalls keep (Xen's
 /// arch.pv.iobmp/iobmp_nr, arch.pv.dr7_emul, arch.msrs, arch.vmce). Only the vCPU's own thread touches it.
 /// </summary>
-public sealed class PvEmulationState
+internal sealed class PvEmulationState
 {
     /// <summary>Machine-check banks a guest sees (Xen's GUEST_MC_BANK_NUM).</summary>
     public const int GuestMcBanks = 2;
@@ -35,7 +35,7 @@ public sealed class PvEmulationState
 /// Per-domain port-I/O state Xen keeps in struct arch_domain for PV guests: the latched RTC index (port 0x70) and the
 /// PCI CONFIG_ADDRESS (port 0xcf8); also the pirq EOI map frame (PHYSDEVOP_pirq_eoi_gmfn). Shared by the domain's vCPUs.
 /// </summary>
-public sealed class PvDomainIoState
+internal sealed class PvDomainIoState
 {
     private static readonly ConditionalWeakTable<Domain, PvDomainIoState> States = new();
 

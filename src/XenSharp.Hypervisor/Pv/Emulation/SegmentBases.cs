@@ -10,7 +10,7 @@ namespace XenSharp.Hypervisor.Pv.Emulation;
 /// KERNEL_GS_BASE, and in user mode the guest's kernel GS base is. These are read while the vCPU is in the host with no
 /// swap pending (a fresh exit), which is when emulation and hypercalls run.
 /// </summary>
-public static class SegmentBases
+internal static class SegmentBases
 {
     private const uint HardwareGsBase = MsrIndex.GsBase;
     private const uint HardwareInactiveGsBase = MsrIndex.ShadowGsBase;

@@ -10,7 +10,7 @@ namespace XenSharp.Hypervisor.Pv.Mmu;
 /// DPL 0 (so their use faults and can be emulated) with the original DPL kept in the target selector's RPL; every
 /// other system descriptor (TSS, LDT, interrupt and trap gates) is refused.
 /// </summary>
-public static class DescriptorValidator
+internal static class DescriptorValidator
 {
     private const uint SegmentType = 15u << 8;
     private const uint SegmentS = 1u << 12;

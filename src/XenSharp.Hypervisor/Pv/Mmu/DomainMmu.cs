@@ -12,7 +12,7 @@ namespace XenSharp.Hypervisor.Pv.Mmu;
 /// behind decrease_reservation/populate_physmap. Every operation runs under <see cref="Lock"/>, so the vCPUs of one
 /// domain see each MMU operation as atomic. Errors are negative Xen errno values.
 /// </summary>
-public sealed class DomainMmu
+internal sealed class DomainMmu
 {
     private readonly Domain _domain;
     private readonly VcpuMmuState[] _vcpus = new VcpuMmuState[StubLayout.MaxVcpus];

@@ -4,7 +4,7 @@ namespace XenSharp.Hypervisor.Pv.Mmu;
 /// Constants of the PV MMU interface (xen/include/public/xen.h): mmu_update commands, mmuext_op commands,
 /// update_va_mapping flags, and the domain ids the foreigndom arguments may name.
 /// </summary>
-public static class MmuAbi
+internal static class MmuAbi
 {
     // mmu_update: the command is in the low bits of ptr.
     public const int MmuNormalPtUpdate = 0;

@@ -27,7 +27,7 @@ namespace XenSharp.Hypervisor.Pv.Mmu;
 /// </list>
 /// Callers hold <see cref="DomainMmu.Lock"/>. Errors are negative Xen errno values.
 /// </summary>
-public sealed class PageTableValidator
+internal sealed class PageTableValidator
 {
     /// <summary>L1 flags a domain without I/O privileges may not set: PWT, PCD, PAT and _PAGE_GNTTAB (bit 62).</summary>
     public const ulong L1DisallowMask = PageTableFlags.WriteThrough | PageTableFlags.CacheDisable | PageTableFlags.PageSize | (1UL << 62);

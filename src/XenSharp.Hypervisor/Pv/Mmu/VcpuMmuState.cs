@@ -4,7 +4,7 @@ using XenSharp.Hypervisor.Memory;
 namespace XenSharp.Hypervisor.Pv.Mmu;
 
 /// <summary>A vCPU's descriptor-table state: the guest GDT frames mapped into its window, and the LDT it declared.</summary>
-public sealed class VcpuMmuState
+internal sealed class VcpuMmuState
 {
     /// <summary>Guest GDT pages 0–13 (null: the zero page is mapped). Each holds a SegmentDescriptors typed reference.</summary>
     public Mfn?[] GdtFrames { get; } = new Mfn?[XenSelectors.FirstReservedGdtEntry / 512];

@@ -15,7 +15,7 @@ namespace XenSharp.Hypervisor.Pv.Mmu;
 /// validates it, written, and the guest resumes after the instruction. Anything else is left to the caller, which
 /// delivers the #PF to the guest.
 /// </summary>
-public static class WritablePageTables
+internal static class WritablePageTables
 {
     private const ulong PfPresent = 1;
     private const ulong PfWrite = 2;

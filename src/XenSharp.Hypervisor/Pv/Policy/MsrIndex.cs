@@ -1,7 +1,7 @@
 namespace XenSharp.Hypervisor.Pv.Policy;
 
 /// <summary>MSR numbers the PV MSR policy knows (names as in Xen's asm/msr-index.h).</summary>
-public static class MsrIndex
+internal static class MsrIndex
 {
     public const uint P5McAddr = 0x00000000;
     public const uint P5McType = 0x00000001;

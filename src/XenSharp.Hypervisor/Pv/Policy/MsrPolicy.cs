@@ -20,7 +20,7 @@ namespace XenSharp.Hypervisor.Pv.Policy;
 /// MSR the machine has (outside 0x4000xxxx).</item>
 /// </list>
 /// </summary>
-public static class MsrPolicy
+internal static class MsrPolicy
 {
     private const ulong ApicBaseDefault = 0xfee00000;
     private const ulong ApicBaseEnable = 1UL << 11;

@@ -19,7 +19,7 @@ namespace XenSharp.Hypervisor.Pv.Policy;
 /// Bits with special rules (HTT, CMP_LEGACY, ERMS, FDP_EXCP_ONLY, NO_FPU_SEL, MD_CLEAR, VERW_CLEAR: as the host;
 /// HYPERVISOR: always; OSXSAVE/OSPKE: from the guest's CR4) are not in these masks; <see cref="PvCpuidPolicy"/> applies them.
 /// </summary>
-public static class PvCpuidFeatures
+internal static class PvCpuidFeatures
 {
     // Leaf 1 EDX: FPU DE TSC MSR PAE MCE CX8 APIC SEP MCA CMOV PAT CLFLUSH ACPI MMX FXSR SSE SSE2 SS
     public const uint Leaf1Edx = 0x0fc9cbf5;

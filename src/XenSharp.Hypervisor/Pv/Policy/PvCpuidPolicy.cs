@@ -22,7 +22,7 @@ namespace XenSharp.Hypervisor.Pv.Policy;
 /// Immutable after construction, so one instance serves every domain (like Xen's pv_def_cpu_policy, which each domain
 /// copies unchanged when the toolstack asks for nothing).
 /// </summary>
-public sealed class PvCpuidPolicy
+internal sealed class PvCpuidPolicy
 {
     public const uint HypervisorBase = 0x40000000;
     public const uint HypervisorMaxLeaf = HypervisorBase + 5;

@@ -1,0 +1,118 @@
+using System.Buffers.Binary;
+using XenSharp.Abi;
+using XenSharp.Hypervisor.Domains;
+using XenSharp.Hypervisor.Memory;
+
+namespace XenSharp.Hypervisor.Dom0;
+
+/// <summary>
+/// Domain 0's domctl: what the toolstack does to whole domains — create (memory populated), build through
+/// <see cref="OpenImage"/>, start, request a shutdown, destroy, read a domain's <see cref="DomainInfo"/>, set its
+/// memory target. Domains are named by their id; an id that names no domain is an <see cref="ArgumentException"/>.
+/// <para>
+/// Still to come here, with the vCPU lifecycle: pause and unpause of a running domain (XEN_DOMCTL_pausedomain /
+/// unpausedomain) and a vCPU's whole context get/set (XEN_DOMCTL_getvcpucontext / setvcpucontext).
+/// </para>
+/// Thread-safe: every call takes the locks it needs inside the core and returns with none held.
+/// </summary>
+public sealed class DomainControl
+{
+    private readonly XenHypervisor _hv;
+    private readonly object _targetsLock = new(); // a leaf: nothing else is taken under it
+    private readonly Dictionary<ushort, ulong> _targets = new();
+
+    internal DomainControl(XenHypervisor hypervisor) => _hv = hypervisor;
+
+    /// <summary>Frames the machine pool has free (xc_physinfo's free_pages).</summary>
+    public ulong FreePages => _hv.Pool.FreeFrames;
+
+    /// <summary>The ids of every domain that exists (created and not yet destroyed).</summary>
+    public IReadOnlyList<ushort> List() => _hv.Domains.Select(d => d.Id).Order().ToArray();
+
+    /// <summary>
+    /// Creates a domain with <paramref name="vcpus"/> vCPUs and <paramref name="nrPages"/> pages of memory, all
+    /// populated (its maximum and target too), not yet built or running. console_io output goes to
+    /// <paramref name="console"/>.
+    /// </summary>
+    /// <exception cref="OutOfPoolException">The pool has no room for the domain.</exception>
+    public ushort Create(string name, int vcpus, ulong nrPages, IConsoleSink console) =>
+        _hv.CreateDomain(name, vcpus, nrPages, console).Id;
+
+    /// <summary>The builder's view of a domain that has not started yet (see <see cref="DomainImage"/>).</summary>
+    public DomainImage OpenImage(ushort domid) => new(Get(domid));
+
+    /// <summary>Runs the domain's vCPU 0 from the context its builder set.</summary>
+    public void Start(ushort domid) => _hv.Start(Get(domid));
+
+    /// <summary>
+    /// Asks the domain to end as if it had called SCHEDOP_shutdown with <paramref name="reason"/> (xl shutdown /
+    /// reboot). False if it had already ended.
+    /// </summary>
+    public bool RequestShutdown(ushort domid, ShutdownReason reason) => Get(domid).Shutdown(reason);
+
+    /// <summary>Stops the domain's vCPUs and frees its memory. Disconnect its backends first. A gone domain is ignored.</summary>
+    public void Destroy(ushort domid)
+    {
+        if (Find(domid) is { } d)
+        {
+            _hv.Destroy(d);
+        }
+
+        lock (_targetsLock)
+        {
+            _targets.Remove(domid);
+        }
+    }
+
+    /// <summary>Completes when the domain has ended (shut down, crashed or destroyed), with the state it ended in.</summary>
+    public Task<DomainState> WhenEnded(ushort domid) => Get(domid).Ended;
+
+    public DomainInfo GetInfo(ushort domid)
+    {
+        Domain d = Get(domid);
+        ulong now = _hv.Clock.Now;
+        ulong cpu = 0;
+        Span<byte> runstate = stackalloc byte[RunstateLayout.Size];
+        foreach (Vcpu v in d.Vcpus)
+        {
+            v.Runstate.WriteTo(runstate, now);
+            cpu += BinaryPrimitives.ReadUInt64LittleEndian(runstate[(RunstateLayout.Time + (8 * RunstateLayout.Running))..]);
+        }
+
+        ulong target;
+        lock (_targetsLock)
+        {
+            target = _targets.GetValueOrDefault(domid, d.NrPages);
+        }
+
+        return new DomainInfo(d.Id, d.Name, d.Handle, d.State, d.ShutdownReason, d.CrashReason, d.Vcpus.Length,
+            d.Mmu.CurrentPages, d.MaxPages, target, cpu);
+    }
+
+    /// <summary>
+    /// Sets the balloon target (what xl mem-set asks; the guest's balloon driver reads it from the store's
+    /// memory/target and gives pages back or takes them from its reserve). Refused (false) above the maximum.
+    /// </summary>
+    public bool SetMemoryTarget(ushort domid, ulong pages)
+    {
+        Domain d = Get(domid);
+        if (pages > d.MaxPages)
+        {
+            return false;
+        }
+
+        lock (_targetsLock)
+        {
+            _targets[domid] = pages;
+        }
+
+        return true;
+    }
+
+    /// <summary>One line per vCPU (up or blocked, the registers of its last exit, events, timers), for a domain that hangs.</summary>
+    public IReadOnlyList<string> DescribeVcpus(ushort domid) => Pv.CrashReport.DescribeVcpus(Get(domid)).ToArray();
+
+    internal Domain Get(ushort domid) => Find(domid) ?? throw new ArgumentException($"no domain {domid}", nameof(domid));
+
+    internal Domain? Find(ushort domid) => _hv.Domains.FirstOrDefault(d => d.Id == domid);
+}
