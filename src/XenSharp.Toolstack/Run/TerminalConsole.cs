@@ -4,9 +4,11 @@ using XenSharp.Hypervisor.Domains;
 namespace XenSharp.Toolstack.Run;
 
 /// <summary>
-/// A domain's console on the terminal: line-buffered, each line prefixed with the domain name when several domains
-/// share the terminal. Bytes that could drive the terminal (escape sequences, other control characters) are shown
-/// as '?', so a guest cannot rewrite the user's screen. Thread-safe: vCPU threads write, the session flushes.
+/// A domain's console on the terminal. Alone on the terminal, what the guest writes goes out as it comes, a line
+/// without its newline too (a shell's prompt); when several domains share the terminal it is line-buffered, each
+/// line prefixed with the domain name. Bytes that could drive the terminal (escape sequences, other control
+/// characters) are shown as '?', so a guest cannot rewrite the user's screen. Thread-safe: the console backend's loop
+/// and vCPU threads (console_io) write, the session flushes.
 /// </summary>
 public sealed class TerminalConsole : IConsoleSink
 {
@@ -17,6 +19,9 @@ public sealed class TerminalConsole : IConsoleSink
     private readonly StringBuilder _transcript = new();
 
     private readonly ConsoleInput? _input;
+
+    /// <summary>Unprefixed: the last byte written was a newline (or nothing was written yet).</summary>
+    private bool _atLineStart = true;
 
     /// <param name="input">What the user types, for this domain (the session's first); null: none.</param>
     public TerminalConsole(TextWriter output, string? prefix, object outputLock, ConsoleInput? input = null)
@@ -41,6 +46,12 @@ public sealed class TerminalConsole : IConsoleSink
 
     public void Write(ReadOnlySpan<byte> bytes)
     {
+        if (_prefix is null)
+        {
+            WriteThrough(bytes);
+            return;
+        }
+
         lock (_line)
         {
             foreach (byte b in bytes)
@@ -67,7 +78,7 @@ public sealed class TerminalConsole : IConsoleSink
 
     public int Read(Span<byte> buffer) => _input?.Read(buffer) ?? 0;
 
-    /// <summary>Prints a last line that had no newline.</summary>
+    /// <summary>Ends a last line that had no newline.</summary>
     public void Flush()
     {
         lock (_line)
@@ -75,6 +86,45 @@ public sealed class TerminalConsole : IConsoleSink
             if (_line.Count > 0)
             {
                 EmitLine();
+            }
+            else if (_prefix is null && !_atLineStart)
+            {
+                _transcript.Append('\n');
+                _atLineStart = true;
+                lock (_outputLock)
+                {
+                    _output.WriteLine();
+                    _output.Flush();
+                }
+            }
+        }
+    }
+
+    private void WriteThrough(ReadOnlySpan<byte> bytes)
+    {
+        lock (_line)
+        {
+            foreach (byte b in bytes)
+            {
+                if (b != (byte)'\r')
+                {
+                    _line.Add(b is (byte)'\t' or (byte)'\n' or >= 0x20 and not 0x7f ? b : (byte)'?');
+                }
+            }
+
+            if (_line.Count == 0)
+            {
+                return;
+            }
+
+            string text = Encoding.UTF8.GetString(_line.ToArray());
+            _atLineStart = _line[^1] == (byte)'\n';
+            _line.Clear();
+            _transcript.Append(text);
+            lock (_outputLock)
+            {
+                _output.Write(text);
+                _output.Flush();
             }
         }
     }
