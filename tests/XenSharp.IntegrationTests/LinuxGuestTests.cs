@@ -16,7 +16,7 @@ public sealed class LinuxGuestTests
     /// The shell prompt comes on hvc0, `uname -a` typed to the console is answered by the guest's kernel, and `poweroff`
     /// ends the domain with exit status 0; `--exit-stats` logs the domain's exits at its end.
     /// </summary>
-    [KvmFact(Skip = "Linux has not yet reached its shell in the hardware lane (docs/guests.md, Linux): /init after 897 s on 2026-12-06")]
+    [KvmFact]
     public async Task Linux_BootsToAShellThatAnswersAndPowersOff()
     {
         await PrepareAsync();
