@@ -45,8 +45,8 @@ public class PauseTests
             await Limits.Until(() => d.Vcpus[1].Lifecycle.State == VcpuState.Blocked, Limits.Generous, "vCPU 1 blocking");
         }
 
-        d.Pause();
-        d.Pause(); // nests
+        await Limits.Within(Task.Run(d.Pause), Limits.Generous, "Domain.Pause");
+        await Limits.Within(Task.Run(d.Pause), Limits.Generous, "a nested Domain.Pause"); // nests
         Assert.Equal(2, d.PauseCount);
         Assert.Equal(VcpuState.Paused, v0.Lifecycle.State);
         Assert.True(v0.Lifecycle.IsQuiescent);
