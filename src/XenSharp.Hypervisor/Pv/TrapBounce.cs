@@ -10,7 +10,8 @@ namespace XenSharp.Hypervisor.Pv;
 /// switch to guest kernel mode (kernel stack from stack_switch) if needed, push RCX, R11, [error code], RIP,
 /// CS (with the old event mask in bits 32–39), RFLAGS (IF = events unmasked), RSP, SS on the 16-byte-aligned guest
 /// kernel stack, and continue at the handler. A frame that cannot be written, or a missing handler, crashes the
-/// domain. Works on the vCPU's stub frame; runs on the vCPU's own thread.
+/// domain. Works on the vCPU's stub frame; runs on the vCPU's own thread. A page fault is bounced without allocating:
+/// its description for a crash message is formatted only when the bounce fails.
 /// </summary>
 internal static class TrapBounce
 {
@@ -19,7 +20,29 @@ internal static class TrapBounce
     private const ulong FlagsClearedOnEntry = 0x100 | 0x4000 | 0x10000 | 0x20000 | 0x40000; // TF NT RF VM AC
 
     /// <summary>Delivers exception <paramref name="vector"/> through the guest's trap table.</summary>
-    public static bool Inject(Vcpu v, int vector, ulong? errorCode, string what)
+    public static bool Inject(Vcpu v, int vector, ulong? errorCode, string what) => Deliver(v, vector, errorCode, what);
+
+    /// <summary>Delivers a page fault: CR2 goes to vcpu_info and the virtual CR2; the error code's U bit says guest user mode.</summary>
+    public static bool InjectPageFault(Vcpu v, ulong cr2, ulong errorCode)
+    {
+        ulong error = v.InKernelMode ? errorCode & ~4UL : errorCode | 4;
+        v.VirtualCr2 = cr2;
+        BinaryPrimitives.WriteUInt64LittleEndian(v.VcpuInfo[SharedInfoLayout.ArchCr2..], cr2);
+        return Deliver(v, 14, error, what: null);
+    }
+
+    /// <summary>
+    /// Pushes a bounce frame and points the vCPU at <paramref name="handler"/>. The return address is the frame's
+    /// current RIP (for faults, the faulting instruction; callers advance RIP first for traps and software interrupts).
+    /// </summary>
+    public static bool Bounce(Vcpu v, ulong handler, bool maskEvents, ulong? errorCode, string what) =>
+        PushFrame(v, handler, maskEvents, errorCode, what);
+
+    /// <summary>What a crash message calls the event: <paramref name="what"/>, or (null) the page fault at the virtual CR2.</summary>
+    private static string Describe(Vcpu v, string? what, ulong? errorCode) =>
+        what ?? $"#PF at 0x{v.VirtualCr2:x} (error 0x{errorCode ?? 0:x})";
+
+    private static bool Deliver(Vcpu v, int vector, ulong? errorCode, string? what)
     {
         TrapInfo t = v.TrapTable[vector];
         if (t.Address == 0)
@@ -28,27 +51,15 @@ internal static class TrapBounce
             return false;
         }
 
-        return Bounce(v, t.Address, (t.Flags & TrapInfo.SetIf) != 0, errorCode, what);
+        return PushFrame(v, t.Address, (t.Flags & TrapInfo.SetIf) != 0, errorCode, what);
     }
 
-    /// <summary>Delivers a page fault: CR2 goes to vcpu_info and the virtual CR2; the error code's U bit says guest user mode.</summary>
-    public static bool InjectPageFault(Vcpu v, ulong cr2, ulong errorCode)
-    {
-        ulong error = v.InKernelMode ? errorCode & ~4UL : errorCode | 4;
-        v.VirtualCr2 = cr2;
-        BinaryPrimitives.WriteUInt64LittleEndian(v.VcpuInfo[SharedInfoLayout.ArchCr2..], cr2);
-        return Inject(v, 14, error, $"#PF at 0x{cr2:x} (error 0x{error:x})");
-    }
-
-    /// <summary>
-    /// Pushes a bounce frame and points the vCPU at <paramref name="handler"/>. The return address is the frame's
-    /// current RIP (for faults, the faulting instruction; callers advance RIP first for traps and software interrupts).
-    /// </summary>
-    public static bool Bounce(Vcpu v, ulong handler, bool maskEvents, ulong? errorCode, string what)
+    /// <summary><paramref name="what"/> null: a page fault, described only if the bounce fails (<see cref="Describe"/>).</summary>
+    private static bool PushFrame(Vcpu v, ulong handler, bool maskEvents, ulong? errorCode, string? what)
     {
         if (handler == 0 || !GuestPageWalker.IsCanonical(handler))
         {
-            v.Domain.Crash($"{what}: no handler registered to deliver it to");
+            v.Domain.Crash($"{Describe(v, what, errorCode)}: no handler registered to deliver it to");
             return false;
         }
 
@@ -85,7 +96,7 @@ internal static class TrapBounce
         ulong newRsp = (stack & ~0xfUL) - (ulong)(words * 8);
         if (newRsp >= XenVirtualLayout.HypervisorVirtStart - (ulong)(words * 8) && newRsp < XenVirtualLayout.HypervisorVirtEnd + 64)
         {
-            v.Domain.Crash($"{what}: the guest stack 0x{stack:x} is in the hypervisor's range");
+            v.Domain.Crash($"{Describe(v, what, errorCode)}: the guest stack 0x{stack:x} is in the hypervisor's range");
             return false;
         }
 
@@ -105,7 +116,7 @@ internal static class TrapBounce
         frame[o] = savedSs;
         if (!v.CopyToGuest(newRsp, System.Runtime.InteropServices.MemoryMarshal.AsBytes(frame[..words])))
         {
-            v.Domain.Crash($"{what}: cannot write the bounce frame to the guest kernel stack at 0x{newRsp:x}");
+            v.Domain.Crash($"{Describe(v, what, errorCode)}: cannot write the bounce frame to the guest kernel stack at 0x{newRsp:x}");
             return false;
         }
 

@@ -13,13 +13,14 @@ internal static class BzImagePayload
 {
     public static byte[] Decompress(ReadOnlyMemory<byte> payload, string name)
     {
-        PayloadCompression compression = Detect(payload.Span)
-            ?? throw KernelImageException.For(name, $"bzImage payload has an unknown compression (it starts {Convert.ToHexString(payload.Span[..Math.Min(4, payload.Length)])}; gzip, xz, bzip2, lzma, lz4 and zstd are understood)");
-        string what = $"bzImage {compression.ToString().ToLowerInvariant()} payload";
         if (payload.Length < 8)
         {
-            throw KernelImageException.For(name, $"{what} is {payload.Length} bytes, too short to hold a stream and its size");
+            throw KernelImageException.For(name, $"bzImage payload is {payload.Length} bytes, too short to hold a compressed kernel and its size");
         }
+
+        PayloadCompression compression = Detect(payload.Span)
+            ?? throw KernelImageException.For(name, $"bzImage payload has an unknown compression (it starts {Convert.ToHexString(payload.Span[..4])}; gzip, xz, bzip2, lzma, lz4 and zstd are understood)");
+        string what = $"bzImage {compression.ToString().ToLowerInvariant()} payload";
 
         uint size = BinaryPrimitives.ReadUInt32LittleEndian(payload.Span[^4..]);
         if (size > KernelImageLimits.MaxFileSize)

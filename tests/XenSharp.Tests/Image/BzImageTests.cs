@@ -124,6 +124,14 @@ public sealed class BzImageTests : IDisposable
         Assert.Equal($"{path}: bzImage payload has an unknown compression (it starts 894C5A4F; gzip, xz, bzip2, lzma, lz4 and zstd are understood)", Error(path));
     }
 
+    [Fact]
+    public void AnEmptyPayloadIsRefused()
+    {
+        string path = Write(new BzImageBuilder([]).Build());
+
+        Assert.Equal($"{path}: bzImage payload is 0 bytes, too short to hold a compressed kernel and its size", Error(path));
+    }
+
     /// <summary>The stream's bytes after its magic overwritten: each decoder's complaint, on one line after the file and format.</summary>
     [Theory]
     [MemberData(nameof(Formats))]

@@ -3,10 +3,13 @@ using XenSharp.Hypervisor.Domains;
 
 namespace XenSharp.Hypervisor.Pv.Emulation;
 
-/// <summary>Reads and decodes the guest instruction at RIP (through the current guest page tables).</summary>
+/// <summary>
+/// Reads and decodes the guest instruction at RIP (through the current guest page tables), into the vCPU thread's
+/// buffer and decoder (<see cref="VcpuThreadDecoder"/>): a fetch allocates nothing.
+/// </summary>
 internal static class InstructionFetch
 {
-    private const int MaxLength = 15;
+    private const int MaxLength = VcpuThreadDecoder.MaxLength;
 
     /// <summary>
     /// Decodes one instruction at <paramref name="rip"/>. On failure <paramref name="failure"/> says what to do:
@@ -21,21 +24,22 @@ internal static class InstructionFetch
             return false;
         }
 
-        var bytes = new byte[MaxLength];
+        VcpuThreadDecoder thread = VcpuThreadDecoder.Current;
+        Span<byte> bytes = thread.Bytes;
         int first = Math.Min(MaxLength, 4096 - (int)(rip & 0xfff));
-        if (!v.CopyFromGuest(rip, bytes.AsSpan(0, first)))
+        if (!v.CopyFromGuest(rip, bytes[..first]))
         {
             failure = PageFaults.Fault(v, PageFaults.FirstInaccessible(v, v.CurrentL4, rip, first, write: false), write: false);
             return false;
         }
 
         int length = first;
-        if (first < MaxLength && v.CopyFromGuest(rip + (ulong)first, bytes.AsSpan(first, MaxLength - first)))
+        if (first < MaxLength && v.CopyFromGuest(rip + (ulong)first, bytes[first..MaxLength]))
         {
             length = MaxLength;
         }
 
-        var decoder = Decoder.Create(bitness, new ByteArrayCodeReader(bytes, 0, length), rip);
+        Decoder decoder = thread.Decoder(bitness, length, rip);
         decoder.Decode(out instruction);
         if (decoder.LastError == DecoderError.NoMoreBytes)
         {

@@ -2,6 +2,7 @@ using Iced.Intel;
 using XenSharp.Abi;
 using XenSharp.Hypervisor.Domains;
 using XenSharp.Hypervisor.Memory;
+using XenSharp.Hypervisor.Pv.Emulation;
 using XenSharp.Hypervisor.Stub;
 
 namespace XenSharp.Hypervisor.Pv.Mmu;
@@ -13,7 +14,8 @@ namespace XenSharp.Hypervisor.Pv.Mmu;
 /// page: MOV (register or immediate source), XCHG, CMPXCHG, or the bit operations Linux applies to live PTEs (AND/OR
 /// with an immediate or register, BTS/BTR with an immediate). The resulting PTE is validated exactly as mmu_update
 /// validates it, written, and the guest resumes after the instruction. Anything else is left to the caller, which
-/// delivers the #PF to the guest.
+/// delivers the #PF to the guest. An emulated write allocates nothing: the instruction is decoded in the vCPU thread's
+/// buffer (<see cref="VcpuThreadDecoder"/>) and its address computed through the thread's register reader.
 /// </summary>
 internal static class WritablePageTables
 {
@@ -44,15 +46,14 @@ internal static class WritablePageTables
         }
 
         ulong rip = vcpu.FrameGet(StubFrame.Rip);
-        Span<byte> code = stackalloc byte[15];
-        int length = ReadCode(vcpu, rip, code);
+        VcpuThreadDecoder thread = VcpuThreadDecoder.Current;
+        int length = ReadCode(vcpu, rip, thread.Bytes);
         if (length == 0)
         {
             return false;
         }
 
-        var decoder = Decoder.Create(64, new ByteArrayCodeReader(code[..length].ToArray()), rip);
-        decoder.Decode(out Instruction ins);
+        thread.Decoder(64, length, rip).Decode(out Instruction ins);
         if (ins.IsInvalid || ins.HasRepPrefix || ins.HasRepnePrefix)
         {
             return false;
@@ -92,8 +93,7 @@ internal static class WritablePageTables
         }
 
         int size = ins.MemorySize.GetSize();
-        if (size is not (1 or 2 or 4 or 8)
-            || !ins.TryGetVirtualAddress(mem, 0, out ulong addr, (Register r, int _, int _, out ulong value) => TryReadRegister(vcpu, r, out value)))
+        if (size is not (1 or 2 or 4 or 8) || !FrameRegisters.TryGetAddress(vcpu, in ins, mem, out ulong addr))
         {
             return false;
         }
@@ -114,7 +114,7 @@ internal static class WritablePageTables
         ulong flags = vcpu.FrameGet(StubFrame.Rflags);
         ulong newPart;
         bool write = true;
-        Action? commit = null;
+        Register writeBack = Register.None; // a register the instruction loads with the old value (XCHG, failed CMPXCHG)
         switch (ins.Mnemonic)
         {
             case Mnemonic.Mov when mem == 0:
@@ -134,8 +134,7 @@ internal static class WritablePageTables
                 }
 
                 newPart = src & sizeMask;
-                Register reg = ins.GetOpRegister(other);
-                commit = () => WriteRegister(vcpu, reg, part);
+                writeBack = ins.GetOpRegister(other);
                 break;
             }
 
@@ -156,8 +155,7 @@ internal static class WritablePageTables
                 {
                     newPart = part;
                     write = false;
-                    Register accumulator = size switch { 1 => Register.AL, 2 => Register.AX, 4 => Register.EAX, _ => Register.RAX };
-                    commit = () => WriteRegister(vcpu, accumulator, part);
+                    writeBack = size switch { 1 => Register.AL, 2 => Register.AX, 4 => Register.EAX, _ => Register.RAX };
                 }
 
                 break;
@@ -198,10 +196,40 @@ internal static class WritablePageTables
             vcpu.RequestTlbFlush();
         }
 
-        commit?.Invoke();
+        if (writeBack != Register.None)
+        {
+            WriteRegister(vcpu, writeBack, part);
+        }
+
         vcpu.FrameSet(StubFrame.Rflags, flags);
         vcpu.FrameSet(StubFrame.Rip, ins.NextIP);
         return true;
+    }
+
+    /// <summary>Iced's address computation reading registers from a vCPU's stub frame; one per thread, so it is not allocated per write.</summary>
+    private sealed class FrameRegisters : IVATryGetRegisterValueProvider
+    {
+        [ThreadStatic]
+        private static FrameRegisters? t_current;
+
+        private Vcpu? _vcpu;
+
+        public static bool TryGetAddress(Vcpu vcpu, in Instruction ins, int operand, out ulong address)
+        {
+            FrameRegisters registers = t_current ??= new FrameRegisters();
+            registers._vcpu = vcpu;
+            try
+            {
+                return ins.TryGetVirtualAddress(operand, 0, registers, out address);
+            }
+            finally
+            {
+                registers._vcpu = null;
+            }
+        }
+
+        public bool TryGetRegisterValue(Register register, int elementIndex, int elementSize, out ulong value) =>
+            TryReadRegister(_vcpu!, register, out value);
     }
 
     /// <summary>The index of the instruction's memory operand, or -1.</summary>
