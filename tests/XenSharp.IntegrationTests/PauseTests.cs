@@ -31,6 +31,20 @@ public class PauseTests
         using var host = new KvmHost();
         using var typed = new AnonymousPipeServerStream(PipeDirection.Out);
         using var input = new AnonymousPipeClientStream(PipeDirection.In, typed.ClientSafePipeHandle);
+        try
+        {
+            await PauseRunWith(host, typed, input, vcpus);
+        }
+        finally
+        {
+            // The writer goes first: the console's input thread then reads EOF and lets go of the reader, whose close
+            // would otherwise wait for that read forever.
+            typed.Dispose();
+        }
+    }
+
+    private static async Task PauseRunWith(KvmHost host, AnonymousPipeServerStream typed, AnonymousPipeClientStream input, int vcpus)
+    {
         DomainConfig config = Guests.Config("pausable", "pausable") with { Vcpus = vcpus };
         var session = new RunSession(host.Hypervisor, [config], host.Console, new RunOptions { Input = input });
         Task<IReadOnlyList<DomainOutcome>> run = session.RunAsync();
