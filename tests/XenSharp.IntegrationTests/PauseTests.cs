@@ -59,7 +59,7 @@ public class PauseTests
             await Limits.Until(() => d.Vcpus[1].Lifecycle.State == VcpuState.Blocked, Limits.Generous, "vCPU 1 blocking");
         }
 
-        await Limits.Within(Task.Run(d.Pause), Limits.Generous, "Domain.Pause");
+        await Limits.Within(Task.Run(() => host.Hypervisor.Control.Pause(d.Id)), Limits.Generous, "DomainControl.Pause");
         await Limits.Within(Task.Run(d.Pause), Limits.Generous, "a nested Domain.Pause"); // nests
         Assert.Equal(2, d.PauseCount);
         Assert.Equal(VcpuState.Paused, v0.Lifecycle.State);
@@ -72,6 +72,8 @@ public class PauseTests
         }
 
         VcpuContext ctx = v0.GetContext();
+        Assert.Equal(ctx, host.Hypervisor.Control.GetVcpuContext(d.Id, 0)); // Domain 0's view, paused around (nests)
+        Assert.Equal(2, d.PauseCount);
         Assert.True(ctx.Rip >= GuestImageStart && ctx.Rip < GuestImageEnd, $"rip 0x{ctx.Rip:x} outside the guest kernel");
         Assert.True(ctx.InKernel);
         Assert.Equal(d.Vcpus[0].KernelL4.Value, ctx.KernelCr3Frame);

@@ -11,7 +11,7 @@ namespace XenSharp.Hypervisor.Domains;
 /// Not in it, as in Xen: event state lives in the guest's vcpu_info (guest memory), and timers keep running
 /// across a pause. Equality compares the arrays' contents, so get → set → get is checked with ==.
 /// </summary>
-internal sealed record VcpuContext
+public sealed record VcpuContext
 {
     public ulong Rax { get; init; }
     public ulong Rbx { get; init; }

@@ -94,4 +94,35 @@ public sealed class DomainPauseTests : IDisposable
         Assert.False(wokeWhilePaused);
         Assert.Equal(VcpuState.Running, v.Lifecycle.State);
     }
+
+    [Fact]
+    public void DomainControl_PausesNestAndUnpause()
+    {
+        _hv.Control.Pause(_d.Id);
+        _hv.Control.Pause(_d.Id);
+        Assert.Equal(2, _d.PauseCount);
+        Assert.True(_hv.Control.Unpause(_d.Id));
+        Assert.True(_hv.Control.Unpause(_d.Id));
+        Assert.False(_hv.Control.Unpause(_d.Id));
+    }
+
+    [Fact]
+    public void DomainControl_ContextRoundTripsAndLeavesTheDomainUnpaused()
+    {
+        VcpuContext ctx = _hv.Control.GetVcpuContext(_d.Id, 0);
+        Assert.Equal(0, _d.PauseCount);
+        Assert.Equal(0, _hv.Control.SetVcpuContext(_d.Id, 0, ctx));
+        Assert.Equal(ctx, _hv.Control.GetVcpuContext(_d.Id, 0));
+        Assert.Equal(-XenErrno.EINVAL, _hv.Control.SetVcpuContext(_d.Id, 0, ctx with { Rip = 0x0000800000000000 }));
+        Assert.Equal(ctx, _hv.Control.GetVcpuContext(_d.Id, 0));
+        Assert.Equal(0, _d.PauseCount);
+    }
+
+    [Fact]
+    public void DomainControl_NoSuchDomainOrVcpuIsAnArgumentError()
+    {
+        Assert.Throws<ArgumentException>(() => _hv.Control.Pause(999));
+        Assert.Throws<ArgumentException>(() => _hv.Control.GetVcpuContext(_d.Id, 2));
+        Assert.Throws<ArgumentException>(() => _hv.Control.SetVcpuContext(_d.Id, -1, new VcpuContext()));
+    }
 }
