@@ -4,7 +4,6 @@ using XenSharp.Hypervisor.Machine;
 using XenSharp.Hypervisor.Memory;
 using XenSharp.Hypervisor.Stub;
 using XenSharp.Hypervisor.Time;
-using XenSharp.Kvm;
 
 namespace XenSharp.Hypervisor;
 
@@ -17,20 +16,20 @@ public sealed class XenHypervisor : IDisposable
 {
     private readonly object _lock = new();
     private readonly Dictionary<ushort, Domain> _domains = new();
-    private readonly Dictionary<ushort, DomainMachine> _machines = new();
-    private readonly KvmSystem? _kvm;
+    private readonly Dictionary<ushort, IDomainMachine> _machines = new();
+    private readonly IMachineHost? _machine;
     private readonly IDisposable? _memoryOwner;
     private ushort _nextDomid = 1;
 
     /// <param name="clock">The host clock for system time and timers (a fake one in unit tests).</param>
     /// <param name="timerThread">false: timers fire only when a test calls <see cref="TimerQueue.RunDue"/>.</param>
-    internal XenHypervisor(IMachineMemory memory, HypervisorLog log, KvmSystem? kvm = null, IDisposable? memoryOwner = null,
+    internal XenHypervisor(IMachineMemory memory, HypervisorLog log, IMachineHost? machine = null, IDisposable? memoryOwner = null,
         IHostClock? clock = null, bool timerThread = true)
     {
         Log = log;
         Clock = new SystemClock(clock ?? HostClock.Instance);
-        Timers = new TimerQueue(Clock.Host, log, timerThread);
-        _kvm = kvm;
+        Timers = new TimerQueue(Clock.Host, log, timerThread, machine is null ? null : machine.CreatePreciseWaiter);
+        _machine = machine;
         _memoryOwner = memoryOwner;
         Pool = new MachinePool(memory);
         Shared = HypervisorPages.Create(Pool, StubImage.Emit());
@@ -62,23 +61,7 @@ public sealed class XenHypervisor : IDisposable
     public static string KvmDevice => Environment.GetEnvironmentVariable("XENSHARP_KVM_DEVICE") is { Length: > 0 } d ? d : "/dev/kvm";
 
     /// <summary>Opens the KVM device and a pool of <paramref name="poolBytes"/> (sparse: untouched frames cost nothing).</summary>
-    public static XenHypervisor CreateOnKvm(ulong poolBytes, HypervisorLog log)
-    {
-        KvmSystem kvm = KvmSystem.Open(KvmDevice);
-        MachineMemory memory;
-        try
-        {
-            memory = MachineMemory.Create(poolBytes);
-        }
-        catch
-        {
-            kvm.Dispose();
-            throw;
-        }
-
-        Pv.Policy.PvCpuidPolicy.InstallHost(kvm.GetSupportedCpuid(), 0);
-        return new XenHypervisor(new KvmMachineMemory(memory), log, kvm, memory);
-    }
+    public static XenHypervisor CreateOnKvm(ulong poolBytes, HypervisorLog log) => KvmMachineHost.CreateHypervisor(KvmDevice, poolBytes, log);
 
     internal MachinePool Pool { get; }
 
@@ -92,14 +75,15 @@ public sealed class XenHypervisor : IDisposable
     /// <summary>Every domain's timers, on one host thread.</summary>
     internal TimerQueue Timers { get; }
 
-    internal KvmKind MachineKind => _kvm?.Kind ?? KvmKind.Unknown;
+    /// <summary>What the machine under this hypervisor can do (<see cref="MachineCapabilities.None"/> without one).</summary>
+    internal MachineCapabilities Capabilities => _machine?.Capabilities ?? MachineCapabilities.None;
 
     /// <summary>
     /// Where guests find the read-only M2P. Xen's ABI puts it at 0xffff800000000000 (L4 slot 256) and every guest L4
     /// maps it there; but kvm_pvm faults ring-3 reads in slot 256 (reserved-bit #PF, tools/probes/user-read-slot.c),
     /// so there XENMEM_machphys_mapping reports the alias XenSharp also maps in slot 257.
     /// </summary>
-    internal ulong M2pVirtualStart => MachineKind == KvmKind.Pvm ? Stub.DomainStubPages.M2pAliasStart : Abi.XenVirtualLayout.MachToPhysStart;
+    internal ulong M2pVirtualStart => Capabilities.RingThreeFaultsInM2pSlot ? Stub.DomainStubPages.M2pAliasStart : Abi.XenVirtualLayout.MachToPhysStart;
 
     internal IReadOnlyCollection<Domain> Domains
     {
@@ -135,12 +119,12 @@ public sealed class XenHypervisor : IDisposable
     /// <summary>Creates the domain's KVM machine and runs vCPU 0 from the context the builder prepared.</summary>
     internal void Start(Domain domain)
     {
-        if (_kvm is null)
+        if (_machine is null)
         {
             throw new InvalidOperationException("this hypervisor has no KVM machine (created for tests)");
         }
 
-        var m = new DomainMachine(this, domain, _kvm);
+        IDomainMachine m = _machine.CreateMachine(this, domain);
         lock (_lock)
         {
             _machines[domain.Id] = m;
@@ -154,7 +138,7 @@ public sealed class XenHypervisor : IDisposable
     /// <summary>Stops the domain's vCPUs, waits for their threads, frees its machine and every frame.</summary>
     internal void Destroy(Domain domain)
     {
-        DomainMachine? m;
+        IDomainMachine? m;
         lock (_lock)
         {
             _machines.Remove(domain.Id, out m);
@@ -178,7 +162,7 @@ public sealed class XenHypervisor : IDisposable
         }
 
         Timers.Dispose();
-        _kvm?.Dispose();
+        _machine?.Dispose();
         _memoryOwner?.Dispose();
     }
 }

@@ -188,6 +188,53 @@ public sealed unsafe class KvmVcpu : IDisposable
         return [d[0], d[1], d[2], d[3], 0, 0, d[4], d[5]];
     }
 
+    /// <summary>
+    /// KVM_GET_FPU as a 512-byte FXSAVE image (x87 control/status/abridged tag, last opcode and pointers, MXCSR,
+    /// ST0–7, XMM0–15; MXCSR_MASK, which struct kvm_fpu lacks, reads 0xffff).
+    /// </summary>
+    public void GetFxsave(Span<byte> image)
+    {
+        if (image.Length < 512)
+        {
+            throw new ArgumentException("an FXSAVE image is 512 bytes", nameof(image));
+        }
+
+        byte* f = stackalloc byte[(int)KvmIoctls.SizeofKvmFpu];
+        Ioctl.Invoke(_fd, KvmIoctls.GetFpu, f, "KVM_GET_FPU");
+        var k = new ReadOnlySpan<byte>(f, (int)KvmIoctls.SizeofKvmFpu);
+        image[..512].Clear();
+        k.Slice(128, 4).CopyTo(image);            // fcw, fsw
+        image[4] = k[132];                        // abridged tag
+        k.Slice(134, 2).CopyTo(image[6..]);       // last opcode
+        k.Slice(136, 16).CopyTo(image[8..]);      // last ip, last dp
+        k.Slice(408, 4).CopyTo(image[24..]);      // mxcsr
+        image[28] = 0xff;
+        image[29] = 0xff;
+        k[..128].CopyTo(image[32..]);             // st0-7
+        k.Slice(152, 256).CopyTo(image[160..]);   // xmm0-15
+    }
+
+    /// <summary>KVM_SET_FPU from a 512-byte FXSAVE image (the inverse of <see cref="GetFxsave"/>).</summary>
+    public void SetFxsave(ReadOnlySpan<byte> image)
+    {
+        if (image.Length < 512)
+        {
+            throw new ArgumentException("an FXSAVE image is 512 bytes", nameof(image));
+        }
+
+        byte* f = stackalloc byte[(int)KvmIoctls.SizeofKvmFpu];
+        var k = new Span<byte>(f, (int)KvmIoctls.SizeofKvmFpu);
+        k.Clear();
+        image[32..160].CopyTo(k);
+        image[..4].CopyTo(k[128..]);
+        k[132] = image[4];
+        image.Slice(6, 2).CopyTo(k[134..]);
+        image.Slice(8, 16).CopyTo(k[136..]);
+        image.Slice(160, 256).CopyTo(k[152..]);
+        image.Slice(24, 4).CopyTo(k[408..]);
+        Ioctl.Invoke(_fd, KvmIoctls.SetFpu, f, "KVM_SET_FPU");
+    }
+
     /// <summary>KVM_SET_DEBUGREGS from DR0–DR3, DR6, DR7 (indexes 0–3, 6, 7 of <paramref name="dr"/>).</summary>
     public void SetDebugRegisters(ReadOnlySpan<ulong> dr)
     {

@@ -8,11 +8,9 @@ namespace XenSharp.Hypervisor.Dom0;
 /// <summary>
 /// Domain 0's domctl: what the toolstack does to whole domains — create (memory populated), build through
 /// <see cref="OpenImage"/>, start, request a shutdown, destroy, read a domain's <see cref="DomainInfo"/>, set its
-/// memory target. Domains are named by their id; an id that names no domain is an <see cref="ArgumentException"/>.
-/// <para>
-/// Still to come here, with the vCPU lifecycle: pause and unpause of a running domain (XEN_DOMCTL_pausedomain /
-/// unpausedomain) and a vCPU's whole context get/set (XEN_DOMCTL_getvcpucontext / setvcpucontext).
-/// </para>
+/// memory target, pause and unpause it (XEN_DOMCTL_pausedomain / unpausedomain) and get or set a vCPU's whole context
+/// (XEN_DOMCTL_getvcpucontext / setvcpucontext). Domains are named by their id; an id that names no domain, or a vCPU
+/// number it does not have, is an <see cref="ArgumentException"/>.
 /// Thread-safe: every call takes the locks it needs inside the core and returns with none held.
 /// </summary>
 public sealed class DomainControl
@@ -49,6 +47,53 @@ public sealed class DomainControl
     /// reboot). False if it had already ended.
     /// </summary>
     public bool RequestShutdown(ushort domid, ShutdownReason reason) => Get(domid).Shutdown(reason);
+
+    /// <summary>
+    /// XEN_DOMCTL_pausedomain: returns once every vCPU of the domain is out of the guest with its state saved. Pauses
+    /// nest; each needs its <see cref="Unpause"/>. Not from one of the domain's own vCPUs.
+    /// </summary>
+    public void Pause(ushort domid) => Get(domid).Pause();
+
+    /// <summary>XEN_DOMCTL_unpausedomain: releases one <see cref="Pause"/>; false if the domain was not paused.</summary>
+    public bool Unpause(ushort domid) => Get(domid).Unpause();
+
+    /// <summary>XEN_DOMCTL_getvcpucontext: the vCPU's whole state, read with the domain paused around it (as Xen does).</summary>
+    public VcpuContext GetVcpuContext(ushort domid, int vcpu)
+    {
+        Domain d = Get(domid);
+        Vcpu v = VcpuOf(d, vcpu);
+        d.Pause();
+        try
+        {
+            return v.GetContext();
+        }
+        finally
+        {
+            d.Unpause();
+        }
+    }
+
+    /// <summary>
+    /// XEN_DOMCTL_setvcpucontext: checks <paramref name="context"/> as arch_set_info_guest does and installs it with the
+    /// domain paused around it; 0, or a negative Xen errno with nothing changed.
+    /// </summary>
+    public int SetVcpuContext(ushort domid, int vcpu, VcpuContext context)
+    {
+        Domain d = Get(domid);
+        Vcpu v = VcpuOf(d, vcpu);
+        d.Pause();
+        try
+        {
+            return v.SetContext(context);
+        }
+        finally
+        {
+            d.Unpause();
+        }
+    }
+
+    private static Vcpu VcpuOf(Domain d, int vcpu) =>
+        vcpu >= 0 && vcpu < d.Vcpus.Length ? d.Vcpus[vcpu] : throw new ArgumentException($"domain {d.Id} has no vCPU {vcpu}", nameof(vcpu));
 
     /// <summary>Stops the domain's vCPUs and frees its memory. Disconnect its backends first. A gone domain is ignored.</summary>
     public void Destroy(ushort domid)

@@ -132,6 +132,105 @@ internal sealed class Domain : IDisposable
     /// <summary>Set by the machine layer: starts (or wakes) the thread of a vCPU brought up by VCPUOP_up/initialise.</summary>
     public Func<int, bool>? StartVcpu { get; set; }
 
+    /// <summary>Set by the machine layer: interrupts vCPU <c>id</c> in the guest, or as soon as it enters it (never skipped).</summary>
+    public Action<int>? KickVcpu { get; set; }
+
+    private int _pauseCount;
+
+    /// <summary>How many times the domain is paused (Xen's domain pause_count).</summary>
+    public int PauseCount
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _pauseCount;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Pauses the domain (Xen's domain_pause; nests: each call needs its <see cref="Unpause"/>). Returns once every
+    /// vCPU is outside KVM_RUN with its state consistent (<see cref="VcpuLifecycle.IsQuiescent"/>): running ones are
+    /// kicked out and park (runstate offline), blocked ones stay blocked, down ones stay down. Events and timers that
+    /// arrive meanwhile are delivered after the last unpause. Not from one of the domain's own vCPUs (it would wait for
+    /// itself; Xen forbids it too).
+    /// </summary>
+    public void Pause()
+    {
+        if (Vcpus.Contains(Vcpu.Current))
+        {
+            throw new InvalidOperationException($"{this} cannot pause itself from its own vCPU");
+        }
+
+        lock (_lock)
+        {
+            _pauseCount++;
+        }
+
+        foreach (Vcpu v in Vcpus)
+        {
+            v.Lifecycle.RequestPause();
+        }
+
+        WaitForQuiescence(Vcpus);
+    }
+
+    /// <summary>Releases one <see cref="Pause"/>; the last lets every vCPU carry on where it was. False if not paused.</summary>
+    public bool Unpause()
+    {
+        lock (_lock)
+        {
+            if (_pauseCount == 0)
+            {
+                return false;
+            }
+
+            _pauseCount--;
+        }
+
+        foreach (Vcpu v in Vcpus)
+        {
+            v.Lifecycle.ReleasePause();
+        }
+
+        return true;
+    }
+
+    /// <summary>
+    /// Waits until every one of <paramref name="vcpus"/> is quiescent at the same time, kicking the ones that are not
+    /// (a kick that lands while a vCPU is between exits is taken at its next entry; kicking again is harmless). Once
+    /// paused a vCPU cannot leave quiescence, so one full pass that finds them all quiescent is the answer.
+    /// </summary>
+    internal void WaitForQuiescence(IReadOnlyList<Vcpu> vcpus)
+    {
+        while (true)
+        {
+            bool all = true;
+            foreach (Vcpu v in vcpus)
+            {
+                if (v.Lifecycle.IsQuiescent)
+                {
+                    continue;
+                }
+
+                all = false;
+                if (v.Wake.CurrentCount == 0)
+                {
+                    v.Wake.Release(); // a blocked vCPU parks at once
+                }
+
+                KickVcpu?.Invoke(v.Id);
+                v.Lifecycle.WaitQuiescent(TimeSpan.FromMilliseconds(50));
+            }
+
+            if (all)
+            {
+                return;
+            }
+        }
+    }
+
     private Extent[] _directMapped = [];
 
     /// <summary>Whether the stub reaches <paramref name="mfn"/> through the domain's direct map (frames it had at creation).</summary>
@@ -219,6 +318,7 @@ internal sealed class Domain : IDisposable
         foreach (Vcpu v in Vcpus)
         {
             v.Timers.StopAll();
+            v.Lifecycle.RequestStop();
         }
 
         StopAllVcpus?.Invoke();
@@ -245,6 +345,7 @@ internal sealed class Domain : IDisposable
         foreach (Vcpu v in Vcpus)
         {
             v.Timers.StopAll();
+            v.Lifecycle.RequestStop();
         }
 
         Events.Destroy(); // no event may touch shared_info once its frame is freed

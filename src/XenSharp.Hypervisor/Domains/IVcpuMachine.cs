@@ -2,7 +2,8 @@ namespace XenSharp.Hypervisor.Domains;
 
 /// <summary>
 /// What the core needs from a vCPU's machine (KVM) state between runs. Called only on the vCPU's own thread, except
-/// <see cref="Kick"/>, which any thread may call.
+/// <see cref="Kick"/>, which any thread may call. A machine refusal (an MSR it does not have) is
+/// <see cref="MachineRefusedException"/>, so the core needs no machine types.
 /// </summary>
 internal interface IVcpuMachine
 {
@@ -20,4 +21,10 @@ internal interface IVcpuMachine
 
     /// <summary>Interrupts the vCPU if it is running guest code, so that it comes out to the host (an exit) soon.</summary>
     void Kick();
+
+    /// <summary>Reads the state only the machine holds (segment bases and selectors, FPU), out of the guest.</summary>
+    VcpuMachineState SaveState();
+
+    /// <summary>Loads <paramref name="state"/> (checked by the caller: a data selector is unchanged or null).</summary>
+    void LoadState(VcpuMachineState state);
 }

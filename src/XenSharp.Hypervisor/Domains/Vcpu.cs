@@ -10,7 +10,11 @@ namespace XenSharp.Hypervisor.Domains;
 /// <summary>
 /// A virtual CPU's Xen-visible state. Its guest registers live in the stub frame at the top of its ring-0 stack while
 /// it is in the host; <see cref="FrameGet"/>/<see cref="FrameSet"/> read and edit them there.
-/// Only the vCPU's own thread touches this object while the domain runs.
+/// Threads: its own thread (the machine's KVM_RUN loop) runs its hypercalls and owns its registers and machine state
+/// while it runs; other vCPUs of the domain bring it up or down, initialise it and set its periodic timer
+/// (VCPUOP_*, through <see cref="Lifecycle"/>); event senders on any thread <see cref="Kick"/> it; the timer thread
+/// fires its timers; a controller (Domain.Pause) reads and sets its whole context only while it is paused and
+/// quiescent (<see cref="GetContext"/>, <see cref="SetContext"/>). Its lifecycle is <see cref="Lifecycle"/>.
 /// </summary>
 internal sealed class Vcpu
 {
@@ -28,6 +32,18 @@ internal sealed class Vcpu
     public Domain Domain { get; }
 
     public int Id { get; }
+
+    /// <summary>Its state (offline, runnable, running, blocked, paused) and the legal moves between them.</summary>
+    public VcpuLifecycle Lifecycle { get; } = new();
+
+    [ThreadStatic]
+    private static Vcpu? t_current;
+
+    /// <summary>The vCPU whose thread this is (Xen's <c>current</c>), or null on any other thread.</summary>
+    public static Vcpu? Current => t_current;
+
+    /// <summary>Its machine thread calls this first: the thread is the vCPU's from now on.</summary>
+    public void BindToCurrentThread() => t_current = this;
 
     private Mfn _kernelL4;
     private Mfn? _userL4;
@@ -147,8 +163,23 @@ internal sealed class Vcpu
     /// <summary>Machine operations that need the vCPU's KVM state (MSRs); set by the machine layer.</summary>
     public IVcpuMachine? Machine { get; set; }
 
-    /// <summary>Set by another thread to stop this vCPU; the vCPU thread checks it after every exit.</summary>
-    public volatile bool StopRequested;
+    /// <summary>Set when its domain ends (any thread) to stop this vCPU; its thread checks it after every exit and wait.</summary>
+    public bool StopRequested
+    {
+        get => Lifecycle.IsStopRequested;
+        set
+        {
+            if (value)
+            {
+                Lifecycle.RequestStop();
+                Kick(interrupt: false);
+            }
+            else
+            {
+                Lifecycle.ClearStop();
+            }
+        }
+    }
 
     /// <summary>Signalled when something the vCPU may be blocked on changes (events, stop).</summary>
     public SemaphoreSlim Wake { get; } = new(0);
@@ -166,15 +197,13 @@ internal sealed class Vcpu
     public ulong TimeArea { get; set; }
 
     /// <summary>VCPUOP_initialise (or the domain builder, for vCPU 0) gave it a context.</summary>
-    public bool IsInitialised { get; set; }
+    public bool IsInitialised => Lifecycle.IsInitialised;
 
     /// <summary>Not "down": it runs, or is blocked, or waits for its thread to start. Only vCPU 0 starts up.</summary>
-    public bool IsUp { get; set; }
-
-    private volatile bool _blocked;
+    public bool IsUp => Lifecycle.IsUp;
 
     /// <summary>In SCHEDOP_block or SCHEDOP_poll: not running guest code, woken through <see cref="Wake"/>.</summary>
-    public bool IsBlocked => _blocked;
+    public bool IsBlocked => Lifecycle.State == VcpuState.Blocked;
 
     private ulong? _vcpuInfoAddress;
 
@@ -274,7 +303,10 @@ internal sealed class Vcpu
 
     /// <summary>
     /// An event became pending for this vCPU: wakes it if blocked, and with <paramref name="interrupt"/> (its upcall
-    /// went pending) also interrupts it if it is running guest code, so the upcall is delivered now (Xen's vcpu_kick).
+    /// went pending) also interrupts it if it is inside the guest, so the upcall is delivered now (Xen's vcpu_kick).
+    /// Skipped, as Xen skips <c>current</c>: the calling vCPU itself and one already out of the guest (handling an
+    /// exit, blocked, parked, offline): each checks for a deliverable upcall before it enters the guest again, after
+    /// a full barrier (<see cref="VcpuLifecycle.SetInGuest"/>), so the event is not lost.
     /// </summary>
     public void Kick(bool interrupt)
     {
@@ -283,9 +315,26 @@ internal sealed class Vcpu
             Wake.Release();
         }
 
-        if (interrupt && !_blocked)
+        if (!interrupt || ReferenceEquals(t_current, this))
+        {
+            return;
+        }
+
+        Interlocked.MemoryBarrier(); // the pending bits the caller set are visible before we read the flag
+        if (Lifecycle.InGuest)
         {
             Machine?.Kick();
+        }
+    }
+
+    /// <summary>Xen's local_events_need_delivery: an upcall is pending and not masked.</summary>
+    public bool UpcallDeliverable
+    {
+        get
+        {
+            Span<byte> info = VcpuInfo;
+            return !info.IsEmpty && Volatile.Read(ref info[SharedInfoLayout.UpcallPending]) != 0
+                && Volatile.Read(ref info[SharedInfoLayout.UpcallMask]) == 0;
         }
     }
 
@@ -304,17 +353,24 @@ internal sealed class Vcpu
     /// <summary>Enters SCHEDOP_block/poll: the vCPU stops running guest code (runstate blocked).</summary>
     public void BeginBlock()
     {
-        _blocked = true;
+        Lifecycle.Block();
         _blockedAt = Now();
         ChangeRunstate(RunstateLayout.Blocked, _blockedAt);
     }
 
     private TimePoint _blockedAt;
 
-    /// <summary>Leaves SCHEDOP_block/poll: running again; a periodic tick that came due meanwhile is sent now.</summary>
+    /// <summary>
+    /// Leaves SCHEDOP_block/poll: running again; a periodic tick that came due meanwhile is sent now. While the vCPU
+    /// is paused it stays blocked (parked) and leaves only once unpaused.
+    /// </summary>
     public void EndBlock()
     {
-        _blocked = false;
+        while (!Lifecycle.TryWake())
+        {
+            ParkBlocked();
+        }
+
         TimePoint now = Now();
 
         // Where the host's TSC is unstable, KVM stops a vCPU's TSC while it is out of KVM_RUN and catches it up only
@@ -462,9 +518,138 @@ internal sealed class Vcpu
         FrameSet(StubFrame.Rsi, rsi);
         KernelSs = XenSelectors.FlatKernelSs;
         KernelSp = rsp;
-        IsInitialised = true;
-        IsUp = true;
+        Lifecycle.MarkInitialisedAndUp();
     }
+
+    private VcpuMachineState? _savedMachine;
+    private VcpuMachineState? _pendingMachine;
+
+    /// <summary>The machine state it saved when it last parked (null: never parked, or running since), for <see cref="GetContext"/>.</summary>
+    internal VcpuMachineState? SavedMachineState => _pendingMachine ?? _savedMachine;
+
+    /// <summary>Machine state <see cref="SetContext"/> left for its thread to load before it runs again.</summary>
+    internal void SetPendingMachineState(VcpuMachineState state) => _pendingMachine = state;
+
+    /// <summary>Own thread, before it first runs: a machine state <see cref="SetContext"/> left, if any.</summary>
+    internal VcpuMachineState? TakePendingMachineState()
+    {
+        VcpuMachineState? m = _pendingMachine;
+        _pendingMachine = null;
+        return m;
+    }
+
+    /// <summary>The stub swaps GS on its way back (a guest mode switch not yet taken): the machine's active GS is the other mode's.</summary>
+    internal bool SwapGsPending
+    {
+        get => DataPage[StubLayout.DataSwapGs] != 0;
+        set => DataPage[StubLayout.DataSwapGs] = value ? (byte)1 : (byte)0;
+    }
+
+    /// <summary>
+    /// Own thread, out of the guest: waits while it is down or paused (runstate offline, as Xen accounts a paused or
+    /// down vCPU), its machine state saved for <see cref="GetContext"/>; then loads what <see cref="SetContext"/> left
+    /// and carries on where it was. False once the domain ended.
+    /// </summary>
+    public bool WaitOutOfGuest()
+    {
+        // Paused from running: its timers run on (what they raise is delivered after). Down, or not yet started: stopped.
+        bool wasRunning = Runstate.State == RunstateLayout.Running;
+        bool timersStopped = !IsUp || !wasRunning;
+        if (wasRunning)
+        {
+            ChangeRunstate(RunstateLayout.Offline, Now());
+        }
+
+        if (timersStopped)
+        {
+            Timers.StopAll();
+        }
+
+        SaveMachineState();
+        if (!Lifecycle.Park())
+        {
+            return false;
+        }
+
+        LoadPendingMachineState();
+        TimePoint now = Now();
+        ChangeRunstate(RunstateLayout.Running, now);
+        if (timersStopped)
+        {
+            Timers.OnStart(now);
+        }
+
+        if (UpcallDeliverable && EventCallback != 0)
+        {
+            Machine?.Kick(); // an event that came while it waited: the kick is taken as soon as it enters the guest
+        }
+
+        return true;
+    }
+
+    /// <summary>Own thread, blocked: stays blocked while paused, its machine state saved.</summary>
+    public void ParkBlocked()
+    {
+        SaveMachineState();
+        Lifecycle.ParkBlocked();
+        LoadPendingMachineState();
+    }
+
+    private void SaveMachineState()
+    {
+        _pendingMachine = null;
+        try
+        {
+            _savedMachine = Machine?.SaveState();
+        }
+        catch (MachineRefusedException e)
+        {
+            _savedMachine = null; // its context then shows a reset FPU and zero bases; the guest itself is unharmed
+            Domain.Log.Limited($"d{Domain.Id}v{Id}-save", $"(d{Domain.Id}v{Id}) could not save its machine state: {e.Message}");
+        }
+    }
+
+    private void LoadPendingMachineState()
+    {
+        if (_pendingMachine is { } m)
+        {
+            try
+            {
+                Machine?.LoadState(m);
+            }
+            catch (MachineRefusedException e)
+            {
+                Domain.Crash($"vCPU {Id}: the machine refused the context set while it was paused: {e.Message}");
+            }
+        }
+
+        _pendingMachine = null;
+        _savedMachine = null;
+    }
+
+    /// <summary>Pauses this vCPU alone (nests, like <see cref="Domain.Pause"/>); returns once it is out of the guest, parked.</summary>
+    public void Pause()
+    {
+        if (ReferenceEquals(t_current, this))
+        {
+            throw new InvalidOperationException($"{this} cannot pause itself");
+        }
+
+        Lifecycle.RequestPause();
+        Domain.WaitForQuiescence([this]);
+    }
+
+    /// <summary>Releases one <see cref="Pause"/>; false if it was not paused.</summary>
+    public bool Unpause() => Lifecycle.ReleasePause();
+
+    /// <summary>Its whole architectural and PV state (Xen's XEN_DOMCTL_getvcpucontext). Valid while it is paused and quiescent.</summary>
+    public VcpuContext GetContext() => VcpuContextAccess.Get(this);
+
+    /// <summary>
+    /// Replaces its whole state from <paramref name="context"/>, checked as arch_set_info_guest checks it: 0, or a
+    /// negative Xen errno and nothing changed. Only while it is paused and quiescent (-EBUSY otherwise).
+    /// </summary>
+    public int SetContext(in VcpuContext context) => VcpuContextAccess.Set(this, context);
 
     public override string ToString() => $"d{Domain.Id}v{Id}";
 }

@@ -77,7 +77,8 @@ internal static class SchedOpHypercall
     /// <summary>
     /// Unmasks event delivery and sleeps until an event is pending or the vCPU is stopped. The check after
     /// <see cref="Vcpu.BeginBlock"/> closes the lost-wakeup window: an event raised after it releases
-    /// <see cref="Vcpu.Wake"/>, so the wait returns at once.
+    /// <see cref="Vcpu.Wake"/>, so the wait returns at once. A pause while blocked parks it, still blocked
+    /// (<see cref="Vcpu.ParkBlocked"/>); what arrives meanwhile wakes it after the pause.
     /// </summary>
     private static long Block(Vcpu vcpu)
     {
@@ -90,6 +91,12 @@ internal static class SchedOpHypercall
         vcpu.BeginBlock();
         while (!EventsNeedDelivery(vcpu) && !vcpu.StopRequested && vcpu.IsUp)
         {
+            if (vcpu.Lifecycle.IsPauseRequested)
+            {
+                vcpu.ParkBlocked();
+                continue;
+            }
+
             vcpu.Wake.Wait(WaitSliceMs);
         }
 
@@ -148,6 +155,12 @@ internal static class SchedOpHypercall
             vcpu.Timers.SetPollTimeout(timeout, vcpu.Now());
             while (!vcpu.PollTimedOut && !vcpu.StopRequested && vcpu.IsUp && !EventsNeedDelivery(vcpu))
             {
+                if (vcpu.Lifecycle.IsPauseRequested)
+                {
+                    vcpu.ParkBlocked();
+                    continue;
+                }
+
                 if (AnyPending(vcpu, list, out rc))
                 {
                     return rc;
@@ -188,10 +201,5 @@ internal static class SchedOpHypercall
     }
 
     /// <summary>Xen's local_events_need_delivery: an upcall is pending and not masked.</summary>
-    private static bool EventsNeedDelivery(Vcpu vcpu)
-    {
-        Span<byte> info = vcpu.VcpuInfo;
-        return !info.IsEmpty && Volatile.Read(ref info[SharedInfoLayout.UpcallPending]) != 0
-            && Volatile.Read(ref info[SharedInfoLayout.UpcallMask]) == 0;
-    }
+    private static bool EventsNeedDelivery(Vcpu vcpu) => vcpu.UpcallDeliverable;
 }

@@ -33,27 +33,11 @@ internal static class VcpuInitialise
             return -XenErrno.EFAULT;
         }
 
-        lock (target)
+        bool online = (U64(ctx, VcpuGuestContextLayout.Flags) & VcpuGuestContextLayout.FlagOnline) != 0;
+        int rc = target.Lifecycle.Initialise(() => Apply(caller, target, ctx), online, out bool broughtUp);
+        if (rc != 0 || !broughtUp)
         {
-            if (target.IsInitialised)
-            {
-                return -XenErrno.EEXIST;
-            }
-
-            int rc = Apply(caller, target, ctx);
-            if (rc != 0)
-            {
-                return rc;
-            }
-
-            target.IsInitialised = true;
-            ulong flags = U64(ctx, VcpuGuestContextLayout.Flags);
-            if ((flags & VcpuGuestContextLayout.FlagOnline) == 0)
-            {
-                return 0;
-            }
-
-            target.IsUp = true;
+            return rc;
         }
 
         d.StartVcpu?.Invoke(target.Id);

@@ -67,19 +67,10 @@ internal static class VcpuOpHypercall
     private static long Up(Vcpu target)
     {
         Domain d = target.Domain;
-        lock (target)
+        int rc = target.Lifecycle.BringUp();
+        if (rc <= 0)
         {
-            if (!target.IsInitialised)
-            {
-                return -XenErrno.EINVAL;
-            }
-
-            if (target.IsUp)
-            {
-                return 0;
-            }
-
-            target.IsUp = true;
+            return rc; // -EINVAL without a context; 0 when it was up already
         }
 
         if (d.StartVcpu is { } start && !start(target.Id))
@@ -106,20 +97,18 @@ internal static class VcpuOpHypercall
             return 0;
         }
 
-        lock (target)
+        if (!target.Lifecycle.TakeDown())
         {
-            if (!target.IsUp)
-            {
-                return 0;
-            }
-
-            target.IsUp = false;
+            return 0;
         }
 
         target.Timers.StopAll();
         target.ChangeRunstate(RunstateLayout.Offline, caller.Now());
         target.Kick(interrupt: false);
-        target.Machine?.Kick(); // out of the guest: its thread parks until VCPUOP_up (VcpuRunner)
+        if (target != caller)
+        {
+            target.Machine?.Kick(); // out of the guest: its thread parks, Offline, until VCPUOP_up (Vcpu.WaitOutOfGuest)
+        }
         return 0;
     }
 

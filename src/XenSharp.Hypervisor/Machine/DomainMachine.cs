@@ -12,7 +12,7 @@ namespace XenSharp.Hypervisor.Machine;
 /// Foreign slots are guarded by <see cref="_slotLock"/>; KVM itself makes a slot change safe against running vCPUs
 /// (a removed slot's translations are zapped and flushed before the ioctl returns).
 /// </summary>
-internal sealed class DomainMachine : IDisposable, IForeignFrameMachine
+internal sealed class DomainMachine : IDomainMachine, IForeignFrameMachine
 {
     private readonly Domain _domain;
     private readonly KvmVm _vm;
@@ -69,6 +69,7 @@ internal sealed class DomainMachine : IDisposable, IForeignFrameMachine
         }
 
         domain.StopAllVcpus = StopAll;
+        domain.KickVcpu = KickVcpu;
         domain.StartVcpu = StartVcpu;
         domain.ForeignFrames.Attach(this);
     }
@@ -141,8 +142,7 @@ internal sealed class DomainMachine : IDisposable, IForeignFrameMachine
 
             if (_runners[id].IsRunning)
             {
-                _runners[id].Vcpu.Kick(interrupt: false); // parked while down: wake it
-                return true;
+                return true; // parked while down: VCPUOP_up woke it (VcpuLifecycle.BringUp)
             }
 
             _runners[id].Start();
@@ -150,7 +150,7 @@ internal sealed class DomainMachine : IDisposable, IForeignFrameMachine
         }
     }
 
-    private void KickVcpu(int id)
+    public void KickVcpu(int id)
     {
         try
         {
@@ -166,7 +166,7 @@ internal sealed class DomainMachine : IDisposable, IForeignFrameMachine
         }
     }
 
-    /// <summary>Asks every vCPU to stop and kicks the running ones out of the guest with an MSI to the stub's kick vector.</summary>
+    /// <summary>Asks every vCPU to stop (waking blocked and parked ones) and kicks the running ones out of the guest.</summary>
     public void StopAll()
     {
         foreach (VcpuRunner r in _runners)
@@ -174,14 +174,7 @@ internal sealed class DomainMachine : IDisposable, IForeignFrameMachine
             r.Vcpu.StopRequested = true;
             if (r.IsRunning)
             {
-                try
-                {
-                    _vm.SignalMsi(0xfee00000UL | ((ulong)r.Vcpu.Id << 12), StubVector.Kick);
-                }
-                catch (KvmException e)
-                {
-                    _domain.Log.Vcpu(_domain.Id, r.Vcpu.Id, $"kick failed: {e.Message}");
-                }
+                KickVcpu(r.Vcpu.Id);
             }
         }
     }

@@ -38,9 +38,102 @@ internal sealed class VcpuRunner : IDisposable, IVcpuMachine
         vcpu.Machine = this;
     }
 
-    public ulong GetMsr(uint index) => _kvm.GetMsr(index);
+    public ulong GetMsr(uint index)
+    {
+        try
+        {
+            return _kvm.GetMsr(index);
+        }
+        catch (KvmException e)
+        {
+            throw new MachineRefusedException(e.Message, e);
+        }
+    }
 
-    public void SetMsr(uint index, ulong value) => _kvm.SetMsrs([new MsrValue(index, value)]);
+    public void SetMsr(uint index, ulong value)
+    {
+        try
+        {
+            _kvm.SetMsrs([new MsrValue(index, value)]);
+        }
+        catch (KvmException e)
+        {
+            throw new MachineRefusedException(e.Message, e);
+        }
+    }
+
+    public VcpuMachineState SaveState()
+    {
+        try
+        {
+            SpecialRegisters s = _kvm.GetSpecialRegisters();
+            byte[] fx = new byte[VcpuMachineState.FxsaveSize];
+            _kvm.GetFxsave(fx);
+            return new VcpuMachineState(
+                s.Fs.Base, s.Gs.Base, _kvm.GetMsr(Pv.Policy.MsrIndex.ShadowGsBase),
+                s.Ds.Selector, s.Es.Selector, s.Fs.Selector, s.Gs.Selector, fx);
+        }
+        catch (KvmException e)
+        {
+            throw new MachineRefusedException(e.Message, e);
+        }
+    }
+
+    public void LoadState(VcpuMachineState state)
+    {
+        try
+        {
+            LoadStateOrThrow(state);
+        }
+        catch (KvmException e)
+        {
+            throw new MachineRefusedException(e.Message, e);
+        }
+    }
+
+    private void LoadStateOrThrow(VcpuMachineState state)
+    {
+        SpecialRegisters s = _kvm.GetSpecialRegisters();
+        bool changed = s.Fs.Base != state.FsBase || s.Gs.Base != state.GsBase;
+        s.Fs.Base = state.FsBase;
+        s.Gs.Base = state.GsBase;
+        changed |= NullIfChanged(ref s.Ds, state.Ds) | NullIfChanged(ref s.Es, state.Es);
+        changed |= NullIfChanged(ref s.Fs, state.Fs) | NullIfChanged(ref s.Gs, state.Gs);
+        if (changed)
+        {
+            _kvm.SetSpecialRegisters(s);
+        }
+
+        _kvm.SetMsrs([new MsrValue(Pv.Policy.MsrIndex.ShadowGsBase, state.ShadowGsBase)]);
+        _kvm.SetFxsave(state.Fxsave);
+    }
+
+    /// <summary>The real registers, machine-neutral, for a crash report (the stub's frame cannot be trusted then).</summary>
+    private MachineRegisters ReadRegisters()
+    {
+        try
+        {
+            Registers r = _kvm.GetRegisters();
+            SpecialRegisters s = _kvm.GetSpecialRegisters();
+            return new MachineRegisters(r.Rax, r.Rbx, r.Rcx, r.Rdx, r.Rsi, r.Rdi, r.R8, r.Rip, r.Rsp, s.Cr2, s.Cr3, s.Cs.Selector);
+        }
+        catch (KvmException e)
+        {
+            return MachineRegisters.Unavailable(e.Message);
+        }
+    }
+
+    /// <summary>A data selector changed to null (the only change the core lets through) unloads the segment, keeping its base.</summary>
+    private static bool NullIfChanged(ref Segment seg, ushort selector)
+    {
+        if (seg.Selector == selector)
+        {
+            return false;
+        }
+
+        seg = new Segment { Base = seg.Base, Unusable = 1 };
+        return true;
+    }
 
     public ulong[] GetDebugRegisters() => _kvm.GetDebugRegisters();
 
@@ -59,6 +152,7 @@ internal sealed class VcpuRunner : IDisposable, IVcpuMachine
 
     public void Start()
     {
+        Vcpu.Lifecycle.ThreadStarted(); // before the thread exists: a pause from now on waits for it to park
         _thread = new Thread(Loop) { Name = $"vcpu d{Vcpu.Domain.Id}v{Vcpu.Id}", IsBackground = true };
         _thread.Start();
     }
@@ -104,20 +198,35 @@ internal sealed class VcpuRunner : IDisposable, IVcpuMachine
         }
     }
 
+    /// <summary>
+    /// The run loop. Its policy is the core's: the vCPU's <see cref="VcpuLifecycle"/> says when it may enter the guest
+    /// (up, not paused, the domain alive); out of the guest it waits through <see cref="Vcpu.WaitOutOfGuest"/>; exits
+    /// go to the core's handlers. This loop only drives KVM.
+    /// </summary>
     private void Loop()
     {
         Domain d = Vcpu.Domain;
+        VcpuLifecycle life = Vcpu.Lifecycle;
         try
         {
+            Vcpu.BindToCurrentThread();
             LoadStartState();
-            TimePoint start = Vcpu.Now();
-            Vcpu.ChangeRunstate(Abi.RunstateLayout.Running, start);
-            Vcpu.Timers.OnStart(start);
+            if (life.EnterRunning())
+            {
+                TimePoint start = Vcpu.Now();
+                Vcpu.ChangeRunstate(Abi.RunstateLayout.Running, start);
+                Vcpu.Timers.OnStart(start);
+            }
+
             while (!Vcpu.StopRequested)
             {
-                if (!Vcpu.IsUp)
+                if (!Vcpu.IsUp || life.IsPauseRequested || life.State != VcpuState.Running)
                 {
-                    ParkWhileDown();
+                    if (!Vcpu.WaitOutOfGuest())
+                    {
+                        break;
+                    }
+
                     continue;
                 }
 
@@ -129,7 +238,14 @@ internal sealed class VcpuRunner : IDisposable, IVcpuMachine
                 }
 
                 QueueShadowResync();
+                life.SetInGuest(true);
+                if (Vcpu.UpcallDeliverable && Vcpu.EventCallback != 0 && d.State == DomainState.Running)
+                {
+                    _kick(); // raised while it was out of the guest, after the last check: taken on entry
+                }
+
                 VcpuExit exit = _kvm.Run();
+                life.SetInGuest(false);
                 switch (exit.Reason)
                 {
                     case VcpuExitReason.Io when exit.IoPort == StubVector.ExitPort:
@@ -144,13 +260,13 @@ internal sealed class VcpuRunner : IDisposable, IVcpuMachine
 
                         break;
                     case VcpuExitReason.Io when exit.IoPort == StubVector.StubFaultPort:
-                        d.Crash($"fault inside the hypervisor stub on vCPU {Vcpu.Id}: {CrashReport.DescribeStubFault(_kvm, _stub)}");
+                        d.Crash($"fault inside the hypervisor stub on vCPU {Vcpu.Id}: {CrashReport.DescribeStubFault(ReadRegisters(), _stub)}");
                         return;
                     case VcpuExitReason.Interrupted:
                         d.Exits?.Interrupted();
                         break;
                     case VcpuExitReason.Shutdown:
-                        d.Crash($"triple fault on vCPU {Vcpu.Id} ({CrashReport.DescribeTripleFault(_kvm)})");
+                        d.Crash($"triple fault on vCPU {Vcpu.Id} ({CrashReport.DescribeTripleFault(ReadRegisters())})");
                         return;
                     default:
                         d.Crash($"unexpected machine exit on vCPU {Vcpu.Id}: {exit}");
@@ -164,7 +280,9 @@ internal sealed class VcpuRunner : IDisposable, IVcpuMachine
         }
         finally
         {
+            life.SetInGuest(false);
             Vcpu.Timers.StopAll();
+            life.Exit();
         }
     }
 
@@ -181,6 +299,11 @@ internal sealed class VcpuRunner : IDisposable, IVcpuMachine
             _kvm.SetSpecialRegisters(s);
         }
 
+        if (Vcpu.TakePendingMachineState() is { } st)
+        {
+            LoadState(st); // a context set before it first ran
+        }
+
         if (Vcpu.PendingSegmentBases is { } b)
         {
             Vcpu.PendingSegmentBases = null;
@@ -191,23 +314,6 @@ internal sealed class VcpuRunner : IDisposable, IVcpuMachine
                 new MsrValue(Pv.Policy.MsrIndex.GsBase, kernel ? b.GsKernel : b.GsUser),
                 new MsrValue(Pv.Policy.MsrIndex.ShadowGsBase, kernel ? b.GsUser : b.GsKernel),
             ]);
-        }
-    }
-
-    /// <summary>VCPUOP_down: the thread waits, out of the guest, until VCPUOP_up or the domain's end.</summary>
-    private void ParkWhileDown()
-    {
-        Vcpu.Timers.StopAll();
-        while (!Vcpu.IsUp && !Vcpu.StopRequested)
-        {
-            Vcpu.Wake.Wait(100);
-        }
-
-        if (!Vcpu.StopRequested)
-        {
-            TimePoint now = Vcpu.Now();
-            Vcpu.ChangeRunstate(Abi.RunstateLayout.Running, now);
-            Vcpu.Timers.OnStart(now);
         }
     }
 

@@ -2,7 +2,6 @@ using System.Text;
 using Iced.Intel;
 using XenSharp.Hypervisor.Domains;
 using XenSharp.Hypervisor.Stub;
-using XenSharp.Kvm;
 
 namespace XenSharp.Hypervisor.Pv;
 
@@ -174,18 +173,8 @@ internal static class CrashReport
     /// RBX error code, RCX RIP, RDX CS, RSI RFLAGS, RDI RSP, R8 CR2). The guest's own frame cannot be trusted, so the
     /// registers are read directly (slow path). Names the faulting instruction's place in the stub.
     /// </summary>
-    public static string DescribeStubFault(KvmVcpu kvm, StubImage stub)
-    {
-        try
-        {
-            Registers r = kvm.GetRegisters();
-            return DescribeStubFault(r.Rax, r.Rbx, r.Rcx, r.Rdx, r.Rsi, r.Rdi, r.R8, stub);
-        }
-        catch (KvmException e)
-        {
-            return $"registers unavailable: {e.Message}";
-        }
-    }
+    public static string DescribeStubFault(MachineRegisters r, StubImage stub) =>
+        r.Error is { } e ? $"registers unavailable: {e}" : DescribeStubFault(r.Rax, r.Rbx, r.Rcx, r.Rdx, r.Rsi, r.Rdi, r.R8, stub);
 
     public static string DescribeStubFault(ulong vector, ulong error, ulong rip, ulong cs, ulong rflags, ulong rsp, ulong cr2, StubImage stub)
     {
@@ -196,17 +185,6 @@ internal static class CrashReport
     }
 
     /// <summary>A triple fault: nothing of the stub's survives, only the registers KVM reports.</summary>
-    public static string DescribeTripleFault(KvmVcpu kvm)
-    {
-        try
-        {
-            Registers r = kvm.GetRegisters();
-            SpecialRegisters s = kvm.GetSpecialRegisters();
-            return $"rip 0x{r.Rip:x} rsp 0x{r.Rsp:x} cr2 0x{s.Cr2:x} cr3 0x{s.Cr3:x} cs {s.Cs.Selector:x}";
-        }
-        catch (KvmException e)
-        {
-            return $"registers unavailable: {e.Message}";
-        }
-    }
+    public static string DescribeTripleFault(MachineRegisters r) =>
+        r.Error is { } e ? $"registers unavailable: {e}" : $"rip 0x{r.Rip:x} rsp 0x{r.Rsp:x} cr2 0x{r.Cr2:x} cr3 0x{r.Cr3:x} cs {r.Cs:x}";
 }

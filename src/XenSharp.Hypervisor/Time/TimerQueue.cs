@@ -1,5 +1,4 @@
 using XenSharp.Hypervisor.Logging;
-using XenSharp.Kvm;
 
 namespace XenSharp.Hypervisor.Time;
 
@@ -9,8 +8,8 @@ namespace XenSharp.Hypervisor.Time;
 /// in the heap at most once per generation, and an entry whose generation is not the timer's current one is stale and
 /// skipped (re-arming and cancelling never search the heap). Callbacks run on the queue's thread outside the lock, in
 /// deadline order. Precision: on the real host clock the thread sleeps in a timerfd until the earliest deadline
-/// (<see cref="PreciseWaiter"/>: the host kernel's own wake-up latency, tens of µs); otherwise (a test clock, no
-/// timerfd) in Monitor.Wait's whole milliseconds. Either way a timer never fires early.
+/// (an <see cref="IPreciseWaiter"/> from the machine layer, a timerfd: the host kernel's own wake-up latency, tens
+/// of µs); otherwise (a test clock, no machine, no timerfd) in Monitor.Wait's whole milliseconds. Either way a timer never fires early.
 /// </summary>
 internal sealed class TimerQueue : IDisposable
 {
@@ -20,19 +19,20 @@ internal sealed class TimerQueue : IDisposable
     private readonly IHostClock _clock;
     private readonly HypervisorLog? _log;
     private readonly bool _ownThread;
-    private readonly PreciseWaiter? _waiter;
+    private readonly IPreciseWaiter? _waiter;
     private Thread? _thread;
     private bool _disposed;
 
     /// <param name="ownThread">false: nothing runs unless the caller calls <see cref="RunDue"/> (unit tests).</param>
-    public TimerQueue(IHostClock clock, HypervisorLog? log = null, bool ownThread = true)
+    /// <param name="preciseWaiter">Makes the waiter for fine sleeps (the machine layer's timerfd); null: Monitor.Wait.</param>
+    public TimerQueue(IHostClock clock, HypervisorLog? log = null, bool ownThread = true, Func<IPreciseWaiter?>? preciseWaiter = null)
     {
         _clock = clock;
         _log = log;
         _ownThread = ownThread;
         if (ownThread && clock is HostClock && System.Diagnostics.Stopwatch.Frequency == 1_000_000_000)
         {
-            _waiter = PreciseWaiter.TryCreate(); // Stopwatch is CLOCK_MONOTONIC in ns here, the timerfd's clock
+            _waiter = preciseWaiter?.Invoke(); // Stopwatch is CLOCK_MONOTONIC in ns here, the timerfd's clock
         }
     }
 

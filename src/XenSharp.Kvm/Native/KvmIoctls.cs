@@ -20,6 +20,7 @@ internal static class KvmIoctls
     public const uint SizeofKvmUserspaceMemoryRegion = 32;
     public const uint SizeofKvmMsi = 32;
     public const uint SizeofKvmDebugregs = 128;
+    public const uint SizeofKvmFpu = 416;
 
     // System (/dev/kvm) ioctls.
     public const uint GetApiVersion = (DirNone << DirShift) | (KvmType << TypeShift) | 0x00;
@@ -46,5 +47,7 @@ internal static class KvmIoctls
     public const uint SetSregs = (DirWrite << DirShift) | (SizeofKvmSregs << SizeShift) | (KvmType << TypeShift) | 0x84;
     public const uint GetMsrs = ((DirRead | DirWrite) << DirShift) | (SizeofKvmMsrs << SizeShift) | (KvmType << TypeShift) | 0x88;
     public const uint SetMsrs = (DirWrite << DirShift) | (SizeofKvmMsrs << SizeShift) | (KvmType << TypeShift) | 0x89;
+    public const uint GetFpu = (DirRead << DirShift) | (SizeofKvmFpu << SizeShift) | (KvmType << TypeShift) | 0x8c;
+    public const uint SetFpu = (DirWrite << DirShift) | (SizeofKvmFpu << SizeShift) | (KvmType << TypeShift) | 0x8d;
     public const uint SetCpuid2 = (DirWrite << DirShift) | (SizeofKvmCpuid2 << SizeShift) | (KvmType << TypeShift) | 0x90;
 }

@@ -19,7 +19,7 @@ public abstract class EmulationFixture : IDisposable
     protected const ulong Code = 0x200000;
     protected const ulong Data = 0x201000;
 
-    protected EmulationFixture(IReadOnlyList<XenSharp.Kvm.CpuidEntry>? host = null)
+    private protected EmulationFixture(IReadOnlyList<XenSharp.Hypervisor.Pv.Policy.HostCpuidLeaf>? host = null)
     {
         Hv = TestDomains.Hypervisor(Log);
         D = TestDomains.Build(Hv);
@@ -36,7 +36,7 @@ public abstract class EmulationFixture : IDisposable
 
     private protected Vcpu V { get; }
 
-    protected FakeVcpuMachine Machine { get; } = new();
+    private protected FakeVcpuMachine Machine { get; } = new();
 
     private protected PvCpuidPolicy Policy { get; }
 

@@ -1,10 +1,9 @@
 using XenSharp.Hypervisor.Domains;
-using XenSharp.Kvm;
 
 namespace XenSharp.Tests.Emulation;
 
 /// <summary>An <see cref="IVcpuMachine"/> over a dictionary: MSRs the "machine" has; any other index fails like KVM does.</summary>
-public sealed class FakeVcpuMachine : IVcpuMachine
+internal sealed class FakeVcpuMachine : IVcpuMachine
 {
     public Dictionary<uint, ulong> Msrs { get; } = new()
     {
@@ -33,15 +32,22 @@ public sealed class FakeVcpuMachine : IVcpuMachine
     public void Kick() => Kicks++;
 
     public ulong GetMsr(uint index) =>
-        Msrs.TryGetValue(index, out ulong v) ? v : throw new KvmException("KVM_GET_MSRS", $"no MSR 0x{index:x}");
+        Msrs.TryGetValue(index, out ulong v) ? v : throw new MachineRefusedException($"no MSR 0x{index:x}");
 
     public void SetMsr(uint index, ulong value)
     {
         if (!Msrs.ContainsKey(index))
         {
-            throw new KvmException("KVM_SET_MSRS", $"no MSR 0x{index:x}");
+            throw new MachineRefusedException($"no MSR 0x{index:x}");
         }
 
         Msrs[index] = value;
     }
+
+    /// <summary>The machine state as last loaded (what <see cref="SaveState"/> gives back).</summary>
+    public VcpuMachineState State { get; set; } = new(0, 0, 0, 0, 0, 0, 0, new byte[VcpuMachineState.FxsaveSize]);
+
+    public VcpuMachineState SaveState() => State;
+
+    public void LoadState(VcpuMachineState state) => State = state;
 }

@@ -1,4 +1,4 @@
-using XenSharp.Kvm;
+using XenSharp.Hypervisor.Pv.Policy;
 
 namespace XenSharp.Tests.Emulation;
 
@@ -6,7 +6,7 @@ namespace XenSharp.Tests.Emulation;
 internal static class HostCpuid
 {
     /// <summary>KVM_GET_SUPPORTED_CPUID on this project's machine (kvm_pvm on an AMD EPYC), as captured.</summary>
-    public static IReadOnlyList<CpuidEntry> PvmAmd { get; } =
+    public static IReadOnlyList<HostCpuidLeaf> PvmAmd { get; } =
     [
         new(0x0, 0, 0, 0x0000000d, 0x68747541, 0x444d4163, 0x69746e65),
         new(0x1, 0, 0, 0x00a00f11, 0x00020800, 0x81202000, 0x078bfbff),
@@ -29,7 +29,7 @@ internal static class HostCpuid
     ];
 
     /// <summary>A feature-rich Intel host: VMX, MONITOR, x2APIC, TSC-deadline, PCID, XSAVE/AVX, FSGSBASE, SMEP/SMAP, INVPCID, RTM.</summary>
-    public static IReadOnlyList<CpuidEntry> RichIntel { get; } =
+    public static IReadOnlyList<HostCpuidLeaf> RichIntel { get; } =
     [
         new(0x0, 0, 0, 0x00000016, 0x756e6547, 0x6c65746e, 0x49656e69),
         new(0x1, 0, 0, 0x000906ea, 0x05100800, 0xfffaf3ff, 0xbfebfbff),

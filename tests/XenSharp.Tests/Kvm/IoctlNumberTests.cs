@@ -22,6 +22,8 @@ public class IoctlNumberTests
     [InlineData(KvmIoctls.GetSregs, 0x8138ae83u)]
     [InlineData(KvmIoctls.GetDebugregs, 0x8080aea1u)]
     [InlineData(KvmIoctls.SetDebugregs, 0x4080aea2u)]
+    [InlineData(KvmIoctls.GetFpu, 0x81a0ae8cu)]
+    [InlineData(KvmIoctls.SetFpu, 0x41a0ae8du)]
     [InlineData(KvmIoctls.SetSregs, 0x4138ae84u)]
     [InlineData(KvmIoctls.GetMsrs, 0xc008ae88u)]
     [InlineData(KvmIoctls.SetMsrs, 0x4008ae89u)]

@@ -48,4 +48,20 @@ public class ConsoleInputTests
         Thread.Sleep(20);
         Assert.Equal(0, input.Read(new byte[16]));
     }
+
+    /// <summary>
+    /// A pipe whose reader the input thread is blocked on closes once its writer is closed first (the thread reads EOF
+    /// and lets go); PauseTests relies on this order (closing the reader first waits for that read forever).
+    /// </summary>
+    [Fact]
+    public async Task AnonymousPipe_ClosingTheWriterFirstEndsTheInputThreadAndLetsTheReaderClose()
+    {
+        var typed = new System.IO.Pipes.AnonymousPipeServerStream(System.IO.Pipes.PipeDirection.Out);
+        var reader = new System.IO.Pipes.AnonymousPipeClientStream(System.IO.Pipes.PipeDirection.In, typed.ClientSafePipeHandle);
+        using var input = new ConsoleInput(reader);
+        typed.Write("x"u8);
+        typed.Flush();
+        typed.Dispose();
+        await Task.Run(reader.Dispose).WaitAsync(TimeSpan.FromSeconds(60)); // a hang guard, not a timing assertion
+    }
 }

@@ -27,6 +27,7 @@ public sealed class TimeHypercallTests : IDisposable
         _hv = TestDomains.Hypervisor(clock: _clock);
         _d = TestDomains.Build(_hv, vcpus: 2);
         _v = _d.Vcpus[0];
+        _v.Lifecycle.EnterRunning(); // the test's thread plays vCPU 0's: hypercalls come from a running vCPU
         _timerPort = (uint)_d.Events.BindVirq(Virq.Timer, 0);
     }
 

@@ -1,12 +1,11 @@
 using XenSharp.Hypervisor.Domains;
-using XenSharp.Kvm;
 
 namespace XenSharp.Hypervisor.Pv.Emulation;
 
-/// <summary>MSRs of the real (KVM) vCPU, for state the guest keeps in hardware: segment bases, TSC, TSC_AUX, EFER.</summary>
+/// <summary>MSRs of the real (machine) vCPU, for state the guest keeps in hardware: segment bases, TSC, TSC_AUX, EFER.</summary>
 internal static class MachineMsr
 {
-    /// <summary>Reads an MSR of the real vCPU; false when there is no machine or KVM refuses it.</summary>
+    /// <summary>Reads an MSR of the real vCPU; false when there is no machine or it refuses.</summary>
     public static bool TryRead(Vcpu v, uint index, out ulong value)
     {
         value = 0;
@@ -20,13 +19,13 @@ internal static class MachineMsr
             value = m.GetMsr(index);
             return true;
         }
-        catch (KvmException)
+        catch (MachineRefusedException)
         {
             return false;
         }
     }
 
-    /// <summary>Writes an MSR of the real vCPU; false when there is no machine or KVM refuses it.</summary>
+    /// <summary>Writes an MSR of the real vCPU; false when there is no machine or it refuses.</summary>
     public static bool TryWrite(Vcpu v, uint index, ulong value)
     {
         if (v.Machine is not { } m)
@@ -39,7 +38,7 @@ internal static class MachineMsr
             m.SetMsr(index, value);
             return true;
         }
-        catch (KvmException)
+        catch (MachineRefusedException)
         {
             return false;
         }

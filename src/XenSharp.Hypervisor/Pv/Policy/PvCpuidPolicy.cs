@@ -2,7 +2,6 @@ using System.Numerics;
 using System.Runtime.Intrinsics.X86;
 using XenSharp.Hypervisor.Domains;
 using XenSharp.Hypervisor.Hypercalls;
-using XenSharp.Kvm;
 using static XenSharp.Hypervisor.Pv.Policy.PvCpuidFeatures;
 
 namespace XenSharp.Hypervisor.Pv.Policy;
@@ -52,7 +51,7 @@ internal sealed class PvCpuidPolicy
 
     /// <param name="host">The host's CPUID leaves (KVM_GET_SUPPORTED_CPUID, or the processor's own).</param>
     /// <param name="tscKhz">The guest TSC frequency for the time leaf (0x40000003), 0 if not known.</param>
-    public PvCpuidPolicy(IReadOnlyList<CpuidEntry> host, uint tscKhz = 0)
+    public PvCpuidPolicy(IReadOnlyList<HostCpuidLeaf> host, uint tscKhz = 0)
     {
         TscKhz = tscKhz;
         CpuidResult leaf0 = Find(host, 0, 0);
@@ -205,7 +204,7 @@ internal sealed class PvCpuidPolicy
     public bool IsIntelLike => Vendor is CpuVendor.Intel or CpuVendor.Centaur or CpuVendor.Shanghai;
 
     /// <summary>Sets the machine-wide policy from KVM's supported CPUID (and the guest TSC frequency, if known).</summary>
-    public static PvCpuidPolicy InstallHost(IReadOnlyList<CpuidEntry> kvmSupported, uint tscKhz = 0)
+    public static PvCpuidPolicy InstallHost(IReadOnlyList<HostCpuidLeaf> kvmSupported, uint tscKhz = 0)
     {
         var p = new PvCpuidPolicy(kvmSupported, tscKhz);
         Volatile.Write(ref s_host, p);
@@ -344,10 +343,10 @@ internal sealed class PvCpuidPolicy
     internal static uint MachineAddressBits(ulong totalFrames) =>
         totalFrames <= 1 ? 12u : (uint)(64 - BitOperations.LeadingZeroCount(totalFrames - 1)) + 12;
 
-    private static CpuidResult Find(IReadOnlyList<CpuidEntry> entries, uint leaf, uint subleaf)
+    private static CpuidResult Find(IReadOnlyList<HostCpuidLeaf> entries, uint leaf, uint subleaf)
     {
         const uint SignificantIndex = 1; // KVM_CPUID_FLAG_SIGNIFCANT_INDEX
-        foreach (CpuidEntry e in entries)
+        foreach (HostCpuidLeaf e in entries)
         {
             if (e.Function == leaf && ((e.Flags & SignificantIndex) == 0 || e.Index == subleaf))
             {
@@ -371,13 +370,13 @@ internal sealed class PvCpuidPolicy
     /// <summary>Before the machine layer installs KVM's view: the host processor's own CPUID (a superset of it).</summary>
     private static PvCpuidPolicy InstallFallback()
     {
-        var entries = new List<CpuidEntry>();
+        var entries = new List<HostCpuidLeaf>();
         if (X86Base.IsSupported)
         {
             void Add(uint leaf, uint subleaf, bool indexed)
             {
                 (int a, int b, int c, int d) = X86Base.CpuId(unchecked((int)leaf), unchecked((int)subleaf));
-                entries.Add(new CpuidEntry(leaf, subleaf, indexed ? 1u : 0, unchecked((uint)a), unchecked((uint)b), unchecked((uint)c), unchecked((uint)d)));
+                entries.Add(new HostCpuidLeaf(leaf, subleaf, indexed ? 1u : 0, unchecked((uint)a), unchecked((uint)b), unchecked((uint)c), unchecked((uint)d)));
             }
 
             (int max, _, _, _) = X86Base.CpuId(0, 0);

@@ -1,0 +1,19 @@
+namespace XenSharp.Hypervisor.Domains;
+
+/// <summary>
+/// The part of a vCPU's state only its machine holds (the rest is in the stub frame, the data page and
+/// <see cref="Vcpu"/>): the segment bases as loaded (GsBase is the active one, ShadowGsBase the one swapgs brings in),
+/// the data segment selectors, and the FPU/SSE state as a 512-byte FXSAVE image (Xen's fpu_ctxt).
+/// </summary>
+internal sealed record VcpuMachineState(
+    ulong FsBase,
+    ulong GsBase,
+    ulong ShadowGsBase,
+    ushort Ds,
+    ushort Es,
+    ushort Fs,
+    ushort Gs,
+    byte[] Fxsave)
+{
+    public const int FxsaveSize = 512;
+}
