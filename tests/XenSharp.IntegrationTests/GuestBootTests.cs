@@ -54,10 +54,16 @@ public sealed class GuestBootTests
         DomainOutcome o = Assert.Single(await host.RunAsync([Guests.Config("consdup", "consdup")], Limits.Generous));
 
         Assert.Equal(DomainOutcome.Poweroff, o.ExitCode);
+
+        // Every line once. The ring is served on the console backend's own loop and console_io on the vCPU, so a line
+        // that only the ring carries may come out before or after console_io's later lines (as on Xen, where the two
+        // are different outputs altogether); the others keep their order.
+        const string RingOnly = "consdup: ring only";
+        string[] lines = Guests.Lines(o.Transcript);
+        Assert.Single(lines, l => l == RingOnly);
         Assert.Equal(
-            "consdup: console_io only\nconsdup: early 1\nconsdup: early 2\nconsdup: late 1\nconsdup: late 2\n"
-            + "consdup: ring only\n" + Guests.Success + "\n",
-            o.Transcript);
+            ["consdup: console_io only", "consdup: early 1", "consdup: early 2", "consdup: late 1", "consdup: late 2", Guests.Success],
+            lines.Where(l => l != RingOnly).ToArray());
     }
 
     [KvmFact]

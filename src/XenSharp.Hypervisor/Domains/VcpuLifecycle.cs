@@ -364,11 +364,19 @@ internal sealed class VcpuLifecycle
     /// <summary>Waits up to <paramref name="timeout"/> for <see cref="IsQuiescent"/>.</summary>
     public bool WaitQuiescent(TimeSpan timeout)
     {
+        long deadline = Environment.TickCount64 + (long)timeout.TotalMilliseconds;
         lock (_lock)
         {
-            if (!QuiescentLocked)
+            // Every change of this object pulses; a pulse for another change is not the answer: wait on.
+            while (!QuiescentLocked)
             {
-                Monitor.Wait(_lock, timeout);
+                long left = deadline - Environment.TickCount64;
+                if (left <= 0)
+                {
+                    break;
+                }
+
+                Monitor.Wait(_lock, (int)Math.Min(left, int.MaxValue));
             }
 
             return QuiescentLocked;

@@ -84,10 +84,12 @@ public sealed class VcpuLifecycleTests
         l.MarkInitialisedAndUp();
         using var resumed = new ManualResetEventSlim();
         using var stop = new ManualResetEventSlim();
+        using var entered = new ManualResetEventSlim();
+        l.ThreadStarted(); // before the thread exists, as VcpuRunner.Start does: a wait for quiescence waits for it
         var vcpu = new Thread(() =>
         {
-            l.ThreadStarted();
             Assert.True(l.EnterRunning());
+            entered.Set();
             while (!stop.IsSet)
             {
                 if (l.IsPauseRequested)
@@ -102,6 +104,7 @@ public sealed class VcpuLifecycleTests
             l.Exit();
         });
         vcpu.Start();
+        Assert.True(entered.Wait(Verdict)); // running before the pause: the case under test
 
         l.RequestPause();
         Assert.True(l.WaitQuiescent(Verdict));
@@ -143,9 +146,9 @@ public sealed class VcpuLifecycleTests
         var l = new VcpuLifecycle();
         l.MarkInitialisedAndUp();
         using var blocked = new ManualResetEventSlim();
+        l.ThreadStarted(); // before the thread exists, as VcpuRunner.Start does: a wait for quiescence waits for it
         var vcpu = new Thread(() =>
         {
-            l.ThreadStarted();
             l.EnterRunning();
             l.Block();
             blocked.Set();
@@ -177,9 +180,9 @@ public sealed class VcpuLifecycleTests
         var l = new VcpuLifecycle();
         l.MarkInitialisedAndUp();
         bool? result = null;
+        l.ThreadStarted(); // before the thread exists, as VcpuRunner.Start does: a wait for quiescence waits for it
         var vcpu = new Thread(() =>
         {
-            l.ThreadStarted();
             l.EnterRunning();
             l.TakeDown();
             result = l.Park(); // down: waits for VCPUOP_up
@@ -199,9 +202,9 @@ public sealed class VcpuLifecycleTests
         var l = new VcpuLifecycle();
         l.MarkInitialisedAndUp();
         bool? result = null;
+        l.ThreadStarted(); // before the thread exists, as VcpuRunner.Start does: a wait for quiescence waits for it
         var vcpu = new Thread(() =>
         {
-            l.ThreadStarted();
             l.EnterRunning();
             l.TakeDown();
             result = l.Park();
