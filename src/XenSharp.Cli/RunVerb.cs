@@ -38,6 +38,12 @@ public static class RunVerb
         {
             Description = "Count each domain's exits to the host by reason (hypercall, vector, emulated instruction, port) and log them when it ends",
         };
+        var pcpus = new Option<int?>("--pcpus")
+        {
+            Description = "Physical CPUs the BVT scheduler shares between all vCPUs: at most this many run at once (default: the host's cores)",
+            CustomParser = r => int.TryParse(r.Tokens[0].Value, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int n) && n is >= 1 and <= MaxPcpus
+                ? n : Fail<int?>(r, $"\"{r.Tokens[0].Value}\" is not a whole number from 1 to {MaxPcpus}"),
+        };
         Option<bool> emulate = HelperMachine.CreateOption();
         var cmd = new Command("run", "Boot PV domains from xl config files and attach their consoles");
         cmd.Arguments.Add(configs);
@@ -45,12 +51,17 @@ public static class RunVerb
         cmd.Options.Add(pool);
         cmd.Options.Add(socket);
         cmd.Options.Add(exitStats);
+        cmd.Options.Add(pcpus);
         cmd.Options.Add(emulate);
-        cmd.SetAction(r => Execute(r.GetValue(configs) ?? [], r.GetValue(timeout), r.GetValue(pool), r.GetValue(socket), new HelperMachine(r, emulate), r.GetValue(exitStats)));
+        cmd.SetAction(r => Execute(r.GetValue(configs) ?? [], r.GetValue(timeout), r.GetValue(pool), r.GetValue(socket), new HelperMachine(r, emulate), r.GetValue(exitStats), r.GetValue(pcpus)));
         return cmd;
     }
 
-    public static int Execute(string[] configPaths, double? timeoutSeconds, int? poolMiB, string? xenstoreSocket = null, HelperMachine? helper = null, bool exitStats = false)
+    /// <summary>The most physical-CPU slots --pcpus takes.</summary>
+    public const int MaxPcpus = 1024;
+
+    public static int Execute(string[] configPaths, double? timeoutSeconds, int? poolMiB, string? xenstoreSocket = null, HelperMachine? helper = null,
+        bool exitStats = false, int? pcpus = null)
     {
         try
         {
@@ -77,7 +88,7 @@ public static class RunVerb
                 return helper.Run(configs, timeoutSeconds, pool); // no /dev/kvm (or --emulate): KVM inside QEMU
             }
 
-            using XenHypervisor hv = XenHypervisor.CreateOnKvm(pool, HypervisorLog.Stderr);
+            using XenHypervisor hv = XenHypervisor.CreateOnKvm(pool, HypervisorLog.Stderr, pcpus);
             hv.CountExits = exitStats;
             var options = new RunOptions
             {

@@ -23,8 +23,10 @@ public sealed class XenHypervisor : IDisposable
 
     /// <param name="clock">The host clock for system time and timers (a fake one in unit tests).</param>
     /// <param name="timerThread">false: timers fire only when a test calls <see cref="TimerQueue.RunDue"/>.</param>
+    /// <param name="pcpus">Physical-CPU slots the scheduler gives out (default: the host's cores). Without a machine there is no
+    /// scheduler unless this is given (unit tests of the Domain 0 interface).</param>
     internal XenHypervisor(IMachineMemory memory, HypervisorLog log, IMachineHost? machine = null, IDisposable? memoryOwner = null,
-        IHostClock? clock = null, bool timerThread = true)
+        IHostClock? clock = null, bool timerThread = true, int? pcpus = null)
     {
         Log = log;
         Clock = new SystemClock(clock ?? HostClock.Instance);
@@ -33,6 +35,7 @@ public sealed class XenHypervisor : IDisposable
         _memoryOwner = memoryOwner;
         Pool = new MachinePool(memory);
         Shared = HypervisorPages.Create(Pool, StubImage.Emit());
+        Scheduling = machine is null && pcpus is null ? null : new Scheduling.VcpuScheduling(pcpus ?? Hypervisor.Scheduling.SlotAllocator.DefaultSlotCount, Clock.Host);
         Control = new Dom0.DomainControl(this);
         ForeignMemory = new Dom0.ForeignMemory(Control);
         HostEvents = new Dom0.HostEventChannels(Control);
@@ -60,8 +63,18 @@ public sealed class XenHypervisor : IDisposable
     /// <summary>The KVM device; $XENSHARP_KVM_DEVICE overrides it (tests use it to check the error for a missing device).</summary>
     public static string KvmDevice => Environment.GetEnvironmentVariable("XENSHARP_KVM_DEVICE") is { Length: > 0 } d ? d : "/dev/kvm";
 
-    /// <summary>Opens the KVM device and a pool of <paramref name="poolBytes"/> (sparse: untouched frames cost nothing).</summary>
-    public static XenHypervisor CreateOnKvm(ulong poolBytes, HypervisorLog log) => KvmMachineHost.CreateHypervisor(KvmDevice, poolBytes, log);
+    /// <summary>
+    /// Opens the KVM device and a pool of <paramref name="poolBytes"/> (sparse: untouched frames cost nothing); the
+    /// scheduler shares <paramref name="pcpus"/> physical-CPU slots between every domain's vCPUs (default: the host's cores).
+    /// </summary>
+    public static XenHypervisor CreateOnKvm(ulong poolBytes, HypervisorLog log, int? pcpus = null) =>
+        KvmMachineHost.CreateHypervisor(KvmDevice, poolBytes, log, pcpus);
+
+    /// <summary>The physical-CPU slots the scheduler gives out (0 without a machine).</summary>
+    public int PhysicalCpus => Scheduling?.SlotCount ?? 0;
+
+    /// <summary>The CPU scheduler (BVT over physical-CPU slots); null for a hypervisor without a machine (unit tests).</summary>
+    internal Scheduling.VcpuScheduling? Scheduling { get; }
 
     internal MachinePool Pool { get; }
 
@@ -146,6 +159,7 @@ public sealed class XenHypervisor : IDisposable
         }
 
         m?.Dispose();
+        Scheduling?.Allocator.RemoveDomain(domain.Id);
         if (domain.Exits is { } exits)
         {
             Log.Domain(domain.Id, exits.Summary()); // the vCPUs have stopped: the counts are final
@@ -162,6 +176,7 @@ public sealed class XenHypervisor : IDisposable
         }
 
         Timers.Dispose();
+        Scheduling?.Dispose();
         _machine?.Dispose();
         _memoryOwner?.Dispose();
     }

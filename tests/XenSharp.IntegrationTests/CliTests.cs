@@ -163,6 +163,28 @@ public sealed class CliTests
         Assert.Equal([$"xensharp: --pool-mb: \"{value}\" is not an even number of MiB from 16 to 1048576"], errors);
     }
 
+    [Theory]
+    [InlineData("0")]
+    [InlineData("1025")]
+    [InlineData("-1")]
+    [InlineData("two")]
+    public async Task Run_BadPcpus_IsAUsageError(string value)
+    {
+        string[] errors = await AssertUsageErrorAsync(["run", "examples/hello.cfg", "--pcpus", value], "xensharp run");
+
+        Assert.Equal([$"xensharp: --pcpus: \"{value}\" is not a whole number from 1 to 1024"], errors);
+    }
+
+    /// <summary>One physical CPU for the whole run: hello still boots and powers off.</summary>
+    [KvmFact]
+    public async Task Run_OnOnePcpu_HelloPowersOff()
+    {
+        CliResult r = await CliProcess.RunAsync(["run", "examples/hello.cfg", "--timeout", Limits.Seconds(Limits.Generous), "--pool-mb", "256", "--pcpus", "1"]);
+
+        Assert.True(r.ExitCode == 0, r.ToString());
+        Assert.Equal(Guests.Success, Guests.Lines(r.Stdout)[^1]);
+    }
+
     [Fact]
     public async Task Run_BadPoolSizeInTheEnvironment_IsAOneLineUsageError()
     {

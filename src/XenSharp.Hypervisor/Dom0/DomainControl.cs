@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using XenSharp.Abi;
 using XenSharp.Hypervisor.Domains;
 using XenSharp.Hypervisor.Memory;
+using XenSharp.Hypervisor.Scheduling;
 
 namespace XenSharp.Hypervisor.Dom0;
 
@@ -152,6 +153,67 @@ public sealed class DomainControl
         }
 
         return true;
+    }
+
+    /// <summary>
+    /// Sets the memory maximum (xl mem-max, XEN_DOMCTL_max_mem): the guest's increase_reservation and populate_physmap
+    /// stop there. Refused (false) above the memory it was built with. A target above the new maximum is lowered to it.
+    /// </summary>
+    public bool SetMemoryMaximum(ushort domid, ulong pages)
+    {
+        Domain d = Get(domid);
+        if (!d.SetMaxPages(pages))
+        {
+            return false;
+        }
+
+        lock (_targetsLock)
+        {
+            if (_targets.GetValueOrDefault(domid, d.NrPages) > pages)
+            {
+                _targets[domid] = pages;
+            }
+        }
+
+        return true;
+    }
+
+    /// <summary>The scheduler's name and Xen option name ("Borrowed Virtual Time", "bvt"), or null without a machine.</summary>
+    public (string Name, string OptName)? Scheduler =>
+        _hv.Scheduling is { } s ? (s.Policy.Name, s.Policy.OptName) : null;
+
+    /// <summary>The physical-CPU slots the scheduler shares between all vCPUs (xl info's nr_cpus), 0 without a machine.</summary>
+    public int PhysicalCpus => _hv.PhysicalCpus;
+
+    /// <summary>BVT's context-switch allowance for every domain (xm sched-bvt-ctxallow), ns; null without a scheduler.</summary>
+    public long? BvtContextSwitchAllowanceNs =>
+        _hv.Scheduling?.Allocator.WithPolicy(p => p is BvtScheduler b ? b.ContextSwitchAllowanceNs : (long?)null);
+
+    /// <summary>
+    /// Sets BVT's context-switch allowance (xm sched-bvt-ctxallow; Xen's bvt_ctl): how far a running domain may pass
+    /// its fair point before the next one's turn. 0, -EINVAL outside 100 µs .. 2^31 - 1 ms, -ENOSYS without BVT.
+    /// </summary>
+    public int SetBvtContextSwitchAllowance(long ns) =>
+        _hv.Scheduling?.Allocator.WithPolicy(p => p is BvtScheduler b ? b.SetContextSwitchAllowance(ns) : -XenErrno.ENOSYS) ?? -XenErrno.ENOSYS;
+
+    /// <summary>
+    /// A domain's scheduling parameters (XEN_DOMCTL_SCHEDOP_getinfo; xm sched-bvt): the defaults for one never set.
+    /// Null without a scheduler (a hypervisor built for tests without a machine).
+    /// </summary>
+    public SchedulerParameters? GetSchedulerParameters(ushort domid)
+    {
+        Get(domid);
+        return _hv.Scheduling?.Allocator.DomainParameters(domid);
+    }
+
+    /// <summary>
+    /// Sets a domain's scheduling parameters (XEN_DOMCTL_SCHEDOP_putinfo), at creation or while it runs: 0, -EINVAL
+    /// for values BVT refuses or another scheduler's record, -ENOSYS without a scheduler.
+    /// </summary>
+    public int SetSchedulerParameters(ushort domid, SchedulerParameters parameters)
+    {
+        Get(domid);
+        return _hv.Scheduling?.Allocator.AdjustDomain(domid, parameters) ?? -XenErrno.ENOSYS;
     }
 
     /// <summary>One line per vCPU (up or blocked, the registers of its last exit, events, timers), for a domain that hangs.</summary>

@@ -29,7 +29,7 @@ internal sealed class Domain : IDisposable
         Events = new(this);
         Time = new Time.DomainTime(hypervisor.Clock);
         NrPages = nrPages;
-        MaxPages = nrPages;
+        _maxPages = nrPages;
         Mmu = new Pv.Mmu.DomainMmu(this);
         Exits = hypervisor.CountExits ? new ExitCounts() : null;
         try
@@ -85,7 +85,25 @@ internal sealed class Domain : IDisposable
 
     public ulong NrPages { get; }
 
-    public ulong MaxPages { get; }
+    private ulong _maxPages;
+
+    /// <summary>
+    /// The most frames it may hold (Xen's max_pages; XENMEM_maximum_reservation): increase_reservation and
+    /// populate_physmap stop there. At most <see cref="NrPages"/>, what it was built with; set by Domain 0 (xl mem-max).
+    /// </summary>
+    public ulong MaxPages => Volatile.Read(ref _maxPages);
+
+    /// <summary>Sets <see cref="MaxPages"/>: false above <see cref="NrPages"/> (a domain here never grows past its build).</summary>
+    public bool SetMaxPages(ulong pages)
+    {
+        if (pages > NrPages)
+        {
+            return false;
+        }
+
+        Volatile.Write(ref _maxPages, pages);
+        return true;
+    }
 
     /// <summary>Pseudo-physical to machine: index pfn, value the frame. With one extent, mfn = first + pfn.</summary>
     public Mfn[] P2m { get; }

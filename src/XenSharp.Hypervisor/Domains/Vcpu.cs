@@ -27,7 +27,13 @@ internal sealed class Vcpu
         _frameAddress = domain.StubPages.FrameMachineAddress(id);
         Timers = new VcpuTimers(this, domain.Hypervisor.Timers);
         Runstate = new VcpuRunstate(RunstateLayout.Offline, domain.Hypervisor.Clock.Now);
+        SchedUnit = new Scheduling.SchedUnit(domain.Id, id);
     }
+
+    /// <summary>This vCPU as the scheduler sees it.</summary>
+    internal Scheduling.SchedUnit SchedUnit { get; }
+
+    private Scheduling.VcpuScheduling? Scheduler => Domain.Hypervisor.Scheduling;
 
     public Domain Domain { get; }
 
@@ -315,6 +321,11 @@ internal sealed class Vcpu
             Wake.Release();
         }
 
+        if (!Lifecycle.IsPauseRequested)
+        {
+            Scheduler?.Allocator.Wake(SchedUnit); // runnable now: a slot may be taken for it before its thread runs
+        }
+
         if (!interrupt || ReferenceEquals(t_current, this))
         {
             return;
@@ -350,9 +361,34 @@ internal sealed class Vcpu
 
     internal volatile bool PollTimedOut;
 
+    /// <summary>
+    /// Own thread, before each KVM_RUN: returns once the vCPU holds a physical-CPU slot, handing its slot on first if
+    /// it was preempted. While it waits its runstate is runnable (the guest's running time does not advance). False
+    /// when the domain ended meanwhile.
+    /// </summary>
+    internal bool WaitForSlot()
+    {
+        Scheduling.VcpuScheduling? s = Scheduler;
+        if (s is null || s.Allocator.TryEnterRun(SchedUnit))
+        {
+            return true;
+        }
+
+        Lifecycle.Deschedule();
+        ChangeRunstate(RunstateLayout.Runnable);
+        bool granted = s.Allocator.EnterRun(SchedUnit);
+        Lifecycle.Reschedule();
+        ChangeRunstate(RunstateLayout.Running);
+        return granted;
+    }
+
+    /// <summary>Told to give its slot up (read after entering the guest, to catch a preemption that missed the kick).</summary>
+    internal bool PreemptPending => SchedUnit.PreemptPending;
+
     /// <summary>Enters SCHEDOP_block/poll: the vCPU stops running guest code (runstate blocked).</summary>
     public void BeginBlock()
     {
+        Scheduler?.Allocator.Block(SchedUnit); // its slot goes to the next runnable vCPU
         Lifecycle.Block();
         _blockedAt = Now();
         ChangeRunstate(RunstateLayout.Blocked, _blockedAt);
@@ -566,6 +602,7 @@ internal sealed class Vcpu
         }
 
         SaveMachineState();
+        Scheduler?.Allocator.Block(SchedUnit); // paused or down: not runnable, its slot goes to another
         if (!Lifecycle.Park())
         {
             return false;
@@ -590,6 +627,7 @@ internal sealed class Vcpu
     /// <summary>Own thread, blocked: stays blocked while paused, its machine state saved.</summary>
     public void ParkBlocked()
     {
+        Scheduler?.Allocator.Block(SchedUnit); // a wake-up that came as the pause began gave it a slot: give it back
         SaveMachineState();
         Lifecycle.ParkBlocked();
         LoadPendingMachineState();
@@ -638,6 +676,9 @@ internal sealed class Vcpu
         Lifecycle.RequestPause();
         Domain.WaitForQuiescence([this]);
     }
+
+    /// <summary>SCHEDOP_yield: offers its slot to the next runnable vCPU; it waits for a slot again before it re-enters.</summary>
+    internal void YieldSlot() => Scheduler?.Allocator.Yield(SchedUnit);
 
     /// <summary>Releases one <see cref="Pause"/>; false if it was not paused.</summary>
     public bool Unpause() => Lifecycle.ReleasePause();

@@ -37,10 +37,11 @@ internal sealed class VcpuLifecycle
         (VcpuState.Runnable, VcpuState.Running) => true,  // its thread goes (back) into the guest
         (VcpuState.Runnable, VcpuState.Paused) => true,   // paused before it ran
         (VcpuState.Runnable, VcpuState.Offline) => true,  // taken down, or the domain ended, before it ran
+        (VcpuState.Running, VcpuState.Runnable) => true,  // preempted, or woken: waits for a physical-CPU slot
         (VcpuState.Running, VcpuState.Blocked) => true,   // SCHEDOP_block / SCHEDOP_poll
         (VcpuState.Running, VcpuState.Paused) => true,    // parked by a pause
         (VcpuState.Running, VcpuState.Offline) => true,   // VCPUOP_down, or the domain ended
-        (VcpuState.Blocked, VcpuState.Running) => true,   // woken (no scheduler yet: it runs at once)
+        (VcpuState.Blocked, VcpuState.Running) => true,   // woken (it then waits for a slot: Running → Runnable)
         (VcpuState.Paused, VcpuState.Running) => true,    // its last pause released
         (VcpuState.Paused, VcpuState.Offline) => true,    // taken down or the domain ended while paused
         _ => false,
@@ -205,6 +206,30 @@ internal sealed class VcpuLifecycle
     {
         _inGuest = inGuest;
         Interlocked.MemoryBarrier();
+    }
+
+    /// <summary>Own thread: Running → Runnable, waiting for a physical-CPU slot (the scheduler's run queue).</summary>
+    public void Deschedule()
+    {
+        lock (_lock)
+        {
+            if (_state == VcpuState.Running)
+            {
+                MoveLocked(VcpuState.Runnable);
+            }
+        }
+    }
+
+    /// <summary>Own thread: Runnable → Running, holding a slot again (a pause that came meanwhile parks it next).</summary>
+    public void Reschedule()
+    {
+        lock (_lock)
+        {
+            if (_state == VcpuState.Runnable)
+            {
+                MoveLocked(VcpuState.Running);
+            }
+        }
     }
 
     /// <summary>Own thread: SCHEDOP_block/poll, Running → Blocked.</summary>

@@ -106,7 +106,7 @@ internal static class MemoryReservationOps
                 pfn = BinaryPrimitives.ReadUInt64LittleEndian(slot);
             }
 
-            if (d.Mmu.AddExtent(order, pfn, out Mfn first) != 0)
+            if (d.Mmu.CurrentPages + (1UL << order) > d.MaxPages || d.Mmu.AddExtent(order, pfn, out Mfn first) != 0)
             {
                 break;
             }

@@ -12,7 +12,7 @@ internal static class SchedOpHypercall
         switch (cmd)
         {
             case Abi.SchedOp.Yield:
-                Thread.Yield();
+                vcpu.YieldSlot(); // the scheduler may give its slot to another; it waits for one before it re-enters
                 return 0;
             case Abi.SchedOp.Block:
                 return Block(vcpu);

@@ -21,7 +21,7 @@ internal sealed class KvmMachineHost(KvmSystem kvm) : IMachineHost
     public void Dispose() => kvm.Dispose();
 
     /// <summary>Opens the KVM device and a pool of <paramref name="poolBytes"/> (sparse: untouched frames cost nothing).</summary>
-    public static XenHypervisor CreateHypervisor(string device, ulong poolBytes, HypervisorLog log)
+    public static XenHypervisor CreateHypervisor(string device, ulong poolBytes, HypervisorLog log, int? pcpus = null)
     {
         KvmSystem kvm = KvmSystem.Open(device);
         MachineMemory memory;
@@ -36,7 +36,7 @@ internal sealed class KvmMachineHost(KvmSystem kvm) : IMachineHost
         }
 
         PvCpuidPolicy.InstallHost(HostLeaves(kvm.GetSupportedCpuid()), 0);
-        return new XenHypervisor(new KvmMachineMemory(memory), log, new KvmMachineHost(kvm), memory);
+        return new XenHypervisor(new KvmMachineMemory(memory), log, new KvmMachineHost(kvm), memory, pcpus: pcpus);
     }
 
     /// <summary>KVM's CPUID entries as the core's machine-neutral leaves.</summary>

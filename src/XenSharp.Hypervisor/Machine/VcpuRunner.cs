@@ -207,6 +207,8 @@ internal sealed class VcpuRunner : IDisposable, IVcpuMachine
     {
         Domain d = Vcpu.Domain;
         VcpuLifecycle life = Vcpu.Lifecycle;
+        Scheduling.VcpuScheduling? scheduling = d.Hypervisor.Scheduling;
+        scheduling?.Add(Vcpu);
         try
         {
             Vcpu.BindToCurrentThread();
@@ -237,9 +239,19 @@ internal sealed class VcpuRunner : IDisposable, IVcpuMachine
                     _kvm.SetDebugRegisters(Vcpu.DebugRegisters);
                 }
 
+                if (!Vcpu.WaitForSlot())
+                {
+                    break;
+                }
+
+                if (Vcpu.StopRequested || life.IsPauseRequested || life.State != VcpuState.Running)
+                {
+                    continue; // what came while it waited for a slot is seen at the top
+                }
+
                 QueueShadowResync();
                 life.SetInGuest(true);
-                if (Vcpu.UpcallDeliverable && Vcpu.EventCallback != 0 && d.State == DomainState.Running)
+                if ((Vcpu.UpcallDeliverable && Vcpu.EventCallback != 0 && d.State == DomainState.Running) || Vcpu.PreemptPending)
                 {
                     _kick(); // raised while it was out of the guest, after the last check: taken on entry
                 }
@@ -281,6 +293,7 @@ internal sealed class VcpuRunner : IDisposable, IVcpuMachine
         finally
         {
             life.SetInGuest(false);
+            scheduling?.Remove(Vcpu);
             Vcpu.Timers.StopAll();
             life.Exit();
         }

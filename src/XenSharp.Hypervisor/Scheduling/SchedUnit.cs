@@ -23,22 +23,33 @@ internal sealed class SchedUnit
     /// <summary>The scheduler's own state for this unit.</summary>
     internal object? SchedulerData { get; set; }
 
-    internal RunState State { get; private set; } = RunState.Offline;
+    private volatile RunState _state = RunState.Offline;
+    private volatile bool _preemptPending;
+
+    /// <summary>Written under the allocator's lock; volatile so that a wake-up may read it first as an unlocked hint.</summary>
+    internal RunState State => _state;
 
     internal long StateEntryNs { get; private set; }
 
     /// <summary>The slot this unit holds while <see cref="RunState.Running"/>, else -1.</summary>
     internal int Slot { get; set; } = -1;
 
-    /// <summary>Told to give its slot up; it still holds it until its thread comes back.</summary>
-    internal bool PreemptPending { get; set; }
+    /// <summary>
+    /// Told to give its slot up; it still holds it until its thread comes back. Volatile: the unit's thread reads it
+    /// after entering the guest (and its full barrier) to catch a preemption whose kick found it outside.
+    /// </summary>
+    internal bool PreemptPending
+    {
+        get => _preemptPending;
+        set => _preemptPending = value;
+    }
 
     internal bool Removed { get; set; }
 
     internal void Enter(RunState state, long now)
     {
         _time[(int)State] += Math.Max(0, now - StateEntryNs);
-        State = state;
+        _state = state;
         StateEntryNs = now;
     }
 

@@ -78,10 +78,10 @@ internal sealed class SlotAllocator
     /// </summary>
     public bool EnterRun(SchedUnit unit)
     {
-        var kicks = new List<SchedUnit>();
+        SchedUnit? kick = null;
         lock (_lock)
-            EnterStepLocked(unit, kicks);
-        Deliver(kicks);
+            EnterStepLocked(unit, ref kick);
+        Deliver(kick);
         lock (_lock)
         {
             while (true)
@@ -104,15 +104,15 @@ internal sealed class SlotAllocator
     /// </summary>
     public bool TryEnterRun(SchedUnit unit)
     {
-        var kicks = new List<SchedUnit>();
+        SchedUnit? kick = null;
         bool holds;
         lock (_lock)
         {
-            EnterStepLocked(unit, kicks);
+            EnterStepLocked(unit, ref kick);
             holds = !unit.Removed && unit.State == RunState.Running && !unit.PreemptPending;
         }
 
-        Deliver(kicks);
+        Deliver(kick);
         return holds;
     }
 
@@ -149,20 +149,22 @@ internal sealed class SlotAllocator
     /// </summary>
     public void Wake(SchedUnit unit)
     {
-        var kicks = new List<SchedUnit>();
+        if (unit.State != RunState.Blocked)
+            return; // unlocked hint: a unit about to block checks for events itself after Block, and EnterRun wakes it
+        SchedUnit? kick = null;
         lock (_lock)
         {
             if (unit.State == RunState.Blocked && !unit.Removed)
-                WakeLocked(unit, _clock.NowNanoseconds, kicks);
+                WakeLocked(unit, _clock.NowNanoseconds, ref kick);
         }
 
-        Deliver(kicks);
+        Deliver(kick);
     }
 
     /// <summary>Called by the timer when a slot's slice may have ended; a call before the deadline is ignored.</summary>
     public void SliceTimerFired(int slot)
     {
-        var kicks = new List<SchedUnit>();
+        SchedUnit? kick = null;
         lock (_lock)
         {
             long now = _clock.NowNanoseconds;
@@ -172,10 +174,38 @@ internal sealed class SlotAllocator
             if (_runnable == 0)
                 Schedule(slot, now); // nobody waits: the holder goes on, charged, with a new slice
             else
-                PreemptLocked(holder, kicks);
+                PreemptLocked(holder, ref kick);
         }
 
-        Deliver(kicks);
+        Deliver(kick);
+    }
+
+    /// <summary>Sets a domain's parameters under the lock (the policy is single-threaded): 0 or a negative Xen errno.</summary>
+    public int AdjustDomain(int domainId, SchedulerParameters parameters)
+    {
+        lock (_lock)
+            return _scheduler.AdjustDomain(domainId, parameters);
+    }
+
+    /// <summary>A domain's parameters (the defaults for one never adjusted).</summary>
+    public SchedulerParameters DomainParameters(int domainId)
+    {
+        lock (_lock)
+            return _scheduler.DomainParameters(domainId);
+    }
+
+    /// <summary>Runs <paramref name="change"/> on the policy under the lock (a global setting, e.g. BVT's allowance).</summary>
+    public T WithPolicy<T>(Func<IScheduler, T> change)
+    {
+        lock (_lock)
+            return change(_scheduler);
+    }
+
+    /// <summary>Forgets a destroyed domain's parameters.</summary>
+    public void RemoveDomain(int domainId)
+    {
+        lock (_lock)
+            _scheduler.RemoveDomain(domainId);
     }
 
     public UnitRunstate Runstate(SchedUnit unit)
@@ -213,7 +243,7 @@ internal sealed class SlotAllocator
         }
     }
 
-    private void EnterStepLocked(SchedUnit unit, List<SchedUnit> kicks)
+    private void EnterStepLocked(SchedUnit unit, ref SchedUnit? kick)
     {
         if (unit.Removed || !_units.Contains(unit))
             return;
@@ -221,10 +251,10 @@ internal sealed class SlotAllocator
         if (unit.State == RunState.Running && unit.PreemptPending)
             YieldLocked(unit, now);
         else if (unit.State is RunState.Blocked or RunState.Offline)
-            WakeLocked(unit, now, kicks);
+            WakeLocked(unit, now, ref kick);
     }
 
-    private void WakeLocked(SchedUnit unit, long now, List<SchedUnit> kicks)
+    private void WakeLocked(SchedUnit unit, long now, ref SchedUnit? kick)
     {
         SetState(unit, RunState.Runnable, now);
         WakeDecision decision = _scheduler.Wake(unit, now);
@@ -239,7 +269,7 @@ internal sealed class SlotAllocator
             return;
         if (decision.PreemptNow)
         {
-            PreemptLocked(_holder[decision.Slot]!, kicks);
+            PreemptLocked(_holder[decision.Slot]!, ref kick);
         }
         else if (decision.DeadlineNs < _deadline[decision.Slot])
         {
@@ -248,12 +278,13 @@ internal sealed class SlotAllocator
         }
     }
 
-    private void PreemptLocked(SchedUnit holder, List<SchedUnit> kicks)
+    // Each step preempts at most one holder, so one slot for the kick to deliver after the lock is enough.
+    private static void PreemptLocked(SchedUnit holder, ref SchedUnit? kick)
     {
         if (holder.PreemptPending)
             return;
         holder.PreemptPending = true;
-        kicks.Add(holder);
+        kick = holder;
     }
 
     // The holder of a slot hands it back, staying runnable; the scheduler decides who holds it next.
@@ -317,9 +348,12 @@ internal sealed class SlotAllocator
         unit.Enter(state, now);
     }
 
-    private void Deliver(List<SchedUnit> kicks)
+    private void Deliver(SchedUnit? kick)
     {
-        foreach (SchedUnit unit in kicks)
-            _preempt.Preempt(unit);
+        if (kick is not null)
+        {
+            Interlocked.MemoryBarrier(); // PreemptPending is visible before the sink reads whether the holder is in the guest
+            _preempt.Preempt(kick);
+        }
     }
 }

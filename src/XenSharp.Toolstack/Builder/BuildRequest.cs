@@ -5,7 +5,7 @@ namespace XenSharp.Toolstack.Builder;
 
 /// <summary>
 /// What the builder needs from a domain config, with the kernel already read and checked. <paramref name="Scheduling"/>
-/// is carried for the run loop's scheduler, which does not take it yet (docs/architecture.md, "Scheduling"); null
+/// is given to the scheduler when the domain is created (docs/architecture.md, "Scheduling"); null
 /// means Xen's defaults.
 /// </summary>
 public sealed record BuildRequest(

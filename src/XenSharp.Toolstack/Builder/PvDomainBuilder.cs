@@ -56,6 +56,11 @@ public static class PvDomainBuilder
 
         try
         {
+            if (request.Scheduling is { } sched && control.SetSchedulerParameters(domid, sched) is int rc and not 0 and not -XenErrno.ENOSYS)
+            {
+                throw new DomainBuildException($"the scheduler refused the domain's parameters (error {rc})");
+            }
+
             DomainImage built = control.OpenImage(domid);
             (int storePort, int consolePort) = Populate(built, request, layout);
             rings = new DomainRings(built.MfnOf(layout.XenstorePfn), storePort, built.MfnOf(layout.ConsolePfn), consolePort);

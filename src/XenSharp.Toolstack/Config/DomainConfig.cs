@@ -44,8 +44,8 @@ public sealed record DomainConfig
 
     /// <summary>
     /// The domain's BVT parameters, from xl's `cpu_weight` or xm sched-bvt's `mcuadv`, and `warpback`, `warpvalue`,
-    /// `warpl`, `warpu`; Xen 2.0's defaults for those not given. Not acted on yet: the run loop does not schedule
-    /// through BVT so far (docs/architecture.md, "Scheduling").
+    /// `warpl`, `warpu`; Xen 2.0's defaults for those not given. The builder gives them to the scheduler when it
+    /// creates the domain (docs/architecture.md, "Scheduling").
     /// </summary>
     public BvtParameters Scheduling { get; init; } = new();
 

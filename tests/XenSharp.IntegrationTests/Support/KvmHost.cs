@@ -14,9 +14,10 @@ public sealed class KvmHost : IDisposable
 {
     public const ulong DefaultPoolBytes = 512UL << 20;
 
-    public KvmHost(ulong poolBytes = DefaultPoolBytes)
+    /// <param name="pcpus">The scheduler's physical-CPU slots (default: the host's cores).</param>
+    public KvmHost(ulong poolBytes = DefaultPoolBytes, int? pcpus = null)
     {
-        Hypervisor = XenHypervisor.CreateOnKvm(poolBytes, new HypervisorLog(LogWriter));
+        Hypervisor = XenHypervisor.CreateOnKvm(poolBytes, new HypervisorLog(LogWriter), pcpus);
     }
 
     public XenHypervisor Hypervisor { get; }

@@ -20,7 +20,7 @@ public sealed class VcpuLifecycleTests
         [
             (VcpuState.Offline, VcpuState.Runnable), (VcpuState.Runnable, VcpuState.Running),
             (VcpuState.Runnable, VcpuState.Paused), (VcpuState.Runnable, VcpuState.Offline),
-            (VcpuState.Running, VcpuState.Blocked), (VcpuState.Running, VcpuState.Paused),
+            (VcpuState.Running, VcpuState.Runnable), (VcpuState.Running, VcpuState.Blocked), (VcpuState.Running, VcpuState.Paused),
             (VcpuState.Running, VcpuState.Offline), (VcpuState.Blocked, VcpuState.Running),
             (VcpuState.Paused, VcpuState.Running), (VcpuState.Paused, VcpuState.Offline),
         ];
@@ -57,6 +57,23 @@ public sealed class VcpuLifecycleTests
         Assert.True(l.TakeDown());
         Assert.False(l.TakeDown());
         Assert.False(l.IsUp);
+    }
+
+    [Fact]
+    public void WaitingForAPhysicalCpu_IsRunnable_AndAPauseMeanwhileParksIt()
+    {
+        var l = new VcpuLifecycle();
+        l.MarkInitialisedAndUp();
+        Assert.True(l.EnterRunning());
+        l.Deschedule(); // preempted: waits for a slot
+        Assert.Equal(VcpuState.Runnable, l.State);
+        l.Reschedule();
+        Assert.Equal(VcpuState.Running, l.State);
+        l.Reschedule(); // already running: no move
+        Assert.Equal(VcpuState.Running, l.State);
+        l.Block();
+        l.Deschedule(); // only a running vCPU waits for a slot
+        Assert.Equal(VcpuState.Blocked, l.State);
     }
 
     [Fact]

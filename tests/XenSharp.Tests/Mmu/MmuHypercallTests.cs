@@ -430,6 +430,25 @@ public sealed class MmuHypercallTests : IDisposable
     }
 
     [Fact]
+    public void AMemoryMaximumBelowTheBuildStopsIncreaseReservation()
+    {
+        Mfn a = _f.Free(1);
+        Mfn b = _f.Free(2);
+        Assert.Equal(1, _f.Reservation(Abi.MemoryOp.DecreaseReservation, a.Value));
+        Assert.Equal(1, _f.Reservation(Abi.MemoryOp.DecreaseReservation, b.Value));
+        ulong held = _f.D.Mmu.CurrentPages;
+        Assert.True(_f.D.SetMaxPages(held + 1)); // Domain 0's mem-max: one more page than it holds now
+        _f.Put(MmuFixture.Args, [0xf0, 0x7f]);
+        Assert.Equal((long)held + 1, _f.Call(HypercallNumber.MemoryOp, Abi.MemoryOp.MaximumReservation, MmuFixture.Args));
+        Assert.Equal(1, _f.Reservation(Abi.MemoryOp.IncreaseReservation, 0));
+        Assert.Equal(0, _f.Reservation(Abi.MemoryOp.IncreaseReservation, 0)); // at the maximum: a frame is in the reserve but not given
+        Assert.Equal(held + 1, _f.D.Mmu.CurrentPages);
+        Assert.True(_f.D.SetMaxPages(_f.D.NrPages));
+        Assert.Equal(1, _f.Reservation(Abi.MemoryOp.IncreaseReservation, 0));
+        _f.AssertCountsConsistent();
+    }
+
+    [Fact]
     public void MemoryOpRoutesReservationsAndReportsTheCurrentReservation()
     {
         Assert.Equal(1, _f.Reservation(Abi.MemoryOp.DecreaseReservation, _f.Free(1).Value));
