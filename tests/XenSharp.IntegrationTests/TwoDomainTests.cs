@@ -54,4 +54,28 @@ public sealed class TwoDomainTests
         Assert.Empty(host.Hypervisor.Domains);
         Assert.Equal(free, host.Hypervisor.Pool.FreeFrames);
     }
+
+    /// <summary>
+    /// A guest that notifies its console and store backends without end (every notify only posts to the backend's own
+    /// loop) beside consdup, whose console lines go through its ring, served by its own console backend: consdup's
+    /// output comes whole and it powers off before the flood's timeout ends the run.
+    /// </summary>
+    [KvmFact]
+    public async Task NotifyFloodBesideARingConsole_TheOtherConsoleIsServed()
+    {
+        using var host = new KvmHost();
+
+        IReadOnlyList<DomainOutcome> outcomes = await host.RunAsync(
+            [Guests.Hostile("flood", "notify-flood"), Guests.Config("consdup", "consdup")], Limits.SpinTimeout);
+
+        DomainOutcome flood = Assert.Single(outcomes, o => o.Name == "flood");
+        DomainOutcome consdup = Assert.Single(outcomes, o => o.Name == "consdup");
+        Assert.True(consdup.ExitCode == DomainOutcome.Poweroff, $"{consdup.Ending}\n{consdup.Transcript}");
+        string[] lines = Guests.Lines(consdup.Transcript);
+        Assert.Contains("consdup: ring only", lines);
+        Assert.Equal(Guests.Success, lines[^1]);
+        Assert.Equal(7, lines.Length);
+        Assert.Equal(DomainOutcome.TimedOut, flood.ExitCode);
+        Assert.Equal("hostile: notify-flood\n", flood.Transcript);
+    }
 }

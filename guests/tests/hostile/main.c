@@ -16,9 +16,13 @@
  *                                                         -> domain crash
  *   noncanonical      indirect jmp to 0x0000800000000000  -> domain crash
  *   spin              infinite loop, no hypercalls        -> runs forever
+ *   notify-flood      EVTCHNOP_send on its console and store ports, for ever
+ *                     (Domain 0's backends are notified without end)
+ *                                                         -> runs forever
  *   anything else     "Test result: ERROR"
  */
 #include "guest.h"
+#include "hypercall.h"
 
 static void write_hypervisor(void)
 {
@@ -66,6 +70,16 @@ static void spin(void)
         asm volatile ("" ::: "memory");
 }
 
+static void notify_flood(void)
+{
+    struct { uint32_t port; } console = { start_info->console.domU.evtchn }, store = { start_info->store_evtchn };
+    for ( ;; )
+    {
+        hypercall2(32 /* event_channel_op */, 4 /* EVTCHNOP_send */, &console);
+        hypercall2(32, 4, &store);
+    }
+}
+
 static const struct {
     const char *name;
     void (*fn)(void);
@@ -75,6 +89,7 @@ static const struct {
     { "privileged",       privileged },
     { "noncanonical",     noncanonical },
     { "spin",             spin },
+    { "notify-flood",     notify_flood },
 };
 
 void test_main(void)

@@ -7,6 +7,8 @@
  *   sched=wake n=N ms=P      N times: a VIRQ_TIMER P ms ahead, SCHEDOP_block, and the upcall's entry time noted;
  *                            prints "wake latency=<ns>" (upcall entered - deadline) for each and
  *                            "wake median=<ns> max=<ns> at=<system time>" at the end.
+ *   sched=yield n=N          N times SCHEDOP_yield; prints "yield n=<N> ns=<system time they took>". Two such
+ *                            domains on one physical CPU switch at each yield (bench/, the scheduler's cost).
  * The host test compares two domains' samples (a 1:3 share) or two runs' medians (warp); the guest only measures.
  */
 #include "guest.h"
@@ -149,6 +151,17 @@ static void wake(unsigned long n, unsigned long ms)
     test_check(n > 0, "%lu timed wake-ups", n);
 }
 
+static void yield(unsigned long n)
+{
+    vi->evtchn_upcall_mask = 1;
+    uint64_t t0 = now();
+    for ( unsigned long i = 0; i < n; i++ )
+        hc_sched_op(0 /* SCHEDOP_yield */, NULL);
+    uint64_t t1 = now();
+    printk("yield n=%lu ns=%lu\n", n, t1 - t0);
+    test_check(n > 0, "%lu yields", n);
+}
+
 void test_main(void)
 {
     unsigned long pte = (start_info->shared_info & ~0xfffUL) | _PAGE_PRESENT | _PAGE_RW | _PAGE_ACCESSED;
@@ -163,9 +176,11 @@ void test_main(void)
 
     char mode[8];
     if ( !cmdline_get("sched", mode, sizeof(mode)) )
-        test_error("no sched=spin|wake on the command line");
+        test_error("no sched=spin|wake|yield on the command line");
     else if ( strcmp(mode, "spin") == 0 )
         spin(number("secs", 4));
+    else if ( strcmp(mode, "yield") == 0 )
+        yield(number("n", 10000));
     else if ( strcmp(mode, "wake") == 0 )
         wake(number("n", 40), number("ms", 20));
     else
