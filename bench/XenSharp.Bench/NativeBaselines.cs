@@ -71,6 +71,9 @@ public sealed class NativeBaselines : IDisposable
 
     public double TscHz() => Number("tsc", null) * 1e9;
 
+    /// <summary>Seconds per eventfd hand-off between two threads (bench/native/pingpong.c, compiled on its own).</summary>
+    public double PingPongSeconds(int n) => Number("pingpong", n) * 1e-9;
+
     public void Dispose() => Directory.Delete(_directory, recursive: true);
 
     private double Number(string mode, int? n)

@@ -38,7 +38,9 @@ public sealed partial class SchedulerTests(ITestOutputHelper output)
         output.WriteLine($"over {(to - from) / 1e6:F0} ms of system time: light ran {lightShare:P1}, heavy {heavyShare:P1}: {heavyShare / lightShare:F3} : 1");
 
         Assert.InRange(heavyShare / lightShare, 2.7, 3.3); // 1:3 within 10 %
-        Assert.True(lightShare + heavyShare < 1.05, "one slot: together they cannot run more than all the time");
+        // One slot: together about all the time (two slots would give each nearly all). Not closer: the guests' clock is
+        // their TSC and the runnable time is the host's, and on kvm_amd under QEMU the two drift apart by some percent.
+        Assert.True(lightShare + heavyShare < 1.25, $"one slot, yet together they ran {lightShare + heavyShare:P1} of the time");
         Assert.True(l[^1].Runnable > l[0].Runnable, "the light domain waited for the slot (runstate runnable)");
     }
 

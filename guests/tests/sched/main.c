@@ -7,8 +7,9 @@
  *   sched=wake n=N ms=P      N times: a VIRQ_TIMER P ms ahead, SCHEDOP_block, and the upcall's entry time noted;
  *                            prints "wake latency=<ns>" (upcall entered - deadline) for each and
  *                            "wake median=<ns> max=<ns> at=<system time>" at the end.
- *   sched=yield n=N          N times SCHEDOP_yield; prints "yield n=<N> ns=<system time they took>". Two such
- *                            domains on one physical CPU switch at each yield (bench/, the scheduler's cost).
+ *   sched=yield n=N          N times SCHEDOP_yield; prints "yield n=<N> ns=<system time they took> shared_n=<yields
+ *                            after it first waited for the CPU> shared_ns=<their time>". Two such domains on one
+ *                            physical CPU switch at each yield once both run (bench/, the scheduler's cost).
  * The host test compares two domains' samples (a 1:3 share) or two runs' medians (warp); the guest only measures.
  */
 #include "guest.h"
@@ -154,11 +155,19 @@ static void wake(unsigned long n, unsigned long ms)
 static void yield(unsigned long n)
 {
     vi->evtchn_upcall_mask = 1;
-    uint64_t t0 = now();
+    uint64_t t0 = now(), t_shared = 0;
+    unsigned long i_shared = 0;
     for ( unsigned long i = 0; i < n; i++ )
+    {
         hc_sched_op(0 /* SCHEDOP_yield */, NULL);
+        if ( t_shared == 0 && area.time[1] != 0 )
+        {
+            t_shared = now(); /* it waited for the CPU once: another domain is yielding beside it from now on */
+            i_shared = i + 1;
+        }
+    }
     uint64_t t1 = now();
-    printk("yield n=%lu ns=%lu\n", n, t1 - t0);
+    printk("yield n=%lu ns=%lu shared_n=%lu shared_ns=%lu\n", n, t1 - t0, t_shared ? n - i_shared : 0, t_shared ? t1 - t_shared : 0);
     test_check(n > 0, "%lu yields", n);
 }
 

@@ -375,11 +375,25 @@ internal sealed class Vcpu
         }
 
         Lifecycle.Deschedule();
-        ChangeRunstate(RunstateLayout.Runnable);
+        TimePoint waitStart = Now();
+        ChangeRunstate(RunstateLayout.Runnable, waitStart);
         bool granted = s.Allocator.EnterRun(SchedUnit);
         Lifecycle.Reschedule();
-        ChangeRunstate(RunstateLayout.Running);
+        ChangeRunstate(RunstateLayout.Running, NowAfterWait(waitStart));
         return granted;
+    }
+
+    /// <summary>
+    /// Now, for a vCPU that waited out of the guest since <paramref name="since"/>. Where the host's TSC is unstable,
+    /// KVM stops a vCPU's TSC while it is out of KVM_RUN and catches it up only at the next entry (seen on kvm_amd
+    /// under QEMU): a read now still shows the moment it stopped. The host clock measured the wait; system time is
+    /// at least that far on.
+    /// </summary>
+    private TimePoint NowAfterWait(TimePoint since)
+    {
+        TimePoint now = Now();
+        ulong floor = since.SystemNs + (ulong)Math.Max(0, now.HostNs - since.HostNs);
+        return now.SystemNs < floor ? now with { SystemNs = floor } : now;
     }
 
     /// <summary>Told to give its slot up (read after entering the guest, to catch a preemption that missed the kick).</summary>
@@ -407,17 +421,7 @@ internal sealed class Vcpu
             ParkBlocked();
         }
 
-        TimePoint now = Now();
-
-        // Where the host's TSC is unstable, KVM stops a vCPU's TSC while it is out of KVM_RUN and catches it up only
-        // at the next entry (seen on kvm_amd under QEMU): a read now still shows the moment it blocked. The host clock
-        // measured the block; system time is at least that far on.
-        ulong floor = _blockedAt.SystemNs + (ulong)Math.Max(0, now.HostNs - _blockedAt.HostNs);
-        if (now.SystemNs < floor)
-        {
-            now = now with { SystemNs = floor };
-        }
-
+        TimePoint now = NowAfterWait(_blockedAt);
         ChangeRunstate(RunstateLayout.Running, now);
         Timers.OnWake(now);
     }
