@@ -84,18 +84,34 @@ internal sealed class ExitCostBench : IDisposable
         }
     }
 
-    /// <summary>One measured exit: what it is, and the time of one, host side, in seconds.</summary>
-    public sealed record Cost(string Name, string Meaning, double Seconds);
+    /// <summary>
+    /// One measured exit: what it is, the time of one, host side, in seconds, and the key of its count in an
+    /// <c>--exit-stats</c> line (<see cref="ExitStatsLine"/>).
+    /// </summary>
+    public sealed record Cost(string Name, string Meaning, double Seconds, string CountKey);
 
     public static ExitCostBench Create(string kernelPath) => new(kernelPath);
 
-    /// <summary>The null hypercall and the common exits, each the median of <paramref name="rounds"/> rounds of <paramref name="n"/>.</summary>
-    public IReadOnlyList<Cost> Measure(int n, int rounds)
+    /// <summary>The common exits, and the null hypercall just before and just after them (the baseline: their mean).</summary>
+    public sealed record Measurement(double NullBefore, double NullAfter, IReadOnlyList<Cost> Exits)
+    {
+        public double Null => (NullBefore + NullAfter) / 2;
+    }
+
+    /// <summary>Each exit the median of <paramref name="rounds"/> rounds of <paramref name="n"/>.</summary>
+    public Measurement Measure(int n, int rounds)
     {
         var costs = new List<Cost>();
-        void Add(string name, string meaning, Action op) => costs.Add(new Cost(name, meaning, Time(op, n, rounds)));
+        void Add(string name, string meaning, Action op) => costs.Add(new Cost(name, meaning, Time(op, n, rounds), CountKey(name)));
+        Action nullCall = () => Ok(Hypercall(HypercallNumber.XenVersion, 0, 0, 0) > 0);
+        // A second of null hypercalls first: the shared path (dispatch, guest memory access) through every JIT tier,
+        // so that the "before" baseline is not slower than the "after" one for the JIT's sake alone.
+        for (long t = Stopwatch.GetTimestamp(); Clock.Seconds(t, Stopwatch.GetTimestamp()) < 1;)
+        {
+            nullCall();
+        }
 
-        Add("xen_version", "null hypercall: `xen_version(XENVER_version)`", () => Ok(Hypercall(HypercallNumber.XenVersion, 0, 0, 0) > 0));
+        double nullBefore = Time(nullCall, n, rounds);
 
         Put(_code, [0xe4, 0x42]); // in al, 0x42
         Add("in 0x42", "#GP → emulated `in al, 0x42` (the PIT calibration's port read; all ones, no vPIT)", () => Fault(13, 0, 0, _code + 2));
@@ -156,17 +172,31 @@ internal sealed class ExitCostBench : IDisposable
             Ok(Hypercall(HypercallNumber.Iret, 0, 0, 0) == 0 && _v.FrameGet(StubFrame.Rip) == _code);
         });
 
+        double nullAfter = Time(nullCall, n, rounds);
         Require(_d.CrashReason is null, $"the domain crashed: {_d.CrashReason}");
-        return costs;
+        return new Measurement(nullBefore, nullAfter, costs);
     }
 
     public void Dispose() => _hv.Dispose();
 
+    /// <summary>Where an --exit-stats line counts the exit: hypercalls by name, the port, the mnemonic; both #PF rows count all #PFs.</summary>
+    /// <remarks>The null hypercall is the baseline, not a row; its count is xen_version's.</remarks>
+    private static string CountKey(string name) => name switch
+    {
+        "in 0x42" => "ports/0x42",
+        "cli" => "emulated/cli",
+        "ptwr" or "#PF bounce" => "vectors/#PF",
+        _ => "hypercalls/" + name,
+    };
+
     private static double Time(Action op, int n, int rounds)
     {
-        for (int i = 0; i < Math.Max(1000, n / 10); i++)
+        // Warm up for a third of a second (at least 1000 operations): long enough for tiered JIT to install the
+        // optimized code (it promotes a method after 30 calls and a 100 ms quiet delay), so the rounds time that.
+        long warm = Stopwatch.GetTimestamp();
+        for (int i = 0; i < 1000 || Clock.Seconds(warm, Stopwatch.GetTimestamp()) < 0.33; i++)
         {
-            op(); // warm up: JIT tiers, caches
+            op();
         }
 
         var perOp = new Samples();

@@ -108,30 +108,39 @@ public static class LinuxFigures
 
         if (o.Runs('g'))
         {
-            const int Rounds = 5;
+            const int Rounds = 11;
             progress($"(g) host-side cost of the common exits, in process on heap memory: {Rounds} rounds of {o.ExitN} each ...");
-            IReadOnlyList<ExitCostBench.Cost> costs;
+            ExitCostBench.Measurement m;
             using (ExitCostBench bench = ExitCostBench.Create(Repo("guests/build/hello.elf")))
             {
-                costs = bench.Measure(o.ExitN, Rounds);
+                m = bench.Measure(o.ExitN, Rounds);
             }
 
             using NativeBaselines native = NativeBaselines.Compile(Repo("bench/native/baselines.c"));
             double tscHz = native.TscHz();
             double xen = XenPublishedHypercallCycles / tscHz;
-            double nullCall = costs[0].Seconds;
+            IReadOnlyDictionary<string, long> counts = linux?.ExitStats is { } line ? ExitStatsLine.Parse(line) : new Dictionary<string, long>();
+            string InBoot(string key, double seconds) =>
+                counts.TryGetValue(key, out long k)
+                    ? Invariant($"{k} → {k * seconds * 1e3:0.0} ms{(key == "vectors/#PF" ? " (all #PFs)" : "")}")
+                    : linux is null ? "– (no Linux run here)" : "– (not among the line's ten largest)";
             report.Table(
-                Invariant($"(g) host-side CPU time per exit, in process on heap memory (no KVM; guests/build/hello.elf's domain, its vCPU never run); median of {Rounds} rounds of {o.ExitN}"),
-                ["measurement", "per exit", "ratio"],
-                costs.Select((c, i) => new[]
+                Invariant($"(g) host-side CPU time per exit, in process on heap memory (no KVM; guests/build/hello.elf's domain, its vCPU never run); median of {Rounds} rounds of {o.ExitN}; baseline: mean of one run just before and one just after the exits"),
+                ["measurement", "per exit", "ratio", "count in (f)'s Linux run → host CPU"],
+                m.Exits.Select(c => new[]
                 {
-                    i == 0 ? $"baseline **{c.Name}**: {c.Meaning}" : $"`{c.Name}`: {c.Meaning}",
+                    $"`{c.Name}`: {c.Meaning}",
                     Us(c.Seconds),
-                    i == 0 ? "1 (baseline) · null/Xen " + Times(c.Seconds / xen) : "exit/null " + Times(c.Seconds / nullCall) + " · exit/Xen " + Times(c.Seconds / xen),
-                }).Append(
+                    "exit/null " + Times(c.Seconds / m.Null) + " · exit/Xen " + Times(c.Seconds / xen),
+                    InBoot(c.CountKey, c.Seconds),
+                }).Prepend(
+                [
+                    Invariant($"baseline **null hypercall**: `xen_version(XENVER_version)` (before {Us(m.NullBefore)}, after {Us(m.NullAfter)})"),
+                    Us(m.Null), "1 (baseline) · null/Xen " + Times(m.Null / xen), InBoot("hypercalls/xen_version", m.Null),
+                ]).Append(
                 [
                     Invariant($"baseline **Xen**: Xen's published hypercall round trip on x86, {XenPublishedHypercallCycles:0} cycles (Dall et al., ISCA 2016, Table III), at this host's {tscHz / 1e9:0.000} GHz TSC"),
-                    Us(xen), "1 (baseline)",
+                    Us(xen), "1 (baseline)", "",
                 ]));
             report.Line("");
             report.Line("Host side only: on hardware KVM an exit also costs the CPU's VM exit and entry (and, for XenSharp, the stub's ring-0 code and KVM_RUN's return to the process), which is the machine's, not ours; (a) measures the whole round trip where there is KVM.");
