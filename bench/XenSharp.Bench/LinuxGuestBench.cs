@@ -105,6 +105,10 @@ public static class LinuxGuestBench
                     Clock.Seconds(typed, lmDone),
                     exits);
             }
+            catch (IOException e)
+            {
+                throw new BenchException($"xensharp run {config}: its console went away ({e.Message}); the end of its console:\n{Tail(console.Text)}");
+            }
             catch (TimeoutException)
             {
                 p.Kill(entireProcessTree: true);
