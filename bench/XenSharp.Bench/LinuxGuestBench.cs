@@ -69,11 +69,16 @@ public static class LinuxGuestBench
                 int lmEnd = console.WaitFor(t =>
                 {
                     LmbenchOutput o = LmbenchOutput.Parse(t[typedAt..]);
-                    return o.Ended || o.Problem is not null ? t.Length : -1;
+                    return o.Ended || o.Problem is not null || t.IndexOf("lmbench-rows: not found", typedAt, StringComparison.Ordinal) >= 0 ? t.Length : -1;
                 }, deadline);
                 long lmDone = console.TimeAt(lmEnd);
                 string text = console.Text;
                 LmbenchOutput lm = LmbenchOutput.Parse(text[typedAt..]);
+                if (lm.Rows.Count == 0 && lm.Problem is null && !lm.Ended)
+                {
+                    lm = lm with { Problem = "the guest has no lmbench-rows (tools/linux-guest could not build it with gcc -static)" };
+                }
+
                 progress(Report.Invariant($"Linux: lmbench-rows took {Clock.Seconds(typed, lmDone):0.0} s; typing poweroff ..."));
 
                 p.StandardInput.Write("poweroff\n");
