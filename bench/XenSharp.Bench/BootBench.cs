@@ -60,7 +60,7 @@ public static class BootBench
             using XenHypervisor hv = XenHypervisor.CreateOnKvm(PoolBytes, new HypervisorLog(TextWriter.Null));
             var console = new TimedConsole();
             long start = Clock.Now;
-            Domain d = PvDomainBuilder.Build(hv, request, console);
+            Domain d = hv.Control.Get(PvDomainBuilder.Build(hv, request, console));
             try
             {
                 hv.Start(d);

@@ -28,6 +28,19 @@ try
     var report = new Report("XenSharp benchmarks");
     report.Line(Invariant($"{machine.Date} · KVM: {machine.Kvm} · CPU: {machine.Cpu} ×{machine.Cpus} · kernel {machine.Kernel} · {machine.Runtime} · load {machine.LoadAverage} at start · commit {machine.Commit}"));
     Progress($"{machine.Kvm} KVM, {machine.Cpu} x{machine.Cpus}, load {machine.LoadAverage}");
+    bool hasKvm = File.Exists(XenHypervisor.KvmDevice);
+    if (!hasKvm)
+    {
+        report.Line("");
+        report.Line($"No {XenHypervisor.KvmDevice} here: figures (a)–(d), (e)'s guest column and (f)'s XenSharp column are {LinuxFigures.NoKvm}; the rest is measured.");
+    }
+
+    // ---- (e) lmbench rows, (f) Linux boot to the prompt, (g) host-side cost per exit ----
+    LinuxFigures.Run(o, report, machine, hasKvm, Progress);
+    if (!hasKvm || !"abcd".Any(o.Runs))
+    {
+        return Finish();
+    }
 
     // ---- (a) null hypercall round trip ----
     using var native = NativeBaselines.Compile(Repo("bench/native/baselines.c"));
@@ -269,16 +282,21 @@ try
             Row("baseline: bare KVM VM (XenSharp.Kvm) create + memory slot + vCPU + CPUID + registers → first exit", ip.BareVmStart, null),
         ]);
 
-    string text = report.ToString();
-    Console.WriteLine(text);
-    if (o.Output is { } path)
-    {
-        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-        File.WriteAllText(path, text);
-        Progress($"wrote {path}");
-    }
+    return Finish();
 
-    return 0;
+    int Finish()
+    {
+        string text = report.ToString();
+        Console.WriteLine(text);
+        if (o.Output is { } path)
+        {
+            Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+            File.WriteAllText(path, text);
+            Progress($"wrote {path}");
+        }
+
+        return 0;
+    }
 }
 catch (BenchException e)
 {

@@ -26,7 +26,7 @@ public static class PvBench
     {
         var request = new BuildRequest("bench-pv", KernelImage.Load(kernelPath), MemoryMiB, 1, CommandLine(sys, fault, reps, reps));
         var console = new TimedConsole();
-        Domain d = PvDomainBuilder.Build(hv, request, console);
+        Domain d = hv.Control.Get(PvDomainBuilder.Build(hv, request, console));
         try
         {
             hv.Start(d);

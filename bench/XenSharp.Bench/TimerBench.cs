@@ -26,7 +26,7 @@ public static partial class TimerBench
         var request = new BuildRequest("bench-timer", KernelImage.Load(kernelPath), MemoryMiB, 1,
             string.Create(CultureInfo.InvariantCulture, $"n={n}"));
         var console = new TimedConsole();
-        Domain d = PvDomainBuilder.Build(hv, request, console);
+        Domain d = hv.Control.Get(PvDomainBuilder.Build(hv, request, console));
         try
         {
             hv.Start(d);
