@@ -10,11 +10,11 @@ public sealed record BenchOptions(
     string Repo, string CliDll, string? Output, int N, int Repeats, int GetppidN,
     string Figures, int LmbenchDivisor, int LinuxTimeout, string? Oracle, int ExitN)
 {
-    public const string AllFigures = "abcdefg";
+    public const string AllFigures = "abcdefgh";
 
     public const string Usage =
         "usage: XenSharp.Bench --repo DIR --cli PATH/xensharp.dll [--out FILE.md] [--n 100000] [--repeats 5] [--getppid-n 1000000]"
-        + " [--figures abcdefg] [--lmbench-divisor 1] [--linux-timeout 1800] [--oracle PATH/xen-oracle] [--exit-n 20000]";
+        + " [--figures abcdefgh] [--lmbench-divisor 1] [--linux-timeout 1800] [--oracle PATH/xen-oracle] [--exit-n 20000]";
 
     /// <summary>Whether figure <paramref name="letter"/> is to be measured.</summary>
     public bool Runs(char letter) => Figures.Contains(letter, StringComparison.Ordinal);

@@ -37,6 +37,36 @@ try
 
     // ---- (e) lmbench rows, (f) Linux boot to the prompt, (g) host-side cost per exit ----
     LinuxFigures.Run(o, report, machine, hasKvm, Progress);
+
+    // ---- (h) the scheduler ----
+    if (hasKvm && o.Runs('h'))
+    {
+        const int YieldN = 20000, WakeN = 100;
+        Progress($"(h) scheduler on one physical CPU: {YieldN} yields alone and in pairs, {WakeN} timed wake-ups alone, beside a CPU-bound domain, warped; eventfd hand-offs ...");
+        using var pingpong = NativeBaselines.Compile(Repo("bench/native/pingpong.c"));
+        double handoffBefore = pingpong.PingPongSeconds(YieldN);
+        SchedBench.Result sb = SchedBench.Run(schedGuest, YieldN, WakeN);
+        double handoffAfter = pingpong.PingPongSeconds(YieldN);
+        double handoff = (handoffBefore + handoffAfter) / 2;
+        report.Table(
+            Invariant($"(h) BVT scheduler on one physical CPU (`--pcpus 1`; sched guest's own clock; baseline: mean of one run just before and one just after)"),
+            ["measurement", "per op", "ratio"],
+            [
+                ["guest: switch between two domains that only SCHEDOP_yield (each yield of one = two switches)", Us(sb.Switch),
+                    "switch/hand-off " + Times(sb.Switch / handoff) + " · switch/yield alone " + Times(sb.Switch / sb.YieldAlone)],
+                ["guest: SCHEDOP_yield alone on the CPU (no switch)", Us(sb.YieldAlone), ""],
+                [Invariant($"guest: VIRQ_TIMER 1 ms ahead + SCHEDOP_block → upcall entered, median of {WakeN}, alone"), Us(sb.WakeAlone), "wake/hand-off " + Times(sb.WakeAlone / handoff)],
+                ["… beside a CPU-bound domain (both unwarped: waits for the neighbour's slice, ≤ the 5 ms allowance)", Us(sb.WakeBeside), "wake/hand-off " + Times(sb.WakeBeside / handoff)],
+                ["… beside a CPU-bound domain, the waking domain warped (preempts at once)", Us(sb.WakeBesideWarped), "wake/hand-off " + Times(sb.WakeBesideWarped / handoff)],
+                [Invariant($"baseline **eventfd hand-off**: two C threads passing a token (before {Us(handoffBefore)}, after {Us(handoffAfter)})"), Us(handoff), "1 (baseline)"],
+            ]);
+    }
+    else if (o.Runs('h'))
+    {
+        report.Line("");
+        report.Line($"(h) BVT scheduler: {LinuxFigures.NoKvm}");
+    }
+
     if (!hasKvm || !"abcd".Any(o.Runs))
     {
         return Finish();
@@ -235,27 +265,6 @@ try
             ["guest: EVTCHNOP_send to its own IPI port, delivered as an upcall on the way back (event callback + iret hypercall)",
                 Us(tb.EventSend), "send/hypercall " + Times(tb.EventSend / tb.NullHypercall)],
             ["baseline: null hypercall (xen_version) in the same guest, same run", Us(tb.NullHypercall), "1 (baseline)"],
-        ]);
-
-    // ---- (h) the scheduler ----
-    const int YieldN = 20000, WakeN = 100;
-    Progress($"(h) scheduler on one physical CPU: {YieldN} yields alone and in pairs, {WakeN} timed wake-ups alone, beside a CPU-bound domain, warped; eventfd hand-offs ...");
-    using var pingpong = NativeBaselines.Compile(Repo("bench/native/pingpong.c"));
-    double handoffBefore = pingpong.PingPongSeconds(YieldN);
-    SchedBench.Result sb = SchedBench.Run(schedGuest, YieldN, WakeN);
-    double handoffAfter = pingpong.PingPongSeconds(YieldN);
-    double handoff = (handoffBefore + handoffAfter) / 2;
-    report.Table(
-        Invariant($"(h) BVT scheduler on one physical CPU (`--pcpus 1`; sched guest's own clock; baseline: mean of one run just before and one just after)"),
-        ["measurement", "per op", "ratio"],
-        [
-            ["guest: switch between two domains that only SCHEDOP_yield (each yield of one = two switches)", Us(sb.Switch),
-                "switch/hand-off " + Times(sb.Switch / handoff) + " · switch/yield alone " + Times(sb.Switch / sb.YieldAlone)],
-            ["guest: SCHEDOP_yield alone on the CPU (no switch)", Us(sb.YieldAlone), ""],
-            [Invariant($"guest: VIRQ_TIMER 1 ms ahead + SCHEDOP_block → upcall entered, median of {WakeN}, alone"), Us(sb.WakeAlone), "wake/hand-off " + Times(sb.WakeAlone / handoff)],
-            ["… beside a CPU-bound domain (both unwarped: waits for the neighbour's slice, ≤ the 5 ms allowance)", Us(sb.WakeBeside), "wake/hand-off " + Times(sb.WakeBeside / handoff)],
-            ["… beside a CPU-bound domain, the waking domain warped (preempts at once)", Us(sb.WakeBesideWarped), "wake/hand-off " + Times(sb.WakeBesideWarped / handoff)],
-            [Invariant($"baseline **eventfd hand-off**: two C threads passing a token (before {Us(handoffBefore)}, after {Us(handoffAfter)})"), Us(handoff), "1 (baseline)"],
         ]);
 
     // ---- (b) boot time ----
