@@ -11,6 +11,7 @@ public sealed class CliRun : IDisposable
 {
     private readonly Process _process;
     private readonly LockedStringWriter _stdoutSoFar = new();
+    private readonly LockedStringWriter _stderrSoFar = new();
     private readonly Task<string> _stdout;
     private readonly Task<string> _stderr;
 
@@ -19,7 +20,7 @@ public sealed class CliRun : IDisposable
         _process = process;
         CommandLine = commandLine;
         _stdout = PumpAsync(process.StandardOutput, _stdoutSoFar);
-        _stderr = process.StandardError.ReadToEndAsync();
+        _stderr = PumpAsync(process.StandardError, _stderrSoFar);
     }
 
     /// <summary>The arguments after xensharp.dll, for messages.</summary>
@@ -29,6 +30,9 @@ public sealed class CliRun : IDisposable
 
     /// <summary>What the child has written to its standard output so far (a test that waits for a prompt polls it).</summary>
     public string StdoutSoFar => _stdoutSoFar.Text;
+
+    /// <summary>What the child has written to its standard error so far (the hypervisor's log: a domain's verdict).</summary>
+    public string StderrSoFar => _stderrSoFar.Text;
 
     public int ProcessId => _process.Id;
 
