@@ -7,8 +7,11 @@ namespace XenSharp.Toolstack.Run;
 /// </summary>
 public static class ConsoleTail
 {
-    /// <summary>How many lines a crash shows: room for a Linux panic message and its call trace.</summary>
-    public const int CrashLines = 30;
+    /// <summary>
+    /// How many lines a crash shows: room for a Linux panic message and its call trace (56 lines from `Kernel panic` to
+    /// the end for a sysrq crash of Debian's 6.1).
+    /// </summary>
+    public const int CrashLines = 60;
 
     public static IReadOnlyList<string> LastLines(string transcript, int count) =>
         transcript.Split('\n').Where(l => l.Trim().Length > 0).TakeLast(count).ToList();
