@@ -78,9 +78,9 @@ public sealed class LinuxGuestUserlandTests(ITestOutputHelper output)
         lines = await shell.Run("dd if=/dev/zero of=/tmp/zero bs=1M count=20; echo \"zero: $(wc -c < /tmp/zero) bytes, $(tr -d '\\0' < /tmp/zero | wc -c) not zero\"", Limits.LinuxWork);
         Assert.Contains("20+0 records out", lines);
         Assert.Contains("zero: 20971520 bytes, 0 not zero", lines);
-        // Files, not pipes: a first version piped the 20 MB between processes (seq | sed > file, ... | cmp -) and had not
-        // finished after 10 minutes in the hardware lane, likely because each wake-up of a pipe's reader or writer on
-        // another vCPU is an event-channel IPI, milliseconds each on the lane's emulated CPU.
+        // Files, not pipes, and long lines: a first version piped 200,000 lines between processes (seq | sed > file,
+        // ... | cmp -) and took about 6 minutes in the hardware lane, likely because each wake-up of a pipe's reader or
+        // writer on another vCPU is an event-channel IPI, milliseconds each on the lane's emulated CPU.
         lines = await shell.Run(
             "p=$(printf '%0993d' 0); seq -w 20000 -1 1 > /tmp/down; seq -w 1 20000 > /tmp/up; sed \"s/\\$/ $p/\" /tmp/down > /tmp/big; sed \"s/\\$/ $p/\" /tmp/up > /tmp/want;"
             + " sort /tmp/big > /tmp/sorted; cmp /tmp/want /tmp/sorted && echo \"sorted $(wc -l < /tmp/sorted) lines of $(wc -c < /tmp/big) bytes: $(head -1 /tmp/sorted | cut -c1-5) to $(tail -1 /tmp/sorted | cut -c1-5)\";"
