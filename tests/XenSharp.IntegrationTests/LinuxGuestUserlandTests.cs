@@ -27,7 +27,7 @@ public sealed class LinuxGuestUserlandTests(ITestOutputHelper output)
 
     private const int SmallMiB = 128;
 
-    [KvmFact]
+    [LinuxUserlandFact]
     public async Task Linux_UserlandVcpusMemoryRebootAndCrash_TwoDomains()
     {
         await LinuxGuestTests.PrepareAsync();
