@@ -77,6 +77,7 @@ public sealed class GuestBootTests
         Assert.Contains("reported by the guest", o.Ending);
         Assert.Equal("crash guest: reporting a crash\n", o.Transcript);
         Assert.Contains("shutdown: crash", host.Log);
+        Assert.Contains("(XEN) crash console: crash guest: reporting a crash\n", host.Log); // the last console lines follow the verdict
         Assert.Empty(host.Hypervisor.Domains);
     }
 

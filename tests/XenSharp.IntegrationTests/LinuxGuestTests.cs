@@ -8,8 +8,12 @@ namespace XenSharp.IntegrationTests;
 /// Debian's stock Linux as a PV domU (examples/linux.cfg, prepared by tools/linux-guest): one boot, several checks, as
 /// its cost (minutes in the hardware lane) allows only one.
 /// </summary>
+[Collection(Collection)]
 public sealed class LinuxGuestTests
 {
+    /// <summary>The Linux tests run one after another: each prepares out/linux and boots minutes of Linux.</summary>
+    public const string Collection = "LinuxGuest";
+
     private const string Prompt = "linux-guest:/root# ";
 
     /// <summary>
@@ -39,7 +43,7 @@ public sealed class LinuxGuestTests
     }
 
     /// <summary>tools/linux-guest, as `./xensharp run` runs it: fetches (once) and builds out/linux.</summary>
-    private static async Task PrepareAsync()
+    internal static async Task PrepareAsync()
     {
         var psi = new ProcessStartInfo("bash", [Path.Combine(RepoPaths.Root, "tools", "linux-guest")])
         {

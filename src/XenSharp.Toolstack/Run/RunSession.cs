@@ -165,12 +165,31 @@ public sealed class RunSession
             {
                 restarts++;
                 _hypervisor.Log.Write($"{config.Name}: {ending}; restarting ({restarts}/{_options.MaxRestarts})");
+                if (code == DomainOutcome.Crashed)
+                {
+                    LogConsoleTail(config.Name, console.Transcript);
+                }
+
                 (domain, backend) = Build(config, request, mux);
                 continue;
             }
 
             _hypervisor.Log.Write($"{config.Name}: {ending}");
+            if (code == DomainOutcome.Crashed)
+            {
+                LogConsoleTail(config.Name, console.Transcript);
+            }
+
             return new DomainOutcome(config.Name, ending, code, console.Transcript);
+        }
+    }
+
+    /// <summary>A crashed domain's last console lines, each as "(XEN) NAME console: LINE", after its verdict.</summary>
+    private void LogConsoleTail(string name, string transcript)
+    {
+        foreach (string line in ConsoleTail.LastLines(transcript, ConsoleTail.CrashLines))
+        {
+            _hypervisor.Log.Write($"{name} console: {line}");
         }
     }
 

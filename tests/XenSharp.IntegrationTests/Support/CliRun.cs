@@ -11,15 +11,23 @@ public sealed class CliRun : IDisposable
 {
     private readonly Process _process;
     private readonly LockedStringWriter _stdoutSoFar = new();
+    private readonly LockedStringWriter _stderrSoFar = new();
     private readonly Task<string> _stdout;
     private readonly Task<string> _stderr;
+
+    /// <summary>
+    /// A directory to copy each child's output to as it comes (xensharp-PID.stdout, .stderr), for watching a long run,
+    /// e.g. a Linux guest's in the hardware lane, from outside.
+    /// </summary>
+    public const string TeeVariable = "XENSHARP_TEST_TEE";
 
     internal CliRun(Process process, string commandLine)
     {
         _process = process;
         CommandLine = commandLine;
-        _stdout = PumpAsync(process.StandardOutput, _stdoutSoFar);
-        _stderr = process.StandardError.ReadToEndAsync();
+        string? tee = Environment.GetEnvironmentVariable(TeeVariable);
+        _stdout = PumpAsync(process.StandardOutput, _stdoutSoFar, tee is null ? null : Path.Combine(tee, $"xensharp-{process.Id}.stdout"));
+        _stderr = PumpAsync(process.StandardError, _stderrSoFar, tee is null ? null : Path.Combine(tee, $"xensharp-{process.Id}.stderr"));
     }
 
     /// <summary>The arguments after xensharp.dll, for messages.</summary>
@@ -29,6 +37,9 @@ public sealed class CliRun : IDisposable
 
     /// <summary>What the child has written to its standard output so far (a test that waits for a prompt polls it).</summary>
     public string StdoutSoFar => _stdoutSoFar.Text;
+
+    /// <summary>What the child has written to its standard error so far (the hypervisor's log: a domain's verdict).</summary>
+    public string StderrSoFar => _stderrSoFar.Text;
 
     public int ProcessId => _process.Id;
 
@@ -61,13 +72,15 @@ public sealed class CliRun : IDisposable
         return new CliResult(_process.ExitCode, await _stdout, await _stderr);
     }
 
-    private static async Task<string> PumpAsync(StreamReader reader, LockedStringWriter copy)
+    private static async Task<string> PumpAsync(StreamReader reader, LockedStringWriter copy, string? teePath)
     {
         var buffer = new char[4096];
         int n;
+        using StreamWriter? tee = teePath is null ? null : new StreamWriter(teePath) { AutoFlush = true };
         while ((n = await reader.ReadAsync(buffer)) > 0)
         {
             copy.Write(buffer, 0, n);
+            tee?.Write(buffer, 0, n);
         }
 
         return copy.Text;

@@ -36,6 +36,12 @@ public static class Limits
     /// </summary>
     public static TimeSpan LinuxBoot { get; } = Scaled(120);
 
+    /// <summary>
+    /// One heavy command in a Linux guest's shell (a 20 MB sort, 1000 processes one after another, filling most of 2 GiB),
+    /// 120 s (scaled): seconds on hardware KVM, a minute or two in the hardware lane.
+    /// </summary>
+    public static TimeSpan LinuxWork { get; } = Scaled(120);
+
     /// <summary>tools/linux-guest: the download (once, about 70 MB) and the initramfs, 300 s (scaled).</summary>
     public static TimeSpan LinuxPrepare { get; } = Scaled(300);
 
