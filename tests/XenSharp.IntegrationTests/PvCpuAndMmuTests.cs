@@ -60,4 +60,37 @@ public class PvCpuAndMmuTests
         Assert.Equal(Guests.Success, lines[^1]);
         Assert.Equal(DomainOutcome.Poweroff, o.ExitCode);
     }
+
+    /// <summary>
+    /// XSAVE and AVX as Xen's default PV policy offers them: where KVM supports XSAVE and AVX (the hardware lane's EPYC),
+    /// the guest sees them through the enlightened CPUID, sets CR4.OSXSAVE, is refused invalid XSETBVs with #GP, enables
+    /// x87|SSE|YMM and adds with vaddps. kvm_pvm supports no XSAVE: there the guest reports SKIP.
+    /// </summary>
+    [KvmFact]
+    public async Task Xsave_GuestEnablesAvxThroughXsetbvWhereTheMachineHasIt()
+    {
+        bool machineHasAvx;
+        using (var kvm = XenSharp.Kvm.KvmSystem.Open())
+        {
+            const uint XsaveAndAvx = (1u << 26) | (1u << 28);
+            machineHasAvx = kvm.GetSupportedCpuid().Any(e => e.Function == 1 && (e.Ecx & XsaveAndAvx) == XsaveAndAvx);
+        }
+
+        using var host = new KvmHost();
+
+        DomainOutcome o = Assert.Single(await host.RunAsync([Guests.Config("xsave", "xsave")], Limits.Generous));
+
+        string[] lines = Guests.Lines(o.Transcript);
+        Assert.Equal(DomainOutcome.Poweroff, o.ExitCode);
+        Assert.DoesNotContain(lines, l => l.StartsWith("[FAIL]", StringComparison.Ordinal));
+        if (machineHasAvx)
+        {
+            Assert.Contains(lines, l => l.StartsWith("[PASS] vaddps ymm across a hypercall", StringComparison.Ordinal));
+            Assert.Equal(Guests.Success, lines[^1]);
+        }
+        else
+        {
+            Assert.Equal("Test result: SKIP", lines[^1]);
+        }
+    }
 }
