@@ -44,6 +44,11 @@ internal sealed class HeapVcpuMachine : IVcpuMachine
 
     public void Kick() => Kicks++;
 
+    /// <summary>XCR0 as last set (x87|SSE until then, as a vCPU starts).</summary>
+    public ulong Xcr0 { get; private set; } = 3;
+
+    public void SetXcr0(ulong value) => Xcr0 = value;
+
     public VcpuMachineState SaveState() => _state;
 
     public void LoadState(VcpuMachineState state) => _state = state;

@@ -235,6 +235,40 @@ public sealed unsafe class KvmVcpu : IDisposable
         Ioctl.Invoke(_fd, KvmIoctls.SetFpu, f, "KVM_SET_FPU");
     }
 
+    /// <summary>KVM_GET_XCRS: XCR0, the XSAVE feature-enabled mask the guest runs with.</summary>
+    public ulong GetXcr0()
+    {
+        byte* x = stackalloc byte[(int)KvmIoctls.SizeofKvmXcrs];
+        new Span<byte>(x, (int)KvmIoctls.SizeofKvmXcrs).Clear();
+        Ioctl.Invoke(_fd, KvmIoctls.GetXcrs, x, "KVM_GET_XCRS");
+        uint count = *(uint*)x;
+        for (uint i = 0; i < count && i < 16; i++)
+        {
+            byte* xcr = x + 8 + (i * 16);
+            if (*(uint*)xcr == 0)
+            {
+                return *(ulong*)(xcr + 8);
+            }
+        }
+
+        throw new KvmException("KVM_GET_XCRS", $"KVM_GET_XCRS reported no XCR0 on vCPU {Id}");
+    }
+
+    /// <summary>
+    /// KVM_SET_XCRS with XCR0 = <paramref name="value"/>. KVM refuses (EINVAL) a value the vCPU's CPUID does not allow
+    /// or the architecture forbids (x87 clear, AVX without SSE, part of the AVX-512 state). Needs CR4.OSXSAVE.
+    /// </summary>
+    public void SetXcr0(ulong value)
+    {
+        byte* x = stackalloc byte[(int)KvmIoctls.SizeofKvmXcrs];
+        new Span<byte>(x, (int)KvmIoctls.SizeofKvmXcrs).Clear();
+        *(uint*)x = 1;                 // nr_xcrs
+        *(uint*)(x + 8) = 0;           // xcrs[0].xcr = XCR0
+        *(ulong*)(x + 16) = value;     // xcrs[0].value
+        Ioctl.Invoke(_fd, KvmIoctls.SetXcrs, x, "KVM_SET_XCRS",
+            string.Create(CultureInfo.InvariantCulture, $"XCR0 0x{value:x} on vCPU {Id}"));
+    }
+
     /// <summary>KVM_SET_DEBUGREGS from DR0–DR3, DR6, DR7 (indexes 0–3, 6, 7 of <paramref name="dr"/>).</summary>
     public void SetDebugRegisters(ReadOnlySpan<ulong> dr)
     {

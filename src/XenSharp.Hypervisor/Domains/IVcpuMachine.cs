@@ -22,6 +22,12 @@ internal interface IVcpuMachine
     /// <summary>Interrupts the vCPU if it is running guest code, so that it comes out to the host (an exit) soon.</summary>
     void Kick();
 
+    /// <summary>
+    /// Sets the vCPU's XCR0 (XSETBV, already validated against what the policy offers); refused where the machine has
+    /// no XSAVE or rejects the value.
+    /// </summary>
+    void SetXcr0(ulong value);
+
     /// <summary>Reads the state only the machine holds (segment bases and selectors, FPU), out of the guest.</summary>
     VcpuMachineState SaveState();
 

@@ -45,7 +45,7 @@ internal sealed class DomainMachine : IDomainMachine, IForeignFrameMachine
 
             _nextSlot = slot;
 
-            IReadOnlyList<CpuidEntry> cpuid = CpuidPolicy.ForKvm(kvm.GetSupportedCpuid());
+            IReadOnlyList<CpuidEntry> cpuid = CpuidPolicy.ForKvm(CpuidPolicy.Supported(kvm));
             _runners = new VcpuRunner[domain.Vcpus.Length];
             for (int i = 0; i < _runners.Length; i++)
             {

@@ -35,7 +35,7 @@ internal sealed class KvmMachineHost(KvmSystem kvm) : IMachineHost
             throw;
         }
 
-        PvCpuidPolicy.InstallHost(HostLeaves(kvm.GetSupportedCpuid()), 0);
+        PvCpuidPolicy.InstallHost(HostLeaves(CpuidPolicy.Supported(kvm)), 0);
         return new XenHypervisor(new KvmMachineMemory(memory), log, new KvmMachineHost(kvm), memory, pcpus: pcpus);
     }
 

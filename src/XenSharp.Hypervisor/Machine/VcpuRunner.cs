@@ -18,6 +18,8 @@ internal sealed class VcpuRunner : IDisposable, IVcpuMachine
 {
     private const ulong Cr0 = 0x80050033;   // PG AM WP NE ET MP PE
     private const ulong Cr4 = 0x620;        // OSXMMEXCPT OSFXSR PAE
+    private const ulong Cr4Osxsave = 1UL << 18;
+    private const ulong Xcr0FpSse = 0x3;    // what a PV vCPU runs with until its kernel's first XSETBV (Xen's XSTATE_FP_SSE)
     private const ulong Efer = 0xd01;       // NXE LMA LME SCE
     private const ulong SyscallMask = 0x47700; // AC NT DF IF TF cleared on syscall entry
 
@@ -34,7 +36,7 @@ internal sealed class VcpuRunner : IDisposable, IVcpuMachine
         _kick = kick;
         _stub = stub;
         _kvm.SetCpuid(cpuid.ToArray());
-        SetupRing0(stub);
+        SetupRing0(stub, CpuidPolicy.HasXsave(cpuid));
         vcpu.Machine = this;
     }
 
@@ -161,12 +163,31 @@ internal sealed class VcpuRunner : IDisposable, IVcpuMachine
 
     public void Dispose() => _kvm.Dispose();
 
-    private void SetupRing0(StubImage stub)
+    /// <summary>
+    /// XSETBV as the core emulated it (validated against the PV policy): the vCPU's XCR0. Only on the vCPU's own thread,
+    /// and only where the machine has XSAVE (CR4.OSXSAVE set in <see cref="SetupRing0"/>).
+    /// </summary>
+    public void SetXcr0(ulong value)
+    {
+        try
+        {
+            _kvm.SetXcr0(value);
+        }
+        catch (KvmException e)
+        {
+            throw new MachineRefusedException(e.Message, e);
+        }
+    }
+
+    /// <param name="xsave">The machine has XSAVE: the vCPU runs with CR4.OSXSAVE, as Xen does wherever the hardware has
+    /// it, so XGETBV, XSAVE* and (once XCR0 enables them) AVX work natively; XSETBV from the deprivileged guest kernel
+    /// faults to the core (<see cref="SetXcr0"/>).</param>
+    private void SetupRing0(StubImage stub, bool xsave)
     {
         int id = Vcpu.Id;
         SpecialRegisters s = _kvm.GetSpecialRegisters();
         s.Cr0 = Cr0;
-        s.Cr4 = Cr4;
+        s.Cr4 = xsave ? Cr4 | Cr4Osxsave : Cr4;
         s.Efer = Efer;
         s.Cr3 = Vcpu.KernelL4.Address;
         s.Cs = new Segment { Selector = XenSelectors.HypervisorCs64, Limit = 0xffffffff, Type = 11, Present = 1, S = 1, L = 1, G = 1 };
@@ -181,6 +202,10 @@ internal sealed class VcpuRunner : IDisposable, IVcpuMachine
         s.Gdt = new DescriptorTable { Base = StubLayout.GdtBase(id), Limit = StubLayout.GdtLimit };
         s.Idt = new DescriptorTable { Base = StubLayout.Base + StubLayout.IdtOffset, Limit = 0xfff };
         _kvm.SetSpecialRegisters(s);
+        if (xsave)
+        {
+            _kvm.SetXcr0(Xcr0FpSse);
+        }
 
         ulong star = ((ulong)(XenSelectors.FlatRing3Cs32 & ~3 | 3) << 48) | ((ulong)XenSelectors.HypervisorCs64 << 32);
         _kvm.SetMsrs(

@@ -21,6 +21,7 @@ internal static class KvmIoctls
     public const uint SizeofKvmMsi = 32;
     public const uint SizeofKvmDebugregs = 128;
     public const uint SizeofKvmFpu = 416;
+    public const uint SizeofKvmXcrs = 392;   // nr_xcrs, flags, 16 x {xcr, reserved, value}, 16 x u64 padding
 
     // System (/dev/kvm) ioctls.
     public const uint GetApiVersion = (DirNone << DirShift) | (KvmType << TypeShift) | 0x00;
@@ -49,5 +50,7 @@ internal static class KvmIoctls
     public const uint SetMsrs = (DirWrite << DirShift) | (SizeofKvmMsrs << SizeShift) | (KvmType << TypeShift) | 0x89;
     public const uint GetFpu = (DirRead << DirShift) | (SizeofKvmFpu << SizeShift) | (KvmType << TypeShift) | 0x8c;
     public const uint SetFpu = (DirWrite << DirShift) | (SizeofKvmFpu << SizeShift) | (KvmType << TypeShift) | 0x8d;
+    public const uint GetXcrs = (DirRead << DirShift) | (SizeofKvmXcrs << SizeShift) | (KvmType << TypeShift) | 0xa6;
+    public const uint SetXcrs = (DirWrite << DirShift) | (SizeofKvmXcrs << SizeShift) | (KvmType << TypeShift) | 0xa7;
     public const uint SetCpuid2 = (DirWrite << DirShift) | (SizeofKvmCpuid2 << SizeShift) | (KvmType << TypeShift) | 0x90;
 }

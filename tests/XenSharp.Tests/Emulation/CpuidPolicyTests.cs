@@ -75,7 +75,7 @@ public sealed class CpuidPolicyTests : EmulationFixture
         Assert.Equal(default, Policy.Query(0x8000001d, 0)); // TopoExt cache hidden
         Assert.Equal(new CpuidResult(0x3030, 0x5, 0x7001, 0), Policy.Query(0x80000008, 0)); // CLZERO, RSTR_FP_ERR_PTRS
         Assert.Equal(default, Policy.Query(6, 0));          // thermal/power hidden
-        Assert.Equal(default, Policy.Query(0xd, 0));        // XSAVE hidden
+        Assert.Equal(default, Policy.Query(0xd, 0));        // kvm_pvm offers no XSAVE: leaf 0xd empty
         Assert.Equal(default, Policy.Query(0x80000022, 0)); // past the max
         Assert.Equal(default, Policy.Query(0x0e, 0));
         Assert.Equal(default, Policy.Query(0xc0000000, 0));
@@ -89,15 +89,18 @@ public sealed class CpuidPolicyTests : EmulationFixture
         Assert.Equal(CpuVendor.Intel, Intel.Vendor);
         CpuidResult l1 = Intel.Query(1, 0);
         uint hiddenEcx = (1u << 3) | (1u << 5) | (1u << 6) | (1u << 7) | (1u << 8) | (1u << 17) | (1u << 21) | (1u << 24)
-            | (1u << 26) | (1u << 27) | (1u << 28) | (1u << 12) | (1u << 29) | (1u << 2) | (1u << 14) | (1u << 15);
-        Assert.Equal(0u, l1.Ecx & hiddenEcx); // MONITOR VMX SMX EIST TM2 PCID x2APIC TSC-deadline XSAVE OSXSAVE AVX FMA F16C DTES64 xTPR PDCM
+            | (1u << 27) | (1u << 2) | (1u << 14) | (1u << 15);
+        Assert.Equal(0u, l1.Ecx & hiddenEcx); // MONITOR VMX SMX EIST TM2 PCID x2APIC TSC-deadline OSXSAVE DTES64 xTPR PDCM
+        uint xsaveFamily = (1u << 26) | (1u << 28) | (1u << 12) | (1u << 29);
+        Assert.Equal(xsaveFamily, l1.Ecx & xsaveFamily); // XSAVE AVX FMA F16C, as Xen's PV default
         Assert.NotEqual(0u, l1.Ecx & (1u << 0));   // SSE3
         Assert.NotEqual(0u, l1.Ecx & (1u << 30));  // RDRAND
         Assert.NotEqual(0u, l1.Edx & (1u << 11));  // SEP stays on Intel
         Assert.NotEqual(0u, l1.Edx & (1u << 28));  // HTT as the host
         CpuidResult l7 = Intel.Query(7, 0);
-        uint hiddenEbx = (1u << 0) | (1u << 1) | (1u << 2) | (1u << 4) | (1u << 5) | (1u << 7) | (1u << 10) | (1u << 14) | (1u << 20) | (1u << 25);
-        Assert.Equal(0u, l7.Ebx & hiddenEbx); // FSGSBASE TSC_ADJUST SGX HLE AVX2 SMEP INVPCID MPX SMAP PT
+        uint hiddenEbx = (1u << 0) | (1u << 1) | (1u << 2) | (1u << 4) | (1u << 7) | (1u << 10) | (1u << 14) | (1u << 20) | (1u << 25);
+        Assert.Equal(0u, l7.Ebx & hiddenEbx); // FSGSBASE TSC_ADJUST SGX HLE SMEP INVPCID MPX SMAP PT
+        Assert.NotEqual(0u, l7.Ebx & (1u << 5));  // AVX2
         Assert.NotEqual(0u, l7.Ebx & (1u << 11)); // RTM
         Assert.NotEqual(0u, l7.Ebx & (1u << 9));  // ERMS as the host
         Assert.Equal(1u << 10, l7.Edx);           // MD_CLEAR only: no spec-ctrl MSRs, no ARCH_CAPS
@@ -120,7 +123,7 @@ public sealed class CpuidPolicyTests : EmulationFixture
         Assert.NotEqual(0u, Intel.Query(V, 1, 0, forced: true).Ecx & (1u << 27));
         Assert.Equal(0u, Intel.Query(1, 0).Ecx & (1u << 27));
         Assert.Equal(Intel.Query(7, 0).Ecx | (1u << 4), Intel.Query(V, 7, 0, forced: true).Ecx);
-        Assert.False(Intel.HasXsave);
+        Assert.True(Intel.HasXsave);
         Assert.False(Intel.HasFsgsbase);
     }
 }

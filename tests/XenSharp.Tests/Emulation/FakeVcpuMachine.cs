@@ -44,6 +44,21 @@ internal sealed class FakeVcpuMachine : IVcpuMachine
         Msrs[index] = value;
     }
 
+    /// <summary>XCR0 as last set; null until something set it. <see cref="RefuseXcr0"/> makes the machine refuse.</summary>
+    public ulong? Xcr0 { get; private set; }
+
+    public bool RefuseXcr0 { get; set; }
+
+    public void SetXcr0(ulong value)
+    {
+        if (RefuseXcr0)
+        {
+            throw new MachineRefusedException($"XCR0 0x{value:x} refused");
+        }
+
+        Xcr0 = value;
+    }
+
     /// <summary>The machine state as last loaded (what <see cref="SaveState"/> gives back).</summary>
     public VcpuMachineState State { get; set; } = new(0, 0, 0, 0, 0, 0, 0, new byte[VcpuMachineState.FxsaveSize]);
 

@@ -28,6 +28,8 @@ public class IoctlNumberTests
     [InlineData(KvmIoctls.GetMsrs, 0xc008ae88u)]
     [InlineData(KvmIoctls.SetMsrs, 0x4008ae89u)]
     [InlineData(KvmIoctls.SetCpuid2, 0x4008ae90u)]
+    [InlineData(KvmIoctls.GetXcrs, 0x8188aea6u)]
+    [InlineData(KvmIoctls.SetXcrs, 0x4188aea7u)]
     public void Ioctl_number_matches_gcc(uint actual, uint expected) => Assert.Equal(expected, actual);
 
     [Fact]

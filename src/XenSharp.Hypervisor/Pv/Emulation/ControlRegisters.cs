@@ -15,9 +15,10 @@ namespace XenSharp.Hypervisor.Pv.Emulation;
 /// <item>CR2: the last #PF address delivered; writable (also updates vcpu_info's copy).</item>
 /// <item>CR3: xen_pfn_to_cr3 of the kernel L4 (MFN &lt;&lt; 12 for 64-bit PV); a write installs a new kernel L4 as
 /// MMUEXT_NEW_BASEPTR does (#GP if it does not validate).</item>
-/// <item>CR4: the guest may toggle DE (and TSD/FSGSBASE/OSXSAVE if the policy offered them; here it offers none of
-/// those three, see <see cref="PvCpuidFeatures"/>); other bits are the hypervisor's and writes to them are silently
-/// ignored, as Xen does.</item>
+/// <item>CR4: the guest may toggle DE and OSXSAVE (when the policy offers XSAVE; TSD and FSGSBASE it does not offer
+/// here, see <see cref="PvCpuidFeatures"/>); other bits are the hypervisor's and writes to them are silently ignored, as
+/// Xen does. OSXSAVE is virtual, as in Xen: the real CR4 has it whenever the machine has XSAVE; the guest's bit decides
+/// XSETBV (#UD without it) and leaf 1's OSXSAVE.</item>
 /// </list>
 /// </summary>
 internal static class ControlRegisters

@@ -171,14 +171,11 @@ internal static class PrivilegedInstructions
             }
 
             case Code.Xsetbv:
-                // #UD unless the guest's CR4.OSXSAVE is set, which the policy never allows (XSAVE is hidden because
-                // the vCPU's XCR0 cannot be changed from here); so no XCR0 write is ever accepted.
-                if (!kernel)
-                {
-                    return GeneralProtection;
-                }
-
-                return (v.VirtualCr4 & ControlRegisters.Cr4Osxsave) == 0 ? InvalidOpcode : GeneralProtection;
+            {
+                ulong value = (v.FrameGet(StubFrame.Rdx) << 32) | (uint)v.FrameGet(StubFrame.Rax);
+                EmulationResult r = ExtendedControlRegisters.Xsetbv(v, p, (uint)v.FrameGet(StubFrame.Rcx), value);
+                return r.Outcome == EmulationOutcome.Emulated ? Complete(v, p, i.NextIP) : r;
+            }
 
             case Code.Cli or Code.Sti:
                 // With enough IOPL Xen ignores them (toggling the event mask behind POPF's back is too dangerous).

@@ -5,7 +5,7 @@ namespace XenSharp.Hypervisor.Pv.Emulation;
 
 /// <summary>
 /// Per-vCPU state the privileged-op emulation, the MSR policy and the related hypercalls keep (Xen's
-/// arch.pv.iobmp/iobmp_nr, arch.pv.dr7_emul, arch.msrs, arch.vmce). Only the vCPU's own thread touches it.
+/// arch.pv.iobmp/iobmp_nr, arch.pv.dr7_emul, arch.msrs, arch.vmce, arch.xcr0). Only the vCPU's own thread touches it.
 /// </summary>
 internal sealed class PvEmulationState
 {
@@ -23,6 +23,12 @@ internal sealed class PvEmulationState
 
     /// <summary>MSR_MISC_FEATURES_ENABLES as the guest wrote it (only 0 is accepted: no CPUID faulting).</summary>
     public ulong MiscFeaturesEnables { get; set; }
+
+    /// <summary>
+    /// XCR0 as the vCPU runs with it: x87|SSE until the guest kernel's first accepted XSETBV (Xen's
+    /// <c>arch.xcr0 ?: XSTATE_FP_SSE</c>); leaf 0xd's EBX sizes follow it.
+    /// </summary>
+    public ulong Xcr0 { get; set; } = Policy.PvCpuidFeatures.Xcr0X87 | Policy.PvCpuidFeatures.Xcr0Sse;
 
     /// <summary>vMCE: MCG_STATUS as written.</summary>
     public ulong McgStatus { get; set; }

@@ -16,7 +16,10 @@ namespace XenSharp.Hypervisor.Pv.Policy;
 /// <item>leaves out of range read as zero (the AMD model, as Xen does);</item>
 /// <item>Xen's hypervisor leaves at 0x40000000–0x40000005 ("XenVMMXenVMM", version, hypercall-page MSR, time, PV
 /// address width);</item>
-/// <item>per-vCPU adjustments: OSXSAVE and OSPKE follow the guest's virtual CR4.</item>
+/// <item>leaf 0xd as Xen's recalculate_xstate: the XCR0 components offered (x87, SSE, YMM with AVX, the AVX-512 three with
+/// AVX512F) with the machine's sizes and offsets;</item>
+/// <item>per-vCPU adjustments: OSXSAVE and OSPKE follow the guest's virtual CR4 (OSXSAVE also shown to the kernel's
+/// forced-emulation CPUID whenever XSAVE is offered, Xen's PV quirk); leaf 0xd EBX follows the vCPU's XCR0.</item>
 /// </list>
 /// Immutable after construction, so one instance serves every domain (like Xen's pv_def_cpu_policy, which each domain
 /// copies unchanged when the toolstack asks for nothing).
@@ -33,11 +36,14 @@ internal sealed class PvCpuidPolicy
     private const uint BasicLeaves = 0xd + 1;       // CPUID_GUEST_NR_BASIC
     private const uint CacheSubleaves = 5 + 1;      // CPUID_GUEST_NR_CACHE
     private const uint FeatureSubleaves = 2 + 1;    // CPUID_GUEST_NR_FEAT
+    private const uint XstateSubleaves = 62 + 1;    // CPUID_GUEST_NR_XSTATE
+    private const uint XsaveLegacyAndHeader = 512 + 64; // XSTATE_AREA_MIN_SIZE
     private const uint ExtendedLeavesIntel = 0x8 + 1;
     private const uint ExtendedLeavesAmd = 0x21 + 1;
     private const uint PreserveAdFeature = 1;       // XEN_CPUID_FEAT1_MMU_PT_UPDATE_PRESERVE_AD
     private const ulong Cr4Osxsave = 1UL << 18;
     private const ulong Cr4Pke = 1UL << 22;
+    private const uint XstateAlign64 = 1u << 1;     // leaf 0xd:i ECX bit 1: 64-byte aligned in the compacted format
 
     private static PvCpuidPolicy? s_host;
 
@@ -45,6 +51,7 @@ internal sealed class PvCpuidPolicy
     private readonly CpuidResult[] _cache = new CpuidResult[CacheSubleaves];
     private readonly CpuidResult[] _feature = new CpuidResult[FeatureSubleaves];
     private readonly CpuidResult[] _extended = new CpuidResult[ExtendedLeavesAmd];
+    private readonly CpuidResult[] _xstate = new CpuidResult[XstateSubleaves];
     private readonly uint _featureMaxSubleaf;
     private readonly bool _hostTscReliable;
     private readonly bool _hostRdtscp;
@@ -61,6 +68,17 @@ internal sealed class PvCpuidPolicy
         _basic[0] = leaf0 with { Eax = BasicMaxLeaf };
 
         CpuidResult l1 = Find(host, 1, 0);
+        CpuidResult f0 = Find(host, 7, 0);
+        _featureMaxSubleaf = Math.Min(f0.Eax, FeatureSubleaves - 1);
+        CpuidResult f1 = _featureMaxSubleaf >= 1 ? Find(host, 7, 1) : default;
+        CpuidResult e1 = Find(host, 0x80000001, 0);
+        CpuidResult d0 = Find(host, 0xd, 0);
+        ulong hostXcr0 = d0.Eax | ((ulong)d0.Edx << 32);
+        var words = new FeatureWords(
+            l1.Ecx & Leaf1Ecx, f0.Ebx & Leaf7Sub0Ebx, f0.Ecx & Leaf7Sub0Ecx, f0.Edx & Leaf7Sub0Edx,
+            f1.Eax & Leaf7Sub1Eax, f1.Edx & Leaf7Sub1Edx, e1.Ecx & Ext1Ecx, Find(host, 0xd, 1).Eax & LeafDSub1Eax);
+        Xcr0Max = ApplyXsaveDependencies(ref words, hostXcr0, describesXstate: BasicMaxLeaf >= 0xd);
+
         uint edx1 = (l1.Edx & Leaf1Edx) | (l1.Edx & Leaf1EdxHtt);
         if (amd)
         {
@@ -70,7 +88,7 @@ internal sealed class PvCpuidPolicy
         _basic[1] = new CpuidResult(
             l1.Eax & 0x0fff0fff,              // processor type clobbered
             l1.Ebx & 0x00ffffff,              // initial APIC ID: dynamic, 0 for PV
-            (l1.Ecx & Leaf1Ecx) | Leaf1EcxHypervisor,
+            words.Leaf1Ecx | Leaf1EcxHypervisor,
             edx1);
 
         if (Vendor == CpuVendor.Intel)
@@ -90,20 +108,16 @@ internal sealed class PvCpuidPolicy
             }
         }
 
-        // Leaves 3, 5 (MONITOR), 6 (thermal/power), 8, 9 (DCA), 0xa (vPMU off), 0xb (topology), 0xc stay zero;
-        // 0xd (XSAVE) stays zero while XSAVE is hidden.
-        CpuidResult f0 = Find(host, 7, 0);
-        _featureMaxSubleaf = Math.Min(f0.Eax, FeatureSubleaves - 1);
+        // Leaves 3, 5 (MONITOR), 6 (thermal/power), 8, 9 (DCA), 0xa (vPMU off), 0xb (topology), 0xc stay zero.
         uint hostFpuQuirks = f0.Ebx & (Leaf7EbxFdpExcpOnly | Leaf7EbxNoFpuSel);
         _feature[0] = new CpuidResult(
             _featureMaxSubleaf,
-            (f0.Ebx & Leaf7Sub0Ebx) | (f0.Ebx & Leaf7EbxErms) | hostFpuQuirks,
-            f0.Ecx & Leaf7Sub0Ecx,
-            (f0.Edx & Leaf7Sub0Edx) | (Vendor == CpuVendor.Intel ? f0.Edx & Leaf7EdxMdClear : 0));
+            words.Leaf7Ebx | (f0.Ebx & Leaf7EbxErms) | hostFpuQuirks,
+            words.Leaf7Ecx,
+            words.Leaf7Edx | (Vendor == CpuVendor.Intel ? f0.Edx & Leaf7EdxMdClear : 0));
         if (_featureMaxSubleaf >= 1)
         {
-            CpuidResult f1 = Find(host, 7, 1);
-            _feature[1] = new CpuidResult(f1.Eax & Leaf7Sub1Eax, f1.Ebx & Leaf7Sub1Ebx, f1.Ecx & Leaf7Sub1Ecx, f1.Edx & Leaf7Sub1Edx);
+            _feature[1] = new CpuidResult(words.Leaf7Sub1Eax, f1.Ebx & Leaf7Sub1Ebx, f1.Ecx & Leaf7Sub1Ecx, words.Leaf7Sub1Edx);
         }
 
         if (_featureMaxSubleaf >= 2)
@@ -116,11 +130,12 @@ internal sealed class PvCpuidPolicy
         ExtendedMaxLeaf = (e0.Eax >> 16) == 0x8000 ? 0x80000000 | Math.Min(e0.Eax & 0xffff, extendedCount - 1) : 0x80000000;
         _extended[0] = amd ? e0 with { Eax = ExtendedMaxLeaf } : new CpuidResult(ExtendedMaxLeaf, 0, 0, 0);
 
-        CpuidResult e1 = Find(host, 0x80000001, 0);
+        BuildXstate(host, words.LeafDSub1Eax);
+
         uint e1Edx = e1.Edx & Ext1Edx & ~Common1Edx;
         _extended[1] = amd
-            ? new CpuidResult(_basic[1].Eax, e1.Ebx & 0xff00ffff, (e1.Ecx & Ext1Ecx) | (e1.Ecx & Ext1EcxCmpLegacy), e1Edx | (_basic[1].Edx & Common1Edx))
-            : new CpuidResult(0, 0, e1.Ecx & Ext1Ecx, e1Edx);
+            ? new CpuidResult(_basic[1].Eax, e1.Ebx & 0xff00ffff, words.Ext1Ecx | (e1.Ecx & Ext1EcxCmpLegacy), e1Edx | (_basic[1].Edx & Common1Edx))
+            : new CpuidResult(0, 0, words.Ext1Ecx, e1Edx);
         for (uint l = 2; l <= 4; l++)
         {
             _extended[l] = Find(host, 0x80000000 + l, 0); // brand string
@@ -185,6 +200,14 @@ internal sealed class PvCpuidPolicy
 
     public bool HasXsave => (_basic[1].Ecx & Leaf1EcxXsave) != 0;
 
+    public bool HasXsavec => (_xstate[1].Eax & LeafDSub1EaxXsavec) != 0;
+
+    /// <summary>
+    /// The XCR0 bits a guest may set (Xen's cpu_policy_xcr0_max): x87 and SSE with XSAVE, YMM with AVX, the three AVX-512
+    /// components with AVX512F; 0 without XSAVE. Leaf 0xd:0 EDX:EAX.
+    /// </summary>
+    public ulong Xcr0Max { get; }
+
     public bool HasFsgsbase => (_feature[0].Ebx & Leaf7EbxFsgsbase) != 0;
 
     public bool HasRtm => (_feature[0].Ebx & Leaf7EbxRtm) != 0;
@@ -225,6 +248,7 @@ internal sealed class PvCpuidPolicy
             {
                 4 => subleaf < CacheSubleaves ? _cache[subleaf] : default,
                 7 => subleaf <= _featureMaxSubleaf ? _feature[subleaf] : default,
+                0xd => subleaf < XstateSubleaves ? _xstate[subleaf] : default,
                 _ => _basic[leaf],
             };
         }
@@ -258,12 +282,27 @@ internal sealed class PvCpuidPolicy
         CpuidResult r = Query(leaf, subleaf);
         if (leaf == 1 && BasicMaxLeaf >= 1)
         {
-            // OSXSAVE mirrors the guest's CR4. Xen also leaks it into the PV kernel's forced-emulation view when the
-            // hypervisor itself runs with CR4.OSXSAVE and XSAVE is offered (cpuid.c); the vCPU's real CR4 never has
-            // OSXSAVE here, so that case does not arise.
-            if ((vcpu.VirtualCr4 & Cr4Osxsave) != 0)
+            // OSXSAVE mirrors the guest's CR4. And, as Xen does (cpuid.c, "OSXSAVE handling for PV guests is
+            // non-architectural"), it leaks into the guest kernel's forced-emulation view whenever XSAVE is offered and
+            // the real CR4 has OSXSAVE — which it has wherever the machine has XSAVE (Machine/VcpuRunner), the only case
+            // the policy offers XSAVE. Linux relies on it: its PV start of day keeps XSAVE only if this CPUID shows both.
+            if ((vcpu.VirtualCr4 & Cr4Osxsave) != 0 || (forced && HasXsave && vcpu.InKernelMode))
             {
                 r = r with { Ecx = r.Ecx | Leaf1EcxOsxsave };
+            }
+        }
+        else if (leaf == 0xd && subleaf <= 1 && HasXsave)
+        {
+            // EBX is the XSAVE area's size for the XCR0 the vCPU runs with (Xen reads it from the hardware, with that XCR0
+            // loaded): standard format in sub-leaf 0, compacted (with XSAVEC) in sub-leaf 1.
+            ulong xcr0 = vcpu.Emulation.Xcr0;
+            if (subleaf == 0)
+            {
+                r = r with { Ebx = XsaveSize(xcr0) };
+            }
+            else if (HasXsavec)
+            {
+                r = r with { Ebx = XsaveCompactedSize(xcr0) };
             }
         }
         else if (leaf == 7 && subleaf == 0 && BasicMaxLeaf >= 7 && (vcpu.VirtualCr4 & Cr4Pke) != 0)
@@ -272,6 +311,129 @@ internal sealed class PvCpuidPolicy
         }
 
         return r;
+    }
+
+    /// <summary>The standard-format XSAVE area for <paramref name="xcr0"/>: legacy area and header, then each component at its offset.</summary>
+    public uint XsaveSize(ulong xcr0)
+    {
+        uint size = XsaveLegacyAndHeader;
+        for (int i = 2; i < XstateSubleaves; i++)
+        {
+            if ((xcr0 & Xcr0Max & (1UL << i)) != 0)
+            {
+                size = Math.Max(size, _xstate[i].Ebx + _xstate[i].Eax);
+            }
+        }
+
+        return size;
+    }
+
+    /// <summary>The compacted-format (XSAVEC) area for <paramref name="xcr0"/>: the components packed in order, some 64-byte aligned.</summary>
+    public uint XsaveCompactedSize(ulong xcr0)
+    {
+        uint size = XsaveLegacyAndHeader;
+        for (int i = 2; i < XstateSubleaves; i++)
+        {
+            if ((xcr0 & Xcr0Max & (1UL << i)) != 0)
+            {
+                if ((_xstate[i].Ecx & XstateAlign64) != 0)
+                {
+                    size = (size + 63) & ~63u;
+                }
+
+                size += _xstate[i].Eax;
+            }
+        }
+
+        return size;
+    }
+
+    /// <summary>
+    /// Xen's feature dependencies within the XSAVE family (gen-cpuid.py), plus the machine's XCR0: AVX without YMM state,
+    /// or AVX512F without all three AVX-512 components, would be unusable. Returns the XCR0 bits offered.
+    /// </summary>
+    private static ulong ApplyXsaveDependencies(ref FeatureWords w, ulong hostXcr0, bool describesXstate)
+    {
+        const ulong FpSse = Xcr0X87 | Xcr0Sse;
+        if (!describesXstate || (w.Leaf1Ecx & Leaf1EcxXsave) == 0 || (hostXcr0 & FpSse) != FpSse)
+        {
+            w.Leaf1Ecx &= ~(Leaf1EcxXsave | Leaf1EcxAvx);
+            w.LeafDSub1Eax = 0;
+        }
+
+        if ((w.Leaf1Ecx & Leaf1EcxAvx) == 0 || (hostXcr0 & Xcr0Ymm) == 0)
+        {
+            w.Leaf1Ecx &= ~(Leaf1EcxAvx | AvxDependants1Ecx);
+            w.Ext1Ecx &= ~AvxDependantsExt1Ecx;
+            w.Leaf7Sub1Eax &= ~AvxDependants7Sub1Eax;
+            w.Leaf7Sub1Edx &= ~AvxDependants7Sub1Edx;
+            w.Leaf7Ebx &= ~Leaf7EbxAvx2;
+        }
+
+        if ((w.Leaf7Ebx & Leaf7EbxAvx2) == 0)
+        {
+            w.Leaf7Ebx &= ~Leaf7EbxAvx512f;
+            w.Leaf7Ecx &= ~Avx2Dependants7Sub0Ecx;
+            w.Leaf7Sub1Eax &= ~Avx2Dependants7Sub1Eax;
+            w.Leaf7Sub1Edx &= ~Avx2Dependants7Sub1Edx;
+        }
+
+        if ((w.Leaf7Ebx & Leaf7EbxAvx512f) == 0 || (hostXcr0 & Xcr0Avx512) != Xcr0Avx512)
+        {
+            w.Leaf7Ebx &= ~(Leaf7EbxAvx512f | Avx512fDependants7Sub0Ebx);
+            w.Leaf7Ecx &= ~Avx512fDependants7Sub0Ecx;
+        }
+
+        if ((w.Leaf7Ebx & Leaf7EbxAvx512bw) == 0)
+        {
+            w.Leaf7Ecx &= ~Avx512bwDependants7Sub0Ecx;
+            w.Leaf7Edx &= ~Avx512bwDependants7Sub0Edx;
+            w.Leaf7Sub1Eax &= ~Avx512bwDependants7Sub1Eax;
+        }
+
+        if ((w.Leaf1Ecx & Leaf1EcxPclmulqdq) == 0)
+        {
+            w.Leaf7Ecx &= ~Leaf7EcxVpclmulqdq;
+        }
+
+        if ((w.Leaf1Ecx & Leaf1EcxAesni) == 0)
+        {
+            w.Leaf7Ecx &= ~Leaf7EcxVaes;
+        }
+
+        if ((w.Leaf1Ecx & Leaf1EcxXsave) == 0)
+        {
+            return 0;
+        }
+
+        return FpSse | ((w.Leaf1Ecx & Leaf1EcxAvx) != 0 ? Xcr0Ymm : 0) | ((w.Leaf7Ebx & Leaf7EbxAvx512f) != 0 ? Xcr0Avx512 : 0);
+    }
+
+    /// <summary>
+    /// Leaf 0xd as Xen's recalculate_xstate builds it: sub-leaf 0 the XCR0 bits offered and the largest area (EBX is
+    /// per vCPU), sub-leaf 1 XSAVEOPT/XSAVEC/XGETBV1 (no XSS state), each offered component's size, offset and
+    /// alignment as the machine gives them; nothing without XSAVE.
+    /// </summary>
+    private void BuildXstate(IReadOnlyList<HostCpuidLeaf> host, uint subleaf1Eax)
+    {
+        if (Xcr0Max == 0)
+        {
+            return;
+        }
+
+        uint maxSize = XsaveLegacyAndHeader;
+        for (uint i = 2; i < XstateSubleaves; i++)
+        {
+            if ((Xcr0Max & (1UL << (int)i)) != 0)
+            {
+                CpuidResult c = Find(host, 0xd, i);
+                _xstate[i] = new CpuidResult(c.Eax, c.Ebx, c.Ecx & XstateAlign64, 0);
+                maxSize = Math.Max(maxSize, c.Eax + c.Ebx);
+            }
+        }
+
+        _xstate[0] = new CpuidResult((uint)Xcr0Max, 0, maxSize, (uint)(Xcr0Max >> 32));
+        _xstate[1] = new CpuidResult(subleaf1Eax, 0, 0, 0);
     }
 
     private CpuidResult HypervisorLeaf(uint index, uint subleaf, uint machineAddressBits)
@@ -383,7 +545,7 @@ internal sealed class PvCpuidPolicy
             for (uint l = 0; l <= Math.Min((uint)max, BasicLeaves - 1); l++)
             {
                 bool indexed = l is 4 or 7 or 0xb or 0xd;
-                for (uint s = 0; s < (indexed ? CacheSubleaves : 1); s++)
+                for (uint s = 0; s < (!indexed ? 1 : l == 0xd ? 8 : CacheSubleaves); s++)
                 {
                     Add(l, s, indexed);
                 }
@@ -399,5 +561,18 @@ internal sealed class PvCpuidPolicy
         var p = new PvCpuidPolicy(entries);
         Interlocked.CompareExchange(ref s_host, p, null);
         return Volatile.Read(ref s_host)!;
+    }
+
+    /// <summary>The feature words the XSAVE dependencies touch, already masked by the PV default.</summary>
+    private struct FeatureWords(uint leaf1Ecx, uint leaf7Ebx, uint leaf7Ecx, uint leaf7Edx, uint leaf7Sub1Eax, uint leaf7Sub1Edx, uint ext1Ecx, uint leafDSub1Eax)
+    {
+        public uint Leaf1Ecx = leaf1Ecx;
+        public uint Leaf7Ebx = leaf7Ebx;
+        public uint Leaf7Ecx = leaf7Ecx;
+        public uint Leaf7Edx = leaf7Edx;
+        public uint Leaf7Sub1Eax = leaf7Sub1Eax;
+        public uint Leaf7Sub1Edx = leaf7Sub1Edx;
+        public uint Ext1Ecx = ext1Ecx;
+        public uint LeafDSub1Eax = leafDSub1Eax;
     }
 }
