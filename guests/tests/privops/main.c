@@ -153,6 +153,34 @@ static void check_port_io(void)
         printk("  inb from port 0x61: %#x (dom0 reaches the real port)\n", v);
     else
         test_check(v == 0xff, "inb from port 0x61 (no devices in a domU): %#x", v);
+
+    if ( start_info->flags & SIF_INITDOMAIN )
+        return;
+
+    /* Each width and both port forms: all ones of the width, the rest of RAX kept (a dword zero-extends). */
+    unsigned long r = 0x1122334455667788ul;
+    asm volatile ("inw $0x42, %%ax" : "+a" (r));
+    test_check(r == 0x112233445566fffful, "inw from port 0x42: %#lx", r);
+    r = 0x1122334455667788ul;
+    asm volatile ("inl $0x42, %%eax" : "+a" (r));
+    test_check(r == 0xfffffffful, "inl from port 0x42: %#lx", r);
+    r = 0x1122334455667788ul;
+    asm volatile ("inb %%dx, %%al" : "+a" (r) : "d" (0x3f8));
+    test_check(r == 0x11223344556677fful, "inb from port dx=0x3f8: %#lx", r);
+    r = 0x1122334455667788ul;
+    asm volatile ("inw %%dx, %%ax" : "+a" (r) : "d" (0x3f8));
+    test_check(r == 0x112233445566fffful, "inw from port dx=0x3f8: %#lx", r);
+    r = 0x1122334455667788ul;
+    asm volatile ("inl %%dx, %%eax" : "+a" (r) : "d" (0x3f8));
+    test_check(r == 0xfffffffful, "inl from port dx=0x3f8: %#lx", r);
+    asm volatile ("outw %%ax, $0x80; outl %%eax, $0x80; outb %%al, %%dx; outw %%ax, %%dx; outl %%eax, %%dx"
+                  :: "a" (0ul), "d" (0x80));
+    test_success("outw, outl to port 0x80 and outb, outw, outl to port dx=0x80 dropped");
+
+    /* The RTC index latches (port 0x70): the host's, not all ones. */
+    asm volatile ("outb %b0, $0x70" :: "a" (0x8b));
+    asm volatile ("inb $0x70, %b0" : "=a" (v));
+    test_check(v == 0x0b, "inb from port 0x70 after outb 0x8b: %#x (the index, NMI bit clear)", v);
 }
 
 static void check_debug_registers(void)

@@ -42,6 +42,7 @@ internal sealed class Domain : IDisposable
             _extents.Add(si);
             SharedInfo = si.First;
             StubPages.MapSharedInfo(SharedInfo);
+            Exits?.CountPortIoInVm(StubPages.PortIoInVm);
             Grants = new Grants.GrantTable(this);
             _extents.Add(Grants.Frames);
 

@@ -9,7 +9,8 @@ namespace XenSharp.Hypervisor.Domains;
 /// A domain's exits to the host by reason (`xensharp run --exit-stats`): stub exits by hypercall number and by vector
 /// (guest faults, system calls, event checks, kicks), KVM_RUN returns for a kick from the host, the privileged
 /// instructions emulated (by mnemonic; the forced-emulation CPUID apart) and the ports those reach; multicall entries
-/// are counted beside them, being no exits of their own.
+/// are counted beside them, being no exits of their own; so is the port I/O the stub answered without leaving the VM
+/// (Stub/StubPortIo), which the stub counts in its vCPUs' data pages and <see cref="Summary"/> reads from there.
 /// Invariants: counting never allocates (the arrays are sized once, here) and is safe from every vCPU thread at once
 /// (Interlocked); <see cref="Summary"/> reads the counts without stopping the vCPUs, exact once they are stopped.
 /// </summary>
@@ -27,6 +28,7 @@ internal sealed class ExitCounts
     private long _forcedCpuid;
     private long _interrupted;
     private long _started = Stopwatch.GetTimestamp();
+    private Func<long>? _portIoInVm;
 
     /// <summary>Starts the clock of <see cref="Summary"/> again (when the domain's first vCPU starts).</summary>
     public void Restart() => Volatile.Write(ref _started, Stopwatch.GetTimestamp());
@@ -52,6 +54,11 @@ internal sealed class ExitCounts
     /// <summary>An emulated access to <paramref name="port"/> (in, out, ins, outs: one per instruction).</summary>
     public void Port(uint port) => Interlocked.Increment(ref _ports[port & 0xffff]);
 
+    /// <summary>Where <see cref="Summary"/> reads the count of port I/O the stub answered in the VM (no exits).</summary>
+    public void CountPortIoInVm(Func<long> read) => _portIoInVm = read;
+
+    public long PortIoInVm => _portIoInVm?.Invoke() ?? 0;
+
     public long HypercallCount(int number) => Volatile.Read(ref _hypercalls[number]);
 
     public long VectorCount(ulong vector) => Volatile.Read(ref _vectors[vector]);
@@ -65,7 +72,8 @@ internal sealed class ExitCounts
 
     /// <summary>
     /// One line: the total and the time since the start, then per reason the total and the largest counts, e.g.
-    /// <c>exits: 151234 in 95.1 s; hypercalls 112000 (mmu_update 40000, ...); vectors 30000 (#GP 20000, ...); ...</c>.
+    /// <c>exits: 151234 in 95.1 s; hypercalls 112000 (mmu_update 40000, ...); vectors 30000 (#GP 20000, ...); ...</c>;
+    /// after the ports the host emulated, <c>port I/O answered in the VM N</c> (not exits, not in the total).
     /// </summary>
     public string Summary(int top = 10)
     {
@@ -78,6 +86,7 @@ internal sealed class ExitCounts
         Group(s, "emulated", _emulated, i => i == MnemonicSlots ? "?" : ((Iced.Intel.Mnemonic)i).ToString().ToLowerInvariant(), top);
         s.Append($"; forced cpuid {Volatile.Read(ref _forcedCpuid)}");
         Group(s, "ports", _ports, i => $"0x{i:x}", top);
+        s.Append($"; port I/O answered in the VM {PortIoInVm}");
         Group(s, "multicall entries", _multicalled, HypercallName, top);
         return s.ToString();
     }

@@ -154,8 +154,21 @@ internal sealed class Vcpu
 
     public ulong VirtualCr4 { get; set; } = 0x660; // PAE MCE OSFXSR OSXMMEXCPT, as Xen shows a PV guest
 
-    /// <summary>Virtual IOPL (PHYSDEVOP_set_iopl), 0–3; the real IOPL is always 0.</summary>
-    public int VirtualIopl { get; set; }
+    /// <summary>Virtual IOPL (PHYSDEVOP_set_iopl), 0–3; the real IOPL is always 0. Mirrored for the stub's port I/O.</summary>
+    public int VirtualIopl
+    {
+        get => _virtualIopl;
+        set
+        {
+            _virtualIopl = value;
+            DataPage[StubLayout.DataVirtualIopl] = (byte)value;
+        }
+    }
+
+    private int _virtualIopl;
+
+    /// <summary>Whether emulated DR7 I/O breakpoints are armed: the stub then leaves every port access to the host.</summary>
+    public void SetIoBreakpointsArmed(bool armed) => DataPage[StubLayout.DataIoBreakpoints] = armed ? (byte)1 : (byte)0;
 
     /// <summary>Debug registers DR0–DR7 as the guest set them (set_debugreg).</summary>
     public ulong[] DebugRegisters { get; } = [0, 0, 0, 0, 0xffff0ff0, 0x400, 0xffff0ff0, 0x400];

@@ -144,6 +144,18 @@ internal sealed class DomainStubPages
     public ulong GdtPageMapping(int vcpu, int page) =>
         _pool.FrameAsEntries(Frames.First.Add(2))[(int)((ulong)vcpu * StubLayout.WindowSize >> 12) + page] & PageTableFlags.AddressMask;
 
+    /// <summary>Port I/O instructions the stub answered in the VM, over all vCPUs (<see cref="StubPortIo"/>).</summary>
+    public long PortIoInVm()
+    {
+        long sum = 0;
+        for (int v = 0; v < VcpuCount; v++)
+        {
+            sum += (long)BinaryPrimitives.ReadUInt64LittleEndian(_pool.Memory.GetSpan(DataMachineAddress(v) + StubLayout.DataPortIoInVm, 8));
+        }
+
+        return sum;
+    }
+
     public void SetKernelMode(int vcpu, bool kernel) =>
         _pool.Memory.GetSpan(DataMachineAddress(vcpu) + StubLayout.DataKernelMode, 1)[0] = kernel ? (byte)1 : (byte)0;
 

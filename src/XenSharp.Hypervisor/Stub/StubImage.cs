@@ -172,6 +172,9 @@ internal sealed class StubImage
         a.je(fastSyscall);
 
         a.Label(ref dispatch);
+        Label portIo = a.CreateLabel("port_io");
+        a.cmp(__qword_ptr[rsp + StubFrame.Vector], 13);
+        a.je(portIo);
         a.cmp(__qword_ptr[rsp + StubFrame.Vector], StubVector.Kick);
         a.jne(toHost);
         a.mov(ecx, 0x80b); // x2APIC EOI
@@ -190,6 +193,7 @@ internal sealed class StubImage
 
         EmitFastSyscall(a, ref fastSyscall, dispatch, checkEvents, out Label bounceWriteStart, out Label bounceWriteEnd);
         EmitFastIret(a, ref fastIret, dispatch, checkEvents, out Label iretReadStart, out Label iretReadEnd);
+        StubPortIo.Emit(a, ref portIo, toHost, checkEvents, out Label portFetchStart, out Label portFetchEnd);
 
         // After a fast path: an event that became deliverable needs the host's upcall.
         a.Label(ref checkEvents);
@@ -276,7 +280,19 @@ internal sealed class StubImage
             a.nop();
         }
 
+        // A fault on the port-I/O fetch (its page went away): the #GP frame is as the CPU left it; the host decides.
+        Label portFetchFault = a.CreateLabel("port_io_fetch_fault");
+        a.lea(rdx, __[portFetchStart]);
+        a.cmp(rax, rdx);
+        a.jb(realFault);
+        a.lea(rdx, __[portFetchEnd]);
+        a.cmp(rax, rdx);
+        a.jb(portFetchFault);
         a.jmp(realFault);
+        a.Label(ref portFetchFault);
+        a.or(rsp, 0x3fff);
+        a.add(rsp, 1 - StubFrame.Size);
+        a.jmp(toHost);
         a.Label(ref guestFault);
         a.mov(rdx, __qword_ptr[rsp + StubFrame.Cr2]);
         a.or(rsp, 0x3fff);
@@ -342,7 +358,7 @@ internal sealed class StubImage
         foreach ((Label label, string name) in new[]
         {
             (common, "common"), (dispatch, "dispatch"), (toHost, "to_host"), (fastSyscall, "fast_syscall"), (fastIret, "fast_iret"),
-            (checkEvents, "check_events"), (restore, "restore"), (stubFault, "stub_fault"), (start, "start"),
+            (checkEvents, "check_events"), (restore, "restore"), (stubFault, "stub_fault"), (start, "start"), (portIo, "port_io"),
         })
         {
             symbols.Add((result.GetLabelRIP(label), name));

@@ -49,6 +49,12 @@ internal static class StubLayout
     public const int DataVcpuInfo = 0x150;     // stub address of this vCPU's vcpu_info
     public const int DataExitTsc = 0x158;      // the guest TSC at the last exit to the host (rdtsc in the stub)
 
+    // Port I/O the stub answers without leaving the VM (StubPortIo): mirrors of Xen state the host writes, and the
+    // stub's own count of what it answered.
+    public const int DataVirtualIopl = 0x168;  // byte: the vCPU's virtual IOPL (PHYSDEVOP_set_iopl), 0-3
+    public const int DataIoBreakpoints = 0x169; // byte: emulated DR7 I/O breakpoints are armed (port I/O goes to the host)
+    public const int DataPortIoInVm = 0x170;   // u64: port I/O instructions the stub answered; only the stub writes it
+
     // Page-table entries the host rewrote, for the stub to write again from inside the VM (shadow-paging KVM).
     public const int DataResyncCount = 0x160;  // u32
     public const int DataResyncMore = 0x164;   // byte: more are pending; exit again after this batch

@@ -110,6 +110,32 @@ public class StubImageTests
     }
 
     [Fact]
+    public void AGeneralProtectionFaultTriesThePortIoPathBeforeTheHost()
+    {
+        List<Instruction> body = DecodeFrom(Image.CommonEntry, 1000).TakeWhile(i => !i.IsInvalid).ToList();
+        int d = body.FindIndex(i => Image.Symbolize(i.IP) == "dispatch+0x0");
+        Assert.Equal(Mnemonic.Cmp, body[d].Mnemonic);
+        Assert.Equal((ulong)StubFrame.Vector, body[d].MemoryDisplacement64);
+        Assert.Equal(13UL, body[d].GetImmediate(1));
+        Assert.Equal("port_io+0x0", Image.Symbolize(body[d + 1].NearBranchTarget));
+
+        // The path up to its jump to check_events: it tests each port range the host models, and counts what it answered.
+        List<Instruction> path = body.SkipWhile(i => i.IP != body[d + 1].NearBranchTarget)
+            .TakeWhile(i => !(i.Mnemonic == Mnemonic.Jmp && Image.Symbolize(i.NearBranchTarget) == "check_events+0x0")).ToList();
+        var compared = path.Where(i => i.Mnemonic == Mnemonic.Cmp && i.Op0Register == Register.EDX).Select(i => i.GetImmediate(1)).ToList();
+        var lasts = path.Where(i => i.Mnemonic == Mnemonic.Cmp && i.Op0Register == Register.EDI).Select(i => i.GetImmediate(1)).ToList();
+        foreach ((uint first, uint last) in StubPortIo.HostPorts)
+        {
+            Assert.Contains((ulong)last, compared);
+            Assert.Contains((ulong)first, lasts);
+        }
+
+        Instruction count = Assert.Single(path, i => i.Mnemonic == Mnemonic.Inc && i.Op0Kind == OpKind.Memory);
+        Assert.Equal(unchecked((ulong)(StubLayout.FrameToData + StubLayout.DataPortIoInVm)), count.MemoryDisplacement64);
+        Assert.Equal(MemorySize.UInt64, count.MemorySize);
+    }
+
+    [Fact]
     public void FrameLayoutMatchesThePushOrder()
     {
         // 15 GPRs + CR2 below the vector; the hardware frame above the error code.

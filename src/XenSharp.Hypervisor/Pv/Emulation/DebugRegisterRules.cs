@@ -159,6 +159,7 @@ internal static class DebugRegisterRules
         }
 
         v.Emulation.Dr7IoEnable = ioEnable;
+        v.SetIoBreakpointsArmed(ioEnable != 0);
         v.DebugRegisters[7] = v.DebugRegisters[5] = value;
         v.DebugRegistersDirty = true;
         return 0;

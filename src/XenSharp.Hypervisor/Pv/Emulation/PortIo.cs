@@ -14,6 +14,8 @@ namespace XenSharp.Hypervisor.Pv.Emulation;
 /// (a latched index, read back with bit 7 clear), and the PCI CONFIG_ADDRESS port 0xcf8 (dword: latched). A domU has
 /// no virtual PIT, so ports 0x42/0x43/0x61 read all ones too.</item>
 /// </list>
+/// The stub answers the guest kernel's plain in/out to every other port itself, without an exit (Stub/StubPortIo): a
+/// port given a behaviour here must be added to <c>StubPortIo.HostPorts</c>.
 /// </summary>
 internal static class PortIo
 {
