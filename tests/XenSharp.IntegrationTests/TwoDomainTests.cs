@@ -72,8 +72,8 @@ public sealed class TwoDomainTests
         DomainOutcome consdup = Assert.Single(outcomes, o => o.Name == "consdup");
         Assert.True(consdup.ExitCode == DomainOutcome.Poweroff, $"{consdup.Ending}\n{consdup.Transcript}");
         string[] lines = Guests.Lines(consdup.Transcript);
-        Assert.Contains("consdup: ring only", lines);
-        Assert.Equal(Guests.Success, lines[^1]);
+        Assert.Contains("consdup: ring only", lines); // served by the backend's loop: before or after the later lines
+        Assert.Contains(Guests.Success, lines);
         Assert.Equal(7, lines.Length);
         Assert.Equal(DomainOutcome.TimedOut, flood.ExitCode);
         Assert.Equal("hostile: notify-flood\n", flood.Transcript);

@@ -2,8 +2,9 @@
  * sched - what the scheduler gives one domain, read by the domain itself.
  *
  *   sched=spin secs=S        CPU-bound for S seconds of system time, events masked, periodic timer stopped; prints
- *                            "sample sys=<ns> run=<ns> runnable=<ns>" every 20 ms of system time from its own
- *                            registered runstate area (the time it held a physical CPU, and waited for one).
+ *                            "sample sys=<ns> run=<ns> runnable=<ns> entry=<ns>" every 20 ms of system time from
+ *                            its own registered runstate area, as of its last state change (the time it held a
+ *                            physical CPU, the time it waited for one, when that change was).
  *   sched=wake n=N ms=P      N times: a VIRQ_TIMER P ms ahead, SCHEDOP_block, and the upcall's entry time noted;
  *                            prints "wake latency=<ns>" (upcall entered - deadline) for each and
  *                            "wake median=<ns> max=<ns> at=<system time>" at the end.
@@ -69,9 +70,9 @@ static unsigned long number(const char *key, unsigned long fallback)
 
 /*
  * A consistent copy of the runstate area (the hypervisor may rewrite it as we read: reread until state_entry_time
- * holds still), with the running period in progress counted up to `t`, as Xen's vcpu_runstate_get does.
+ * holds still): the times as of its last state change, all on the hypervisor's clock.
  */
-static void runstate_read(struct runstate *r, uint64_t t)
+static void runstate_read(struct runstate *r)
 {
     uint64_t entry;
     do
@@ -79,12 +80,11 @@ static void runstate_read(struct runstate *r, uint64_t t)
         entry = area.entry;
         asm volatile ("" ::: "memory");
         r->state = area.state;
+        r->entry = entry;
         r->time[0] = area.time[0];
         r->time[1] = area.time[1];
         asm volatile ("" ::: "memory");
     } while ( entry != area.entry );
-    if ( r->state == 0 && t > entry )
-        r->time[0] += t - entry;
 }
 
 static void spin(unsigned long secs)
@@ -102,8 +102,8 @@ static void spin(unsigned long secs)
         }
 
         struct runstate r;
-        runstate_read(&r, t);
-        printk("sample sys=%lu run=%lu runnable=%lu\n", t, r.time[0], r.time[1]);
+        runstate_read(&r);
+        printk("sample sys=%lu run=%lu runnable=%lu entry=%lu\n", t, r.time[0], r.time[1], r.entry);
         samples++;
         next = t + 20 * MS;
     }

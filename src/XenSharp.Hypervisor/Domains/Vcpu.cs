@@ -392,7 +392,17 @@ internal sealed class Vcpu
         ChangeRunstate(RunstateLayout.Runnable, waitStart);
         bool granted = s.Allocator.EnterRun(SchedUnit);
         Lifecycle.Reschedule();
-        ChangeRunstate(RunstateLayout.Running, NowAfterWait(waitStart));
+
+        // Running from the moment the slot was granted (the allocator's clock is the host clock), as the scheduler
+        // charges it; the time this thread then took to wake is the switch's cost, not time spent waiting.
+        TimePoint now = NowAfterWait(waitStart);
+        long sinceGrant = now.HostNs - SchedUnit.StateEntryNs;
+        if (granted && sinceGrant > 0 && (ulong)sinceGrant < now.SystemNs - waitStart.SystemNs)
+        {
+            now = now with { SystemNs = now.SystemNs - (ulong)sinceGrant };
+        }
+
+        ChangeRunstate(RunstateLayout.Running, now);
         return granted;
     }
 
