@@ -64,7 +64,7 @@ public static class BootBench
             try
             {
                 hv.Start(d);
-                if (!d.Ended.Wait(TimeSpan.FromSeconds(30)))
+                if (!d.Ended.Wait(TimeSpan.FromSeconds(30 * BenchGuest.Scale)))
                 {
                     throw new BenchException($"{cfg.Name} did not end within 30 s; console so far:\n{console.Transcript}");
                 }

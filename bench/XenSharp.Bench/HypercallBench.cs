@@ -26,22 +26,8 @@ public static partial class HypercallBench
         var request = new BuildRequest("bench-hypercall", KernelImage.Load(kernelPath), MemoryMiB, 1,
             string.Create(CultureInfo.InvariantCulture, $"n={n}"));
         var console = new TimedConsole();
-        Domain d = hv.Control.Get(PvDomainBuilder.Build(hv, request, console));
-        try
-        {
-            hv.Start(d);
-            // Generous: the slowest round trip seen is ~150 µs.
-            TimeSpan limit = TimeSpan.FromSeconds(60 + (n / 1000.0));
-            if (!d.Ended.Wait(limit))
-            {
-                throw new BenchException($"bench-hypercall did not end within {limit.TotalSeconds:0} s; console so far:\n{console.Transcript}");
-            }
-        }
-        finally
-        {
-            hv.Destroy(d);
-        }
-
+        // Generous: the slowest round trip seen is ~150 µs.
+        Domain d = BenchGuest.RunToEnd(hv, request, console, limitSeconds: 60 + (n / 1000.0));
         CheckVerdict(d, console);
         long begin = console.TimeOf("BENCH-BEGIN");
         long end = console.TimeOf("BENCH-END");

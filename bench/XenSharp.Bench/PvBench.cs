@@ -26,21 +26,7 @@ public static class PvBench
     {
         var request = new BuildRequest("bench-pv", KernelImage.Load(kernelPath), MemoryMiB, 1, CommandLine(sys, fault, reps, reps));
         var console = new TimedConsole();
-        Domain d = hv.Control.Get(PvDomainBuilder.Build(hv, request, console));
-        try
-        {
-            hv.Start(d);
-            TimeSpan limit = TimeSpan.FromSeconds(120);
-            if (!d.Ended.Wait(limit))
-            {
-                throw new BenchException($"bench-pv did not end within {limit.TotalSeconds:0} s; console so far:\n{console.Transcript}");
-            }
-        }
-        finally
-        {
-            hv.Destroy(d);
-        }
-
+        Domain d = BenchGuest.RunToEnd(hv, request, console, limitSeconds: 120);
         HypercallBench.CheckVerdict(d, console);
         double Span(string name, double ops) => Clock.Seconds(console.TimeOf(name + "-BEGIN"), console.TimeOf(name + "-END")) / ops;
         return new Result(Span("SYSCALL", sys), Span("FAULT", fault), Span("MMU-BATCH", reps * (double)BatchSize), Span("MMU-SINGLE", reps * (double)BatchSize));

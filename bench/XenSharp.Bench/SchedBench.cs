@@ -64,7 +64,7 @@ public static partial class SchedBench
     private static Dictionary<string, string> Run(IReadOnlyList<DomainConfig> configs)
     {
         using XenHypervisor hv = XenHypervisor.CreateOnKvm(256UL << 20, new HypervisorLog(TextWriter.Null), pcpus: 1);
-        var session = new RunSession(hv, configs, TextWriter.Null, new RunOptions { Timeout = TimeSpan.FromSeconds(600) });
+        var session = new RunSession(hv, configs, TextWriter.Null, new RunOptions { Timeout = TimeSpan.FromSeconds(600 * BenchGuest.Scale) });
         IReadOnlyList<DomainOutcome> outcomes = session.RunAsync().GetAwaiter().GetResult();
         foreach (DomainOutcome o in outcomes.Where(o => o.ExitCode != DomainOutcome.Poweroff))
         {

@@ -26,21 +26,7 @@ public static partial class TimerBench
         var request = new BuildRequest("bench-timer", KernelImage.Load(kernelPath), MemoryMiB, 1,
             string.Create(CultureInfo.InvariantCulture, $"n={n}"));
         var console = new TimedConsole();
-        Domain d = hv.Control.Get(PvDomainBuilder.Build(hv, request, console));
-        try
-        {
-            hv.Start(d);
-            TimeSpan limit = TimeSpan.FromSeconds(120);
-            if (!d.Ended.Wait(limit))
-            {
-                throw new BenchException($"bench-timer did not end within {limit.TotalSeconds:0} s; console so far:\n{console.Transcript}");
-            }
-        }
-        finally
-        {
-            hv.Destroy(d);
-        }
-
+        Domain d = BenchGuest.RunToEnd(hv, request, console, limitSeconds: 120);
         HypercallBench.CheckVerdict(d, console);
         Match m = console.Lines.Select(l => LateLine().Match(l.Text)).FirstOrDefault(x => x.Success)
             ?? throw new BenchException($"bench-timer printed no TIMER-LATE line:\n{console.Transcript}");
