@@ -29,6 +29,7 @@ internal static class TestFrames
     {
         byte[] l4 = new byte[16];
         l4[0] = 8; // echo request
+        BinaryPrimitives.WriteUInt16BigEndian(l4.AsSpan(2), IpChecksum(l4));
         return Ipv4(src, dst, srcIp, dstIp, 1, l4);
     }
 
