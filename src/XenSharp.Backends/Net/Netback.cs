@@ -18,6 +18,7 @@ public sealed class Netback : IVfrEndpoint, IDisposable
 {
     private readonly XenHypervisor _hv;
     private readonly List<NetbackQueue> _queues = new();
+    private VfrPort? _port;
     private string? _disabled;
     private int _limitedLogs;
 
@@ -29,7 +30,11 @@ public sealed class Netback : IVfrEndpoint, IDisposable
 
     public NetbackConfig Config { get; }
 
-    public VfrPort Port { get; private set; } = null!;
+    /// <summary>The VIF's port on the VFR (its rules and counters).</summary>
+    public VfrPort Port => Volatile.Read(ref _port) ?? throw new InvalidOperationException("not connected yet");
+
+    /// <summary>The port, or null while <see cref="Connect"/> has not attached it yet (a queue's early pass).</summary>
+    internal VfrPort? PortOrNull => Volatile.Read(ref _port);
 
     public NetbackCounters Counters { get; } = new();
 
@@ -75,7 +80,12 @@ public sealed class Netback : IVfrEndpoint, IDisposable
             throw;
         }
 
-        vif.Port = vfr.Attach(config.Name, vif);
+        Volatile.Write(ref vif._port, vfr.Attach(config.Name, vif));
+        foreach (NetbackQueue q in vif._queues)
+        {
+            q.Notify(); // serve what the frontend queued before connecting (a pass before this found no port and waited)
+        }
+
         return vif;
     }
 
@@ -104,7 +114,7 @@ public sealed class Netback : IVfrEndpoint, IDisposable
 
     public void Dispose()
     {
-        Port?.Dispose();
+        PortOrNull?.Dispose();
         DisposeQueues();
     }
 
@@ -122,7 +132,7 @@ public sealed class Netback : IVfrEndpoint, IDisposable
             q.Shut();
         }
 
-        Port?.Dispose();
+        PortOrNull?.Dispose();
         FatalError?.Invoke(this, why);
     }
 

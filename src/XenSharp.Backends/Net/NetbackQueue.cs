@@ -99,7 +99,6 @@ internal sealed class NetbackQueue : IEventSink, IDisposable
             throw;
         }
 
-        q._loop.Post(); // requests the frontend queued before connecting
         return q;
     }
 
@@ -189,15 +188,15 @@ internal sealed class NetbackQueue : IEventSink, IDisposable
         {
             lock (_lock)
             {
-                if (_disposed || IsShut)
+                if (_disposed || IsShut || _vif.PortOrNull is not { } port)
                 {
-                    return;
+                    return; // not attached yet: Connect notifies every queue once it is
                 }
 
                 List<NetPacket> outgoing = ServiceTx();
                 foreach (NetPacket p in outgoing)
                 {
-                    _vif.Port.Send(p);
+                    port.Send(p);
                 }
 
                 if (!IsShut)

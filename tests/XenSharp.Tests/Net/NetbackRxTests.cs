@@ -297,6 +297,24 @@ public sealed class NetbackRxTests : IDisposable
         using Netback ok = Connect(q); // the port is still unbound for domain 0
     }
 
+    [Fact]
+    public void OnTheirOwnThreadsTwoVifsCarryAPacketEachWay()
+    {
+        FrontQueue qa = _front.AddQueue();
+        var other = new FakeNetfront(_hv, "other");
+        FrontQueue qb = other.AddQueue();
+        qa.Send(Sized(Mac(1), Mac(2), 3000)); // queued before the backend connects
+        using Netback a = Netback.Connect(_hv, _front.Config(qa), _vfr);
+        using Netback b = Netback.Connect(_hv, other.Config(qb), _vfr);
+        qb.PostRx(4);
+        qa.PostRx(4);
+        Assert.True(SpinWait.SpinUntil(() => a.Counters.TxPackets == 1, TimeSpan.FromMinutes(2)), "a's queued packet was not sent"); // hang guard
+        qb.Send(Sized(Mac(2), Mac(1), 5000));
+        Assert.True(SpinWait.SpinUntil(() => a.Counters.RxPackets == 1, TimeSpan.FromMinutes(2)), "b's packet did not reach a");
+        Assert.Equal(Sized(Mac(2), Mac(1), 5000), Assert.Single(qa.RxPackets()));
+        Assert.Equal([Sized(Mac(1), Mac(2), 3000)], _wire.Packets.Select(p => p.Frame)); // flooded before 2 was learned
+    }
+
     private static ushort SourcePort(byte[] frame) => BinaryPrimitives.ReadUInt16BigEndian(frame.AsSpan(14 + 20));
 
     private static ushort UdpChecksumOverPseudoHeader(byte[] f)
