@@ -29,6 +29,9 @@ internal sealed class NetTxPacket
 
     public byte[]? Frame { get; set; }
 
+    /// <summary>A multicast add/del request (a dummy packet carrying a control slot): answered, never forwarded.</summary>
+    public bool IsControl { get; set; }
+
     public void Fail(string why)
     {
         if (Status == NetifLayout.RspOkay)

@@ -285,6 +285,11 @@ internal sealed class NetbackQueue : IEventSink, IDisposable
         var good = new List<NetPacket>(packets.Count);
         foreach (NetTxPacket p in packets)
         {
+            if (p.IsControl && p.Status == RspOkay)
+            {
+                continue; // xen-netback keeps a filter list; not kept here (multicast is flooded)
+            }
+
             if (p.Status == RspOkay)
             {
                 Interlocked.Increment(ref _vif.Counters.TxPacketCount);
@@ -368,6 +373,10 @@ internal sealed class NetbackQueue : IEventSink, IDisposable
                     p.GsoType = gsoType;
                     p.GsoSize = gsoSize;
                 }
+                else if (type is NetifExtra.TypeMcastAdd or NetifExtra.TypeMcastDel)
+                {
+                    p.IsControl = true;
+                }
             }
             while ((flags & NetifExtra.FlagMore) != 0);
         }
@@ -423,7 +432,7 @@ internal sealed class NetbackQueue : IEventSink, IDisposable
             return null;
         }
 
-        if (first.Size < VfrFrame.EthernetHeader)
+        if (first.Size < VfrFrame.EthernetHeader && !p.IsControl)
         {
             p.Fail($"bad packet size {first.Size}");
         }
@@ -434,7 +443,7 @@ internal sealed class NetbackQueue : IEventSink, IDisposable
     /// <summary>Copies a packet's data out of the guest's grants (no page open); a copy that fails makes it an error.</summary>
     private void CopyTxPacket(NetTxPacket p)
     {
-        if (p.Status != RspOkay)
+        if (p.Status != RspOkay || p.IsControl)
         {
             return;
         }

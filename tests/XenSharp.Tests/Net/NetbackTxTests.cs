@@ -82,6 +82,18 @@ public sealed class NetbackTxTests : IDisposable
     }
 
     [Fact]
+    public void AMulticastControlRequestIsAnsweredAndNotForwarded()
+    {
+        ushort id = _q.Tx(gref: 0, 0, NetTxFlags.ExtraInfo, 0);
+        _q.TxExtra(NetifExtra.TypeMcastAdd, 0);
+        _q.PushTx();
+        _vif.RunPending();
+        Assert.Equal([(id, RspOkay), (0, RspNull)], _q.TxResponses());
+        Assert.Empty(_wire.Packets);
+        Assert.Equal((0L, 0L), (_vif.Counters.TxPackets, _vif.Counters.TxErrors));
+    }
+
+    [Fact]
     public void ABadGrantRefIsAnErrorAndTheNextPacketStillGoes()
     {
         ushort bad = _q.Tx(gref: 100_000, 0, 0, 60);
