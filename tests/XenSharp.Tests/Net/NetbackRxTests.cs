@@ -315,6 +315,26 @@ public sealed class NetbackRxTests : IDisposable
         Assert.Equal([Sized(Mac(1), Mac(2), 3000)], _wire.Packets.Select(p => p.Frame)); // flooded before 2 was learned
     }
 
+    [Fact]
+    public void AFrontendDomainDestroyedWhileConnectedCostsNothingAndDisposingFreesItsRings()
+    {
+        FrontQueue q = _front.AddQueue();
+        Netback vif = Connect(q);
+        q.PostRx(2);
+        vif.RunPending();
+        _hv.Destroy(_front.D);
+        Assert.Equal(2UL, _hv.Pool.OrphanedFrames); // the two ring pages stay with their mappings
+
+        _wirePort.Send(new NetPacket(Sized(Mac(9), Broadcast, 60)));
+        vif.RunPending(); // the buffer's grant no longer copies: an error response into the orphaned ring, no exception
+        Assert.Equal(1L, vif.Counters.RxErrors);
+        Assert.Null(vif.Disabled);
+
+        vif.Dispose();
+        Assert.Equal(0UL, _hv.Pool.OrphanedFrames);
+        Assert.DoesNotContain(vif.Port, _vfr.Ports);
+    }
+
     private static ushort SourcePort(byte[] frame) => BinaryPrimitives.ReadUInt16BigEndian(frame.AsSpan(14 + 20));
 
     private static ushort UdpChecksumOverPseudoHeader(byte[] f)
