@@ -16,6 +16,7 @@ internal static class TapNative
     public const uint TunSetIff = 0x400454ca;
     public const short IffTap = 0x0002;
     public const short IffNoPi = 0x1000;
+    public const short IffVnetHdr = 0x4000;
 
     /// <summary>sizeof(struct ifreq): the name (IFNAMSIZ 16), then a 24-byte union (flags are its first short).</summary>
     public const int IfreqSize = 40;

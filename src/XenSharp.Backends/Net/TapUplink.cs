@@ -1,10 +1,13 @@
+using System.Buffers.Binary;
+
 namespace XenSharp.Backends.Net;
 
 /// <summary>
 /// The VFR's uplink to the host: a port whose endpoint is a <see cref="TapDevice"/>. A reader thread moves frames the
 /// host sends on the TAP interface into the VFR; frames switched to the uplink are written to it on the sender's
-/// thread (a TAP write does not wait). A blank TCP/UDP checksum is filled in first (the TAP takes no offloads); a GSO
-/// frame cannot go (it would need IFF_VNET_HDR) and is refused, counted in <see cref="DroppedGso"/>.
+/// thread (a TAP write does not wait). With a virtio_net_hdr (the default) a GSO frame goes as it is (the kernel cuts
+/// it) and a blank TCP/UDP checksum as a partial one the kernel finishes; without one, a blank checksum is filled in
+/// here and a GSO frame is refused. Frames that cannot go are counted in <see cref="Unsendable"/>.
 /// Invariant: after <see cref="Dispose"/> returns no frame is read or written and the port is off the VFR.
 /// </summary>
 public sealed class TapUplink : IVfrEndpoint, IDisposable
@@ -14,7 +17,11 @@ public sealed class TapUplink : IVfrEndpoint, IDisposable
     private readonly object _writeLock = new(); // a leaf: one TAP write at a time
     private readonly Thread _reader;
     private volatile bool _stopping;
-    private long _droppedGso;
+    private const int VnetHeaderSize = 10;
+    private const byte NeedsCsum = 1;
+    private const byte GsoTcpV4 = 1;
+    private const byte GsoTcpV6 = 4;
+    private long _unsendable;
     private long _readErrors;
 
     public TapUplink(Vfr vfr, TapDevice tap, string name = "uplink")
@@ -27,19 +34,20 @@ public sealed class TapUplink : IVfrEndpoint, IDisposable
 
     public VfrPort Port { get; }
 
-    public long DroppedGso => Interlocked.Read(ref _droppedGso);
+    /// <summary>Frames refused: GSO without a virtio header, or an offload on a frame that is not TCP/UDP over IP.</summary>
+    public long Unsendable => Interlocked.Read(ref _unsendable);
 
     public long ReadErrors => Interlocked.Read(ref _readErrors);
 
     public bool Deliver(NetPacket packet)
     {
-        if (packet.IsGso)
+        byte[]? frame = _tap.VnetHeader ? WithVnetHeader(packet) : Complete(packet);
+        if (frame is null)
         {
-            Interlocked.Increment(ref _droppedGso);
+            Interlocked.Increment(ref _unsendable);
             return false;
         }
 
-        byte[] frame = (packet.Offload & NetOffload.CsumBlank) != 0 ? NetChecksum.Filled(packet.Frame) ?? packet.Frame : packet.Frame;
         lock (_writeLock)
         {
             return !_stopping && _tap.Write(frame);
@@ -58,9 +66,44 @@ public sealed class TapUplink : IVfrEndpoint, IDisposable
         _tap.Dispose();
     }
 
+    /// <summary>Without a virtio header: the frame with its checksum complete; null for GSO.</summary>
+    private static byte[]? Complete(NetPacket packet) =>
+        packet.IsGso ? null : (packet.Offload & NetOffload.CsumBlank) != 0 ? NetChecksum.Filled(packet.Frame) : packet.Frame;
+
+    /// <summary>struct virtio_net_hdr (little-endian) and the frame; null when an offload asks for what the frame is not.</summary>
+    private static byte[]? WithVnetHeader(NetPacket packet)
+    {
+        byte[] frame = packet.Frame;
+        int start = 0;
+        int offset = 0;
+        int header = 0;
+        byte flags = 0;
+        if (packet.IsGso || (packet.Offload & NetOffload.CsumBlank) != 0)
+        {
+            if (NetChecksum.PartialSeeded(frame) is not { } seeded)
+            {
+                return null;
+            }
+
+            (frame, start, offset, header) = seeded;
+            flags = NeedsCsum;
+        }
+
+        var buffer = new byte[VnetHeaderSize + frame.Length];
+        buffer[0] = flags;
+        buffer[1] = !packet.IsGso ? (byte)0 : packet.GsoType == Abi.NetifExtra.GsoTypeTcpV6 ? GsoTcpV6 : GsoTcpV4;
+        BinaryPrimitives.WriteUInt16LittleEndian(buffer.AsSpan(2), (ushort)header);
+        BinaryPrimitives.WriteUInt16LittleEndian(buffer.AsSpan(4), packet.IsGso ? packet.GsoSize : (ushort)0);
+        BinaryPrimitives.WriteUInt16LittleEndian(buffer.AsSpan(6), (ushort)start);
+        BinaryPrimitives.WriteUInt16LittleEndian(buffer.AsSpan(8), (ushort)offset);
+        frame.CopyTo(buffer, VnetHeaderSize);
+        return buffer;
+    }
+
     private void ReadLoop()
     {
-        var buffer = new byte[NetPacket.MaxFrame];
+        var buffer = new byte[VnetHeaderSize + NetPacket.MaxFrame];
+        int skip = _tap.VnetHeader ? VnetHeaderSize : 0; // the kernel's side has no offloads on: its frames are complete
         while (!_stopping)
         {
             int n;
@@ -74,9 +117,9 @@ public sealed class TapUplink : IVfrEndpoint, IDisposable
                 return;
             }
 
-            if (n > 0)
+            if (n > skip)
             {
-                Port.Send(new NetPacket(buffer[..n], NetOffload.DataValidated));
+                Port.Send(new NetPacket(buffer[skip..n], NetOffload.DataValidated));
             }
         }
     }

@@ -27,9 +27,9 @@ internal sealed class PrivateNetns : IDisposable
     private readonly Thread _thread;
     private Exception? _error;
 
-    private PrivateNetns(string address, int prefix)
+    private PrivateNetns(string address, int prefix, bool vnetHeader)
     {
-        _thread = new Thread(() => Run(address, prefix)) { IsBackground = true, Name = "netns" };
+        _thread = new Thread(() => Run(address, prefix, vnetHeader)) { IsBackground = true, Name = "netns" };
         _thread.Start();
         _ready.Wait();
         if (_error is not null)
@@ -41,7 +41,7 @@ internal sealed class PrivateNetns : IDisposable
 
     public TapDevice Tap { get; private set; } = null!;
 
-    public static PrivateNetns Start(string address, int prefix) => new(address, prefix);
+    public static PrivateNetns Start(string address, int prefix, bool vnetHeader) => new(address, prefix, vnetHeader);
 
     public void Dispose()
     {
@@ -54,7 +54,7 @@ internal sealed class PrivateNetns : IDisposable
     private static extern int unshare(int flags);
 #pragma warning restore SYSLIB1054
 
-    private void Run(string address, int prefix)
+    private void Run(string address, int prefix, bool vnetHeader)
     {
         try
         {
@@ -63,7 +63,7 @@ internal sealed class PrivateNetns : IDisposable
                 throw new IOException($"unshare(CLONE_NEWNET): {new Win32Exception(Marshal.GetLastPInvokeError()).Message}");
             }
 
-            Tap = TapDevice.Open("xstap%d");
+            Tap = TapDevice.Open("xstap%d", vnetHeader);
             using var s = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
             Ioctl(s, SiocSifaddr, Ifreq(Tap.Name, AddrIn(TestFrames.Ip(address))));
             Ioctl(s, SiocSifnetmask, Ifreq(Tap.Name, AddrIn(prefix == 0 ? 0 : uint.MaxValue << (32 - prefix))));

@@ -8,7 +8,9 @@ namespace XenSharp.Tests.Net;
 
 /// <summary>
 /// The VFR's uplink through a real TAP device, in a network namespace of the test's own (10.77.0.0/24 exists only
-/// there): a port on the VFR resolves the host's address by ARP, pings it, and sends it a datagram whose checksum it left blank.
+/// there): a port on the VFR resolves the host's address by ARP, pings it, sends it a datagram whose checksum it left
+/// blank and a TCP GSO frame — with the virtio header (the kernel finishes checksums and takes GSO) and without (the
+/// uplink fills checksums and refuses GSO).
 /// </summary>
 public sealed class TapUplinkTests
 {
@@ -16,9 +18,14 @@ public sealed class TapUplinkTests
     private const string GuestIp = "10.77.0.2";
 
     [TapFact]
-    public void APortReachesTheHostThroughTheTap()
+    public void APortReachesTheHostThroughATapWithTheVirtioHeader() => ReachTheHost(vnetHeader: true);
+
+    [TapFact]
+    public void APortReachesTheHostThroughAPlainTap() => ReachTheHost(vnetHeader: false);
+
+    private static void ReachTheHost(bool vnetHeader)
     {
-        using PrivateNetns ns = PrivateNetns.Start(HostIp, 24);
+        using PrivateNetns ns = PrivateNetns.Start(HostIp, 24, vnetHeader);
         var vfr = new Vfr();
         var guest = new CapturingEndpoint();
         VfrPort port = vfr.Attach("guest", guest);
@@ -42,8 +49,23 @@ public sealed class TapUplinkTests
             Assert.True(port.Send(new NetPacket(udp, NetOffload.CsumBlank | NetOffload.DataValidated)));
             WaitFor(guest, f => f.Length >= 36 && f[12] == 8 && f[13] == 0 && f[23] == 1 && f[34] == 3 && f[35] == 3);
 
-            Assert.False(uplink.Deliver(new NetPacket(Sized(Mac(2), hostMac, 6000), NetOffload.None, NetifExtra.GsoTypeTcpV4, 1448)));
-            Assert.Equal(1L, uplink.DroppedGso);
+            // A TCP super-frame of 3000 bytes (segments of 1000) to a closed port, no flags: the host answers RST, ACK
+            // with ack = seq + 3000 — it took the whole frame — or, without the virtio header, the uplink refuses it.
+            var gso = new NetPacket(Tcp(Mac(2), hostMac, GuestIp, HostIp, 40001, 9, payload: 3000),
+                NetOffload.CsumBlank | NetOffload.DataValidated, NetifExtra.GsoTypeTcpV4, 1000);
+            if (vnetHeader)
+            {
+                Assert.True(port.Send(gso));
+                byte[] rst = WaitFor(guest, f => f.Length >= 54 && f[12] == 8 && f[13] == 0 && f[23] == 6 && (f[34 + 13] & 0x04) != 0);
+                Assert.Equal(3000u, BinaryPrimitives.ReadUInt32BigEndian(rst.AsSpan(34 + 8)));
+                Assert.Equal(0L, uplink.Unsendable);
+            }
+            else
+            {
+                Assert.False(uplink.Deliver(gso));
+                Assert.Equal(1L, uplink.Unsendable);
+            }
+
             Assert.Equal(0L, uplink.ReadErrors);
         }
         finally

@@ -94,12 +94,19 @@ internal static class TestFrames
         }
     }
 
+    /// <summary>The Internet checksum (RFC 1071) of <paramref name="header"/>.</summary>
     public static ushort IpChecksum(ReadOnlySpan<byte> header)
     {
         uint sum = 0;
-        for (int i = 0; i + 1 < header.Length; i += 2)
+        int i = 0;
+        for (; i + 1 < header.Length; i += 2)
         {
             sum += BinaryPrimitives.ReadUInt16BigEndian(header[i..]);
+        }
+
+        if (i < header.Length)
+        {
+            sum += (uint)header[i] << 8; // an odd length: the last byte padded with zero
         }
 
         while (sum >> 16 != 0)
