@@ -90,7 +90,33 @@ public sealed class Netback : IVfrEndpoint, IDisposable
     }
 
     /// <summary>A packet the VFR switched to this VIF: queued on its flow's queue, or refused when that queue is full.</summary>
-    public bool Deliver(NetPacket packet) => _queues[QueueFor(packet)].Enqueue(packet);
+    /// <remarks>A GSO packet of a type the frontend did not negotiate is cut into segments here (software GSO).</remarks>
+    public bool Deliver(NetPacket packet)
+    {
+        NetbackQueue q = _queues[QueueFor(packet)];
+        if (!packet.IsGso || AcceptsGso(packet.GsoType))
+        {
+            return q.Enqueue(packet);
+        }
+
+        List<NetPacket>? segments = NetSegmenter.Segment(packet);
+        if (segments is null)
+        {
+            Interlocked.Increment(ref Counters.RxUnfitCount);
+            return false;
+        }
+
+        bool all = true;
+        foreach (NetPacket s in segments)
+        {
+            all &= q.Enqueue(s);
+        }
+
+        return all;
+    }
+
+    internal bool AcceptsGso(byte type) =>
+        type == Abi.NetifExtra.GsoTypeTcpV4 ? Config.Features.GsoTcpV4 : type == Abi.NetifExtra.GsoTypeTcpV6 && Config.Features.GsoTcpV6;
 
     /// <summary>The loop of queue <paramref name="index"/> (tests run passes by hand).</summary>
     internal BackendLoop QueueLoop(int index) => _queues[index].Loop;

@@ -32,7 +32,8 @@ public sealed class NetbackCounters
     /// <summary>Packets for the guest dropped because its queue was full (it posts no rx buffers, or too slowly).</summary>
     public long RxFull => Interlocked.Read(ref RxFullCount);
 
-    /// <summary>Packets for the guest dropped because it did not negotiate what they need (GSO, several slots).</summary>
+    /// <summary>Packets for the guest dropped because it cannot take them: over a page without feature-sg, GSO that is not
+    /// TCP over IP (TCP GSO is segmented for a frontend without GSO), a blank checksum on what is not TCP/UDP.</summary>
     public long RxUnfit => Interlocked.Read(ref RxUnfitCount);
 
     /// <summary>Rx packets whose copy into a posted buffer failed (answered NETIF_RSP_ERROR).</summary>

@@ -606,9 +606,9 @@ internal sealed class NetbackQueue : IEventSink, IDisposable
     private byte[]? Fit(NetPacket p)
     {
         NetbackFeatures f = _vif.Config.Features;
-        if (p.IsGso && !(p.GsoType == NetifExtra.GsoTypeTcpV4 ? f.GsoTcpV4 : p.GsoType == NetifExtra.GsoTypeTcpV6 && f.GsoTcpV6))
+        if (p.IsGso && !_vif.AcceptsGso(p.GsoType))
         {
-            return null; // xen-netback would segment it in software; not done here
+            return null; // Netback.Deliver segments these; one that got here anyway cannot go
         }
 
         if (p.Length > PageSize && !f.Sg)

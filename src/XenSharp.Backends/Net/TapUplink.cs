@@ -7,7 +7,8 @@ namespace XenSharp.Backends.Net;
 /// host sends on the TAP interface into the VFR; frames switched to the uplink are written to it on the sender's
 /// thread (a TAP write does not wait). With a virtio_net_hdr (the default) a GSO frame goes as it is (the kernel cuts
 /// it) and a blank TCP/UDP checksum as a partial one the kernel finishes; without one, a blank checksum is filled in
-/// here and a GSO frame is refused. Frames that cannot go are counted in <see cref="Unsendable"/>.
+/// here and a GSO frame is cut into segments (<see cref="NetSegmenter"/>). Frames that cannot go are counted in
+/// <see cref="Unsendable"/>.
 /// Invariant: after <see cref="Dispose"/> returns no frame is read or written and the port is off the VFR.
 /// </summary>
 public sealed class TapUplink : IVfrEndpoint, IDisposable
@@ -34,13 +35,31 @@ public sealed class TapUplink : IVfrEndpoint, IDisposable
 
     public VfrPort Port { get; }
 
-    /// <summary>Frames refused: GSO without a virtio header, or an offload on a frame that is not TCP/UDP over IP.</summary>
+    /// <summary>Frames refused: an offload (GSO, a blank checksum) on a frame that is not TCP/UDP over IP.</summary>
     public long Unsendable => Interlocked.Read(ref _unsendable);
 
     public long ReadErrors => Interlocked.Read(ref _readErrors);
 
     public bool Deliver(NetPacket packet)
     {
+        if (packet.IsGso && !_tap.VnetHeader)
+        {
+            List<NetPacket>? segments = NetSegmenter.Segment(packet);
+            if (segments is null)
+            {
+                Interlocked.Increment(ref _unsendable);
+                return false;
+            }
+
+            bool all = true;
+            foreach (NetPacket s in segments)
+            {
+                all &= Deliver(s);
+            }
+
+            return all;
+        }
+
         byte[]? frame = _tap.VnetHeader ? WithVnetHeader(packet) : Complete(packet);
         if (frame is null)
         {
@@ -66,9 +85,9 @@ public sealed class TapUplink : IVfrEndpoint, IDisposable
         _tap.Dispose();
     }
 
-    /// <summary>Without a virtio header: the frame with its checksum complete; null for GSO.</summary>
+    /// <summary>Without a virtio header: the frame (not GSO) with its checksum complete.</summary>
     private static byte[]? Complete(NetPacket packet) =>
-        packet.IsGso ? null : (packet.Offload & NetOffload.CsumBlank) != 0 ? NetChecksum.Filled(packet.Frame) : packet.Frame;
+        (packet.Offload & NetOffload.CsumBlank) != 0 ? NetChecksum.Filled(packet.Frame) : packet.Frame;
 
     /// <summary>struct virtio_net_hdr (little-endian) and the frame; null when an offload asks for what the frame is not.</summary>
     private static byte[]? WithVnetHeader(NetPacket packet)
@@ -85,7 +104,7 @@ public sealed class TapUplink : IVfrEndpoint, IDisposable
                 return null;
             }
 
-            (frame, start, offset, header) = seeded;
+            (frame, start, offset, header, _) = seeded;
             flags = NeedsCsum;
         }
 

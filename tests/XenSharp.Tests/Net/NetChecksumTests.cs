@@ -20,7 +20,7 @@ public sealed class NetChecksumTests
     {
         BinaryPrimitives.WriteUInt16BigEndian(frame.AsSpan(14 + 20 + (frame[23] == 6 ? 16 : 6)), 0xbeef); // whatever the sender left
         byte[] filled = NetChecksum.Filled(frame)!;
-        var (seeded, start, offset, header) = NetChecksum.PartialSeeded(frame)!.Value;
+        var (seeded, start, offset, header, _) = NetChecksum.PartialSeeded(frame)!.Value;
         Assert.Equal((34, frame[23] == 6 ? 16 : 6, frame[23] == 6 ? 54 : 42), (start, offset, header));
 
         ushort finished = IpChecksum(seeded.AsSpan(start)); // the device: the sum from csum_start on, field included

@@ -104,15 +104,18 @@ public sealed class NetbackRxTests : IDisposable
     }
 
     [Fact]
-    public void AGsoPacketToAFrontendWithoutGsoIsDroppedAndCounted()
+    public void AGsoPacketToAFrontendWithoutGsoIsCutIntoSegments()
     {
         FrontQueue q = _front.AddQueue();
         using Netback vif = Connect(q);
-        q.PostRx(8);
-        _wirePort.Send(new NetPacket(Sized(Mac(9), Broadcast, 6000), NetOffload.None, NetifExtra.GsoTypeTcpV4, 1448));
-        _wirePort.Send(new NetPacket(Sized(Mac(9), Broadcast, 100)));
+        q.PostRx(16);
+        byte[] frame = Tcp(Mac(9), Broadcast, "10.0.0.9", "10.0.0.1", 80, 1000, payload: 6000);
+        _wirePort.Send(new NetPacket(frame, NetOffload.CsumBlank | NetOffload.DataValidated, NetifExtra.GsoTypeTcpV4, 1448));
+        _wirePort.Send(new NetPacket(Sized(Mac(9), Broadcast, 6000), NetOffload.None, NetifExtra.GsoTypeTcpV4, 1448)); // not TCP
         vif.RunPending();
-        Assert.Single(q.RxPackets());
+        List<byte[]> got = q.RxPackets();
+        Assert.Equal([1502, 1502, 1502, 1502, 262], got.Select(f => f.Length)); // 54 bytes of headers + 1448 each
+        Assert.Equal(frame[54..], got.SelectMany(f => f[54..]).ToArray());
         Assert.Equal(1L, vif.Counters.RxUnfit);
     }
 
