@@ -41,7 +41,8 @@ public sealed class Netback : IVfrEndpoint, IDisposable
     /// <summary>Why the VIF was shut by a fatal error; null while it serves.</summary>
     public string? Disabled => Volatile.Read(ref _disabled);
 
-    /// <summary>Raised once, with the reason, when a fatal error shuts the VIF (on the queue's thread; must not block).</summary>
+    /// <summary>Raised once, with the reason, when a fatal error shuts the VIF — on the queue's loop, inside its pass: it must
+    /// not block nor dispose the VIF (post the teardown to the xenbus layer's own thread).</summary>
     public event Action<Netback, string>? FatalError;
 
     public int QueueCount => _queues.Count;
