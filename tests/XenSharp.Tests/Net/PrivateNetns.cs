@@ -1,9 +1,8 @@
 using System.Buffers.Binary;
-using System.ComponentModel;
 using System.Net.Sockets;
-using System.Runtime.InteropServices;
 using System.Text;
 using XenSharp.Backends.Net;
+using XenSharp.Kvm;
 
 namespace XenSharp.Tests.Net;
 
@@ -15,7 +14,6 @@ namespace XenSharp.Tests.Net;
 /// </summary>
 internal sealed class PrivateNetns : IDisposable
 {
-    private const int CloneNewnet = 0x40000000;
     private const uint SiocGifflags = 0x8913;
     private const uint SiocSifflags = 0x8914;
     private const uint SiocSifaddr = 0x8916;
@@ -49,18 +47,14 @@ internal sealed class PrivateNetns : IDisposable
         _thread.Join();
     }
 
-#pragma warning disable SYSLIB1054 // the test project has no unsafe code either
-    [DllImport("libc", SetLastError = true)]
-    private static extern int unshare(int flags);
-#pragma warning restore SYSLIB1054
-
     private void Run(string address, int prefix, bool vnetHeader)
     {
         try
         {
-            if (unshare(CloneNewnet) != 0)
+            int unshared = HostTap.UnshareNetworkNamespace();
+            if (unshared != 0)
             {
-                throw new IOException($"unshare(CLONE_NEWNET): {new Win32Exception(Marshal.GetLastPInvokeError()).Message}");
+                throw new IOException($"unshare(CLONE_NEWNET): {HostTap.DescribeErrno(-unshared)}");
             }
 
             Tap = TapDevice.Open("xstap%d", vnetHeader);
@@ -86,17 +80,18 @@ internal sealed class PrivateNetns : IDisposable
 
     private static void Ioctl(Socket s, uint request, byte[] ifr)
     {
-        if (TapNative.Ioctl(s.Handle, request, ifr) != 0)
+        int rc = HostTap.InterfaceIoctl(s.SafeHandle, request, ifr);
+        if (rc != 0)
         {
-            throw new IOException($"ioctl {request:x}: {new Win32Exception(Marshal.GetLastPInvokeError()).Message}");
+            throw new IOException($"ioctl {request:x}: {HostTap.DescribeErrno(-rc)}");
         }
     }
 
     private static byte[] Ifreq(string name, byte[] union)
     {
-        var ifr = new byte[TapNative.IfreqSize];
+        var ifr = new byte[HostTap.InterfaceRequestSize];
         Encoding.ASCII.GetBytes(name).CopyTo(ifr, 0);
-        union.CopyTo(ifr, TapNative.IfNameSize);
+        union.CopyTo(ifr, HostTap.InterfaceNameSize);
         return ifr;
     }
 
