@@ -541,6 +541,36 @@ internal sealed class Vcpu
         RequestStub();
     }
 
+    /// <summary>
+    /// Another vCPU's flush, as Xen's flush_tlb_mask: synchronous. The flush byte is set; a vCPU inside the guest is
+    /// kicked out and this returns only once it has left the guest (it flushes on its way back in, as every entry
+    /// after the byte was set does), so no stale translation of this vCPU is used after the caller's hypercall returns.
+    /// On the vCPU itself, or one out of the guest, it only sets the byte. Never waits holding nothing the target needs
+    /// to leave the guest: a vCPU clears its in-guest flag as KVM_RUN returns, before it takes any lock.
+    /// </summary>
+    public void RequestTlbFlushAndWait()
+    {
+        RequestTlbFlush();
+        if (ReferenceEquals(t_current, this))
+        {
+            return;
+        }
+
+        Interlocked.MemoryBarrier(); // the byte is visible before we look at where the vCPU is
+        long entry = Lifecycle.GuestEntries;
+        if (!Lifecycle.InGuest || Machine is not { } machine)
+        {
+            return; // it will enter through the stub's return path, which sees the byte
+        }
+
+        machine.Kick();
+        var spin = new SpinWait();
+        while (Lifecycle.InGuest && Lifecycle.GuestEntries == entry)
+        {
+            spin.SpinOnce(sleep1Threshold: 64);
+        }
+    }
+
     /// <summary>Marks that the data page holds work for the stub's return path (one byte it tests on every return).</summary>
     private void RequestStub() => DataPage[StubLayout.DataRequests] = 1;
 

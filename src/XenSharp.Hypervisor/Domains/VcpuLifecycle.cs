@@ -22,6 +22,7 @@ internal sealed class VcpuLifecycle
     private readonly object _lock = new();
     private volatile VcpuState _state = VcpuState.Offline;
     private volatile bool _inGuest;
+    private long _guestEntries;
     private volatile bool _stopped;
     private bool _initialised;
     private volatile bool _up;
@@ -73,6 +74,9 @@ internal sealed class VcpuLifecycle
 
     /// <summary>Inside KVM_RUN: a kick is needed to bring it out (everywhere else it checks for events itself).</summary>
     public bool InGuest => _inGuest;
+
+    /// <summary>How many times the vCPU has entered the guest: counted before <see cref="InGuest"/> turns true.</summary>
+    public long GuestEntries => Volatile.Read(ref _guestEntries);
 
     /// <summary>Out of the guest for as long as it is paused, its state saved (see the class invariants).</summary>
     public bool IsQuiescent
@@ -204,6 +208,11 @@ internal sealed class VcpuLifecycle
     /// <summary>Own thread, around KVM_RUN. Entering is a full barrier: an event raised after it sees the flag and kicks.</summary>
     public void SetInGuest(bool inGuest)
     {
+        if (inGuest)
+        {
+            Interlocked.Increment(ref _guestEntries);
+        }
+
         _inGuest = inGuest;
         Interlocked.MemoryBarrier();
     }

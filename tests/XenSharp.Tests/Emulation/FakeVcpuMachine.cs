@@ -5,6 +5,8 @@ namespace XenSharp.Tests.Emulation;
 /// <summary>An <see cref="IVcpuMachine"/> over a dictionary: MSRs the "machine" has; any other index fails like KVM does.</summary>
 internal sealed class FakeVcpuMachine : IVcpuMachine
 {
+    private int _kicks;
+
     public Dictionary<uint, ulong> Msrs { get; } = new()
     {
         [0x10] = 0x123456789a,        // TSC
@@ -25,11 +27,18 @@ internal sealed class FakeVcpuMachine : IVcpuMachine
     public void SetDebugRegisters(ReadOnlySpan<ulong> dr) => dr.CopyTo(DebugRegisters);
 
     /// <summary>How many times something asked to interrupt the vCPU.</summary>
-    public int Kicks { get; private set; }
+    public int Kicks => Volatile.Read(ref _kicks);
+
+    /// <summary>What a kick does beyond being counted (e.g. the vCPU leaving the guest), on the kicking thread.</summary>
+    public Action? OnKick { get; set; }
 
     public ulong ReadTsc() => Msrs[0x10];
 
-    public void Kick() => Kicks++;
+    public void Kick()
+    {
+        Interlocked.Increment(ref _kicks);
+        OnKick?.Invoke();
+    }
 
     public ulong GetMsr(uint index) =>
         Msrs.TryGetValue(index, out ulong v) ? v : throw new MachineRefusedException($"no MSR 0x{index:x}");

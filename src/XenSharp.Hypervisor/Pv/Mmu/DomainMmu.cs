@@ -129,14 +129,15 @@ internal sealed class DomainMmu
     }
 
     /// <summary>
-    /// Asks every vCPU of the domain to flush its TLB before it next enters the guest. The calling vCPU flushes on its
-    /// way back from this hypercall; others flush at their next exit (see docs/pv-mmu.md on multi-vCPU flushes).
+    /// Flushes the TLB of every vCPU of the domain: the calling vCPU on its way back from this hypercall; each other
+    /// one inside the guest is kicked out before this returns, as Xen's flush_tlb_mask waits for its IPIs
+    /// (<see cref="Vcpu.RequestTlbFlushAndWait"/>; docs/pv-mmu.md, "What is flushed when").
     /// </summary>
     public void FlushAllVcpus()
     {
         foreach (Vcpu v in _domain.Vcpus)
         {
-            v.RequestTlbFlush();
+            v.RequestTlbFlushAndWait();
         }
     }
 
@@ -154,7 +155,7 @@ internal sealed class DomainMmu
         {
             if ((bitmap[v.Id / 8] & (1 << (v.Id % 8))) != 0)
             {
-                v.RequestTlbFlush();
+                v.RequestTlbFlushAndWait();
             }
         }
 
