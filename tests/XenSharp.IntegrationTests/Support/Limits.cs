@@ -48,6 +48,13 @@ public static class Limits
     /// <summary>Between two looks at something a test polls for (not a limit: how often, not how long).</summary>
     public static TimeSpan PollInterval { get; } = TimeSpan.FromMilliseconds(20);
 
+    /// <summary>
+    /// How many times a test repeats a unit of work whose count is not what it checks (e.g. processes started one after
+    /// another): <paramref name="count"/> on a host's own CPU, divided by <see cref="Scale"/> (rounded up) where the
+    /// scale says the CPU is emulated, so the work fits the same scaled limit instead of taking Scale times as long.
+    /// </summary>
+    public static int Work(int count) => Math.Max(1, (int)Math.Ceiling(count / Scale));
+
     /// <summary><paramref name="seconds"/> times <see cref="Scale"/>.</summary>
     public static TimeSpan Scaled(double seconds) => TimeSpan.FromSeconds(seconds * Scale);
 
