@@ -233,9 +233,6 @@ public sealed class DomainControl
         return result;
     }
 
-    /// <summary>Whether the domain is paused (its pause count above 0: xl list's p flag).</summary>
-    public bool IsPaused(ushort domid) => Get(domid).PauseCount > 0;
-
     /// <summary>One line per vCPU (up or blocked, the registers of its last exit, events, timers), for a domain that hangs.</summary>
     public IReadOnlyList<string> DescribeVcpus(ushort domid) => Pv.CrashReport.DescribeVcpus(Get(domid)).ToArray();
 
