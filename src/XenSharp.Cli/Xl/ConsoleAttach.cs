@@ -35,7 +35,7 @@ public static class ConsoleAttach
                     await stdout.FlushAsync(done.Token);
                 }
             });
-            Task input = Task.Run(async () =>
+            Task<bool> input = Task.Run(async () =>
             {
                 Stream stdin = Console.OpenStandardInput();
                 byte[] buffer = new byte[4096];
@@ -52,15 +52,10 @@ public static class ConsoleAttach
 
                 return false;
             });
-            while (true)
+            Task first = Task.WhenAny(output, input).GetAwaiter().GetResult();
+            if (first == input && input.IsCompletedSuccessfully && !input.Result)
             {
-                Task first = Task.WhenAny(output, input).GetAwaiter().GetResult();
-                if (first == input && input.IsCompletedSuccessfully && !((Task<bool>)input).Result && !output.IsCompleted)
-                {
-                    output.ContinueWith(_ => { }, TaskScheduler.Default).Wait(); // input ended: output goes on to its end
-                }
-
-                break;
+                output.ContinueWith(_ => { }, TaskScheduler.Default).Wait(); // input ended without Ctrl-]: output goes on to its end
             }
 
             done.Cancel();

@@ -506,13 +506,20 @@ public sealed class DaemonToolstack
                 }
 
                 DomainInfo info = _hv.Control.GetInfo(m.Id);
-                IReadOnlyList<VcpuInfo> vcpus = _hv.Control.GetVcpus(m.Id);
+                IReadOnlyList<VcpuInfo> vcpus = Vcpus(m);
                 bool paused = !m.Started || m.Preserved || m.Pauses > 0;
                 array.Add(DomainJson.Info(info, vcpus, paused, m.Dying, m.Config));
             }
         }
 
         return ControlReply.Ok(new JsonObject { ["domains"] = array });
+    }
+
+    /// <summary>The domain's vCPUs; before it starts, vCPU 0 counts as online (the builder initialised it, as Xen's does).</summary>
+    private IReadOnlyList<VcpuInfo> Vcpus(ManagedDomain m)
+    {
+        IReadOnlyList<VcpuInfo> vcpus = _hv.Control.GetVcpus(m.Id);
+        return m.Started ? vcpus : [.. vcpus.Select(v => v.Number == 0 ? v with { Online = true } : v)];
     }
 
     /// <summary>Domain 0 is this process: its memory and CPU time.</summary>
@@ -609,7 +616,7 @@ public sealed class DaemonToolstack
                 }
 
                 bool paused = !m.Started || m.Preserved || m.Pauses > 0;
-                foreach (VcpuInfo v in _hv.Control.GetVcpus(m.Id))
+                foreach (VcpuInfo v in Vcpus(m))
                 {
                     array.Add(new JsonObject
                     {

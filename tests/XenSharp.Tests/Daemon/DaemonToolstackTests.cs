@@ -45,6 +45,7 @@ public sealed class DaemonToolstackTests : IDisposable
         JsonObject beta = (JsonObject)list[2]!;
         Assert.Equal(b, beta["domid"]!.GetValue<int>());
         Assert.Equal(1, beta["vcpu_max_id"]!.GetValue<int>()); // two vCPUs
+        Assert.Equal(1, beta["vcpu_online"]!.GetValue<int>()); // vCPU 0, built; the guest brings up the other
         Assert.True(beta["paused"]!.GetValue<bool>());
         Assert.Equal(8 * 1024, beta["max_memkb"]!.GetValue<long>());
         Assert.Equal("--p---", XlOutput.State(beta));
