@@ -184,12 +184,18 @@ public static class XlVerbs
         cmd.Options.Add(wait);
         cmd.SetAction(r => Client(r, c =>
         {
-            c.Request(Req(name, r.GetValue(domain)!));
-            if (r.GetValue(wait))
+            bool waiting = r.GetValue(wait);
+            if (waiting)
             {
                 Console.Error.WriteLine("Waiting for 1 domains");
-                JsonObject done = c.Request(Req("wait", r.GetValue(domain)!));
-                Console.Error.WriteLine($"Domain {done["domid"]} has been shut down ({done["ending"]?.GetValue<string>()})");
+            }
+
+            JsonObject request = Req(name, r.GetValue(domain)!);
+            request["wait"] = waiting;
+            JsonObject reply = c.Request(request);
+            if (waiting)
+            {
+                Console.Error.WriteLine($"Domain {reply["domid"]} has been shut down ({reply["ending"]?.GetValue<string>()})");
             }
         }));
         return cmd;

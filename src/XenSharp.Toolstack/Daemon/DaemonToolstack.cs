@@ -72,8 +72,8 @@ public sealed class DaemonToolstack
                 "create" => Create(request),
                 "list" => List(request),
                 "destroy" => Destroy(Resolve(request)),
-                "shutdown" => Shutdown(Resolve(request), reboot: false),
-                "reboot" => Shutdown(Resolve(request), reboot: true),
+                "shutdown" => await Shutdown(Resolve(request), reboot: false, request["wait"]?.GetValue<bool>() == true, cancel),
+                "reboot" => await Shutdown(Resolve(request), reboot: true, request["wait"]?.GetValue<bool>() == true, cancel),
                 "wait" => await Wait(Resolve(request), cancel),
                 "pause" => Pause(Resolve(request)),
                 "unpause" => Unpause(Resolve(request)),
@@ -167,6 +167,7 @@ public sealed class DaemonToolstack
         {
             lock (m.Lock)
             {
+                m.Dying = true;
                 if (m.Backends is not null)
                 {
                     DestroyInstance(m);
@@ -209,15 +210,15 @@ public sealed class DaemonToolstack
         {
             _domains[id] = m;
         }
+
+        _ = Task.Run(() => Supervise(m, id)); // from the build on: a domain may end before it ever ran (a shutdown request)
     }
 
-    /// <summary>Runs the instance and supervises it; a failure to start leaves it built, not started. Under m.Lock.</summary>
+    /// <summary>Runs the instance; a failure to start leaves it built, not started. Under m.Lock.</summary>
     private void StartInstance(ManagedDomain m)
     {
         _hv.Control.Start(m.Id);
         m.Started = true;
-        ushort id = m.Id;
-        _ = Task.Run(() => Supervise(m, id));
     }
 
     /// <summary>Waits for instance <paramref name="id"/> to end, then applies its on_* action.</summary>
@@ -259,9 +260,13 @@ public sealed class DaemonToolstack
                 {
                     m.Restarts++;
                     _hv.Log.Write($"{m.Name}: {ending}; restarting ({m.Restarts}/{_settings.MaxRestarts})");
+                    bool run = m.Started;
                     DestroyInstance(m);
                     BuildInstance(m);
-                    StartInstance(m);
+                    if (run)
+                    {
+                        StartInstance(m);
+                    }
                 }
                 else
                 {
@@ -329,8 +334,11 @@ public sealed class DaemonToolstack
         return ControlReply.Ok();
     }
 
-    private ControlReply Shutdown(ManagedDomain m, bool reboot)
+    /// <summary>shutdown/reboot; with <paramref name="wait"/> the reply comes once the instance has ended and been dealt with.</summary>
+    private async Task<ControlReply> Shutdown(ManagedDomain m, bool reboot, bool wait, CancellationToken cancel)
     {
+        Task<string> finished;
+        ushort id;
         lock (m.Lock)
         {
             if (!m.Started)
@@ -338,10 +346,18 @@ public sealed class DaemonToolstack
                 throw new DaemonException($"domain {m.Id} has not been started (created paused); unpause or destroy it");
             }
 
+            id = m.Id;
+            finished = m.Finished.Task;
             RequestShutdown(m, reboot);
         }
 
-        return ControlReply.Ok(new JsonObject { ["domid"] = m.Id });
+        var reply = new JsonObject { ["domid"] = id };
+        if (wait)
+        {
+            reply["ending"] = await finished.WaitAsync(cancel);
+        }
+
+        return ControlReply.Ok(reply);
     }
 
     /// <summary>
