@@ -126,6 +126,10 @@ public sealed class DaemonTests : IDisposable
         Assert.Equal(["Domain-0", "three"], rows.Keys);
         Assert.Equal('-', rows["three"][3][2]);
         Assert.Contains(Guests.Lines(await XlOk("dmesg")), l => l.EndsWith("one: powered off", StringComparison.Ordinal));
+        string[] top = Guests.Lines(await XlOk("top", "-b", "-i", "1"));
+        Assert.Equal(3, top.Length); // xentop's header, Domain-0, three
+        Assert.StartsWith("      NAME  STATE   CPU(sec) CPU(%)", top[0]);
+        Assert.StartsWith("     three ", top[2]);
 
         CliProcess.Signal(daemon.ProcessId, "TERM");
         CliResult stopped = await daemon.WaitAsync(Limits.Generous);

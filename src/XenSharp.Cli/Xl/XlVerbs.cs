@@ -38,6 +38,7 @@ public static class XlVerbs
         yield return DomainsVerb("vcpu-list", "List the vCPUs of domains", r => XlOutput.VcpuList((JsonArray)r["vcpus"]!));
         yield return SchedBvtVerb();
         yield return ConsoleVerb();
+        yield return TopVerb.Create();
     }
 
     private static JsonObject Req(string verb, string domain) => new() { ["verb"] = verb, ["domain"] = domain };
