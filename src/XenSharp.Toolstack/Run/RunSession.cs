@@ -1,13 +1,9 @@
-using XenSharp.Abi;
 using XenSharp.Backends.Console;
 using XenSharp.Backends.Xenstore;
 using XenSharp.Hypervisor;
 using XenSharp.Hypervisor.Dom0;
-using XenSharp.Hypervisor.Domains;
 using XenSharp.Toolstack.Builder;
 using XenSharp.Toolstack.Config;
-using XenSharp.Toolstack.Image;
-using XenSharp.Toolstack.Store;
 
 namespace XenSharp.Toolstack.Run;
 
