@@ -11,6 +11,13 @@ public static class XenSharpCommand
     {
         var root = new RootCommand("XenSharp: a Xen-compatible paravirtualizing hypervisor on KVM");
         root.Subcommands.Add(RunVerb.Create());
+        root.Options.Add(Xl.XlVerbs.SocketOption);
+        root.Subcommands.Add(DaemonVerb.Create());
+        foreach (Command xlVerb in Xl.XlVerbs.Create())
+        {
+            root.Subcommands.Add(xlVerb);
+        }
+
         var version = new Command("version", "Print the XenSharp version and the Xen interface it implements");
         version.SetAction(_ =>
         {

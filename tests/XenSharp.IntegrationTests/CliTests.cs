@@ -196,13 +196,13 @@ public sealed class CliTests
     }
 
     [Theory]
-    [InlineData("list", "'list'")]
+    [InlineData("lsit", "'lsit'")]
     [InlineData("li\nst", "'li\\nst'")] // what the user typed is quoted, so the message stays one line
     public async Task UnknownVerb_IsAUsageError(string verb, string quoted)
     {
         string[] errors = await AssertUsageErrorAsync([verb, "guest"], "xensharp");
 
-        Assert.Equal([$"xensharp: unknown verb {quoted} (xensharp has: run, version)"], errors);
+        Assert.Equal([$"xensharp: unknown verb {quoted} (xensharp has: run, daemon, create, list, destroy, shutdown, reboot, pause, unpause, mem-set, mem-max, domid, domname, info, uptime, dmesg, vcpu-list, sched-bvt, console, top, version)"], errors);
     }
 
     [Fact]
@@ -210,7 +210,7 @@ public sealed class CliTests
     {
         string[] errors = await AssertUsageErrorAsync([], "xensharp");
 
-        Assert.Equal(["xensharp: no verb given (xensharp has: run, version)"], errors);
+        Assert.Equal(["xensharp: no verb given (xensharp has: run, daemon, create, list, destroy, shutdown, reboot, pause, unpause, mem-set, mem-max, domid, domname, info, uptime, dmesg, vcpu-list, sched-bvt, console, top, version)"], errors);
     }
 
     [Theory]

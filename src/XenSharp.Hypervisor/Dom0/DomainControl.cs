@@ -216,6 +216,23 @@ public sealed class DomainControl
         return _hv.Scheduling?.Allocator.AdjustDomain(domid, parameters) ?? -XenErrno.ENOSYS;
     }
 
+    /// <summary>XEN_DOMCTL_getvcpuinfo for each of the domain's vCPUs (xl vcpu-list, and xl list's r and b flags).</summary>
+    public IReadOnlyList<VcpuInfo> GetVcpus(ushort domid)
+    {
+        Domain d = Get(domid);
+        ulong now = _hv.Clock.Now;
+        Span<byte> runstate = stackalloc byte[RunstateLayout.Size];
+        var result = new List<VcpuInfo>(d.Vcpus.Length);
+        foreach (Vcpu v in d.Vcpus)
+        {
+            v.Runstate.WriteTo(runstate, now);
+            ulong running = BinaryPrimitives.ReadUInt64LittleEndian(runstate[(RunstateLayout.Time + (8 * RunstateLayout.Running))..]);
+            result.Add(new VcpuInfo(v.Id, v.IsUp, v.Runstate.State, v.SchedUnit.Slot, running));
+        }
+
+        return result;
+    }
+
     /// <summary>One line per vCPU (up or blocked, the registers of its last exit, events, timers), for a domain that hangs.</summary>
     public IReadOnlyList<string> DescribeVcpus(ushort domid) => Pv.CrashReport.DescribeVcpus(Get(domid)).ToArray();
 

@@ -9,7 +9,7 @@ namespace XenSharp.Toolstack.Run;
 /// tears them down in libxl's order — console drained, nodes removed, then the store releases the domain (firing
 /// @releaseDomain) — all before the domain's frames are freed.
 /// </summary>
-internal sealed class DomainBackends(XenStore store, XsClient dom0, ushort domid) : IDisposable
+public sealed class DomainBackends(XenStore store, XsClient dom0, ushort domid) : IDisposable
 {
     public ConsoleBackend? Console { get; set; }
 

@@ -1,13 +1,9 @@
-using XenSharp.Abi;
 using XenSharp.Backends.Console;
 using XenSharp.Backends.Xenstore;
 using XenSharp.Hypervisor;
 using XenSharp.Hypervisor.Dom0;
-using XenSharp.Hypervisor.Domains;
 using XenSharp.Toolstack.Builder;
 using XenSharp.Toolstack.Config;
-using XenSharp.Toolstack.Image;
-using XenSharp.Toolstack.Store;
 
 namespace XenSharp.Toolstack.Run;
 
@@ -25,7 +21,7 @@ public sealed class RunSession
     private readonly TextWriter _output;
     private readonly RunOptions _options;
     private readonly object _outputLock = new();
-    private readonly XsClient _dom0;
+    private readonly DomainHost _host;
 
     /// <param name="store">The store to introduce domains to; null: a new one for this session.</param>
     public RunSession(XenHypervisor hypervisor, IReadOnlyList<DomainConfig> configs, TextWriter output, RunOptions options, XenStore? store = null)
@@ -34,24 +30,14 @@ public sealed class RunSession
         _configs = configs;
         _output = output;
         _options = options;
-        Store = store ?? new XenStore(hypervisor.Log, domid => domid == 0 || hypervisor.Control.List().Contains((ushort)domid));
-        _dom0 = Store.Connect(0);
-        XlStoreNodes.WriteDom0(_dom0);
+        _host = new DomainHost(hypervisor, store);
     }
 
     /// <summary>xenstored for the session's domains.</summary>
-    public XenStore Store { get; }
+    public XenStore Store => _host.Store;
 
     /// <summary>Reads each kernel (and ramdisk) up front, so a bad file fails the run before any domain starts.</summary>
-    public static IReadOnlyList<BuildRequest> Prepare(IReadOnlyList<DomainConfig> configs) =>
-        configs.Select(c => new BuildRequest(
-            c.Name,
-            KernelImage.Load(c.Kernel),
-            c.MemoryMiB,
-            c.Vcpus,
-            c.CommandLine,
-            c.Ramdisk is null ? null : ReadRamdisk(c.Ramdisk),
-            c.Scheduling)).ToList();
+    public static IReadOnlyList<BuildRequest> Prepare(IReadOnlyList<DomainConfig> configs) => configs.Select(DomainHost.Prepare).ToList();
 
     public async Task<IReadOnlyList<DomainOutcome>> RunAsync()
     {
@@ -74,41 +60,10 @@ public sealed class RunSession
 
     public static int ExitCode(IEnumerable<DomainOutcome> outcomes) => outcomes.Select(o => o.ExitCode).DefaultIfEmpty(0).Max();
 
-    /// <summary>
-    /// Builds a domain, writes its xenstore nodes, introduces it to the store and connects its PV console ring to the
-    /// terminal: console_io and the ring both print through <paramref name="mux"/>. Each backend serves its ring on its own
-    /// thread: the guest's notification wakes it, and the console's also polls every 10 ms for input and unnotified output.
-    /// </summary>
-    private (ushort Domain, DomainBackends Backends) Build(DomainConfig config, BuildRequest request, ConsoleMux mux)
-    {
-        ushort d = PvDomainBuilder.Build(_hypervisor, request, mux.Hypercall, out DomainRings rings);
-        var backends = new DomainBackends(Store, _dom0, d);
-        try
-        {
-            XsError e = XlStoreNodes.Write(_dom0, d, _hypervisor.Control.GetInfo(d).Handle, config, rings, DateTime.UtcNow);
-            if (e != XsError.None)
-            {
-                throw new DomainBuildException($"{config.Name}: cannot write the domain's xenstore nodes: {e}");
-            }
+    /// <summary>Builds a domain and attaches its backends (<see cref="DomainHost.Build"/>), its console on the terminal through <paramref name="mux"/>.</summary>
+    private (ushort Domain, DomainBackends Backends) Build(DomainConfig config, BuildRequest request, ConsoleMux mux) => _host.Build(config, request, mux);
 
-            backends.Store = XenstoreBackend.Attach(Store, _hypervisor, d, rings.StoreMfn, rings.StorePort);
-            backends.Console = ConsoleBackend.Attach(_hypervisor, d, rings.ConsoleMfn, rings.ConsolePort, mux.Ring);
-            return (d, backends);
-        }
-        catch
-        {
-            backends.Dispose();
-            _hypervisor.Control.Destroy(d);
-            throw;
-        }
-    }
-
-    /// <summary>Disconnects the backends (the console drained, the store told) before the domain's frames are freed, then destroys the domain.</summary>
-    private void Destroy(ushort domain, DomainBackends backends)
-    {
-        backends.Dispose();
-        _hypervisor.Control.Destroy(domain);
-    }
+    private void Destroy(ushort domain, DomainBackends backends) => _host.Destroy(domain, backends);
 
     private async Task<DomainOutcome> Supervise(DomainConfig config, BuildRequest request, ushort domain, DomainBackends backend, ConsoleMux mux, TerminalConsole console, DateTime deadline)
     {
@@ -148,20 +103,9 @@ public sealed class RunSession
             DomainInfo info = _hypervisor.Control.GetInfo(domain);
             Destroy(domain, backend);
             console.Flush();
-            (string ending, ShutdownAction action, int code) = info.State == DomainState.Crashed
-                ? ($"crashed: {info.CrashReason}", config.OnCrash, DomainOutcome.Crashed)
-                : info.ShutdownReason switch
-                {
-                    ShutdownReason.Poweroff => ("powered off", config.OnPoweroff, DomainOutcome.Poweroff),
-                    ShutdownReason.Reboot => ("rebooted", config.OnReboot, DomainOutcome.Rebooted),
-                    ShutdownReason.Crash => ("crashed (reported by the guest)", config.OnCrash, DomainOutcome.Crashed),
-                    ShutdownReason.SoftReset => ("soft reset", config.OnReboot, DomainOutcome.Rebooted),
-                    ShutdownReason.Watchdog => ("watchdog expired", config.OnCrash, DomainOutcome.Crashed),
-                    _ => ("ended", ShutdownAction.Destroy, DomainOutcome.Other),
-                };
+            (string ending, ShutdownAction action, int code) = DomainHost.Ending(info, config);
 
-            if (action is ShutdownAction.Restart or ShutdownAction.RenameRestart or ShutdownAction.CoredumpRestart or ShutdownAction.SoftReset
-                && restarts < _options.MaxRestarts && DateTime.UtcNow < deadline)
+            if (DomainHost.Restarts(action) && restarts < _options.MaxRestarts && DateTime.UtcNow < deadline)
             {
                 restarts++;
                 _hypervisor.Log.Write($"{config.Name}: {ending}; restarting ({restarts}/{_options.MaxRestarts})");
@@ -184,28 +128,5 @@ public sealed class RunSession
         }
     }
 
-    /// <summary>A crashed domain's last console lines, each as "(XEN) NAME console: LINE", after its verdict.</summary>
-    private void LogConsoleTail(string name, string transcript)
-    {
-        foreach (string line in ConsoleTail.LastLines(transcript, ConsoleTail.CrashLines))
-        {
-            _hypervisor.Log.Write($"{name} console: {line}");
-        }
-    }
-
-    private static byte[] ReadRamdisk(string path)
-    {
-        try
-        {
-            return File.ReadAllBytes(path);
-        }
-        catch (IOException e)
-        {
-            throw new DomainBuildException($"{path}: cannot read ramdisk: {e.Message}");
-        }
-        catch (UnauthorizedAccessException)
-        {
-            throw new DomainBuildException($"{path}: no permission to read the ramdisk");
-        }
-    }
+    private void LogConsoleTail(string name, string transcript) => _host.LogConsoleTail(name, transcript);
 }

@@ -1,0 +1,7 @@
+namespace XenSharp.Hypervisor.Dom0;
+
+/// <summary>
+/// One vCPU as Domain 0 sees it (XEN_DOMCTL_getvcpuinfo, for xl vcpu-list): whether it is up, its runstate
+/// (RunstateLayout.Running/Runnable/Blocked/Offline), the physical-CPU slot it holds (-1: none) and the ns it has run.
+/// </summary>
+public sealed record VcpuInfo(int Number, bool Online, int Runstate, int Cpu, ulong CpuTimeNs);

@@ -1,0 +1,141 @@
+using System.Diagnostics;
+using System.Text.Json.Nodes;
+using XenSharp.Tests.Daemon;
+using Xunit;
+
+namespace XenSharp.Tests.Cli;
+
+/// <summary>
+/// xl's verbs as the user types them, each a `xensharp` process against a daemon without KVM (DaemonFixture): their
+/// arguments, output and exit status — create -p with key=value, list and list -l, domid, an unknown domain's xl line,
+/// mem-set's sizes, info, top -b, console's Ctrl-] detach, a daemon that is not there.
+/// </summary>
+public sealed class XlVerbsTests : IDisposable
+{
+    private readonly DaemonFixture _daemon = new();
+
+    public void Dispose() => _daemon.Dispose();
+
+    private (int Code, string Stdout, string Stderr) Xl(string? stdin, params string[] args)
+    {
+        using Process p = Start(args);
+        Task<string> stdout = p.StandardOutput.ReadToEndAsync();
+        Task<string> stderr = p.StandardError.ReadToEndAsync();
+        if (stdin is not null)
+        {
+            p.StandardInput.Write(stdin);
+            p.StandardInput.Flush();
+        }
+
+        p.StandardInput.Close();
+        Wait(p, args);
+        return (p.ExitCode, stdout.Result, stderr.Result);
+    }
+
+    private static void Wait(Process p, string[] args)
+    {
+        if (!p.WaitForExit(TimeSpan.FromMinutes(2))) // a guard against a hang, not a timed assertion
+        {
+            p.Kill(entireProcessTree: true);
+            throw new TimeoutException($"xensharp {string.Join(' ', args)} did not finish");
+        }
+
+        p.WaitForExit();
+    }
+
+    private Process Start(params string[] args)
+    {
+        string host = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } h && File.Exists(h) ? h : "dotnet";
+        var psi = new ProcessStartInfo(host)
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            RedirectStandardInput = true,
+            UseShellExecute = false,
+        };
+        psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "xensharp.dll"));
+        foreach (string a in args)
+        {
+            psi.ArgumentList.Add(a);
+        }
+
+        psi.Environment["XENSHARP_SOCKET"] = _daemon.SocketPath;
+        return Process.Start(psi)!;
+    }
+
+    [Fact]
+    public void CreatePausedWithOverrides_ThenListDomidAndListLong()
+    {
+        string cfg = _daemon.Config("web");
+        var created = Xl(null, "create", "-p", cfg, "name=\"db\"", "vcpus=2");
+        Assert.True(created.Code == 0, created.Stderr);
+        Assert.Equal($"Parsing config from {cfg}\n", created.Stderr);
+
+        var list = Xl(null, "list");
+        Assert.Equal(0, list.Code);
+        string[] lines = list.Stdout.TrimEnd('\n').Split('\n');
+        Assert.Equal("Name                                        ID   Mem VCPUs\tState\tTime(s)", lines[0]);
+        Assert.StartsWith("Domain-0 ", lines[1]);
+        Assert.Matches(@"^db {38} +\d+     8     1     --p---       0\.0$", lines[2]);
+
+        string id = lines[2].Split(' ', StringSplitOptions.RemoveEmptyEntries)[1];
+        Assert.Equal(id + "\n", Xl(null, "domid", "db").Stdout);
+        Assert.Equal("db\n", Xl(null, "domname", id).Stdout);
+
+        JsonArray json = JsonNode.Parse(Xl(null, "list", "-l").Stdout)!.AsArray();
+        Assert.Equal(2, json[1]!["config"]!["b_info"]!["max_vcpus"]!.GetValue<int>());
+    }
+
+    [Fact]
+    public void AnUnknownDomainIsXlsLineAndExitStatus1()
+    {
+        var r = Xl(null, "destroy", "nosuch");
+        Assert.Equal(1, r.Code);
+        Assert.Equal("nosuch is an invalid domain identifier (rc=-6)\n", r.Stderr);
+        Assert.Equal("Can't get domid of domain name 'nosuch', maybe this domain does not exist.\n", Xl(null, "domid", "nosuch").Stderr);
+    }
+
+    [Fact]
+    public void MemSetTakesXlsSizes_AndRefusesOthers()
+    {
+        _daemon.CreatePaused("m");
+        Assert.Equal(0, Xl(null, "mem-set", "m", "4096k").Code);
+        Assert.Equal(4096, _daemon.Request(new JsonObject { ["verb"] = "list" })["domains"]![1]!["target_memkb"]!.GetValue<long>());
+        var bad = Xl(null, "mem-set", "m", "lots");
+        Assert.Equal(1, bad.Code);
+        Assert.Equal("invalid memory size: lots\n", bad.Stderr);
+    }
+
+    [Fact]
+    public void InfoAndTopBatch()
+    {
+        _daemon.CreatePaused("t");
+        string[] info = Xl(null, "info").Stdout.TrimEnd('\n').Split('\n');
+        Assert.Contains("xen_scheduler          : bvt", info);
+        string[] top = Xl(null, "top", "-b", "-i", "1").Stdout.TrimEnd('\n').Split('\n');
+        Assert.Equal(3, top.Length);
+        Assert.StartsWith("         t ----p-", top[2]);
+    }
+
+    [Fact]
+    public void ConsoleShowsWhatWasPrinted_AndCtrlRightBracketDetaches()
+    {
+        _daemon.CreatePaused("c");
+        _daemon.Toolstack.Find("c")!.Console.Write("hello from c\n"u8);
+        using Process p = Start("console", "c");
+        Assert.Equal("hello from c", p.StandardOutput.ReadLine()); // the replay, before Ctrl-] is typed
+        p.StandardInput.Write('\u001d');
+        p.StandardInput.Flush();
+        Wait(p, ["console", "c"]);
+        Assert.Equal(0, p.ExitCode);
+        Assert.Equal(2, _daemon.Request(new JsonObject { ["verb"] = "list" })["domains"]!.AsArray().Count); // still there
+    }
+
+    [Fact]
+    public void NoDaemon_IsOneLineAndExitStatus1()
+    {
+        var r = Xl(null, "list", "--socket", Path.Combine(Path.GetTempPath(), "xensharp-no-daemon-here.sock"));
+        Assert.Equal(1, r.Code);
+        Assert.StartsWith("no xensharp daemon at ", r.Stderr);
+    }
+}
