@@ -45,7 +45,7 @@ public class ConfigWarningTests
     [Fact]
     public void EachKeyIsWarnedAboutOnceInFileOrder()
     {
-        IReadOnlyList<string> warnings = WarningsFor("vif = [ 'a' ]\ndisk = [ 'x' ]\nvif += [ 'b' ]\nvif = [ 'c' ]\n");
+        IReadOnlyList<string> warnings = WarningsFor("vif = [ 'bridge=a' ]\ndisk = [ '/x.img,raw,xvda' ]\nvif += [ 'bridge=b' ]\nvif = [ 'bridge=c' ]\n");
 
         Assert.Equal(
             ["hello.cfg:4: warning: 'disk' is not supported yet and is ignored", "hello.cfg:6: warning: 'vif' is not supported yet and is ignored"],
