@@ -41,6 +41,9 @@ public sealed class BlockBackend : IXenbusDriver, IEventSink, IDisposable
     /// <summary>feature-max-indirect-segments offered (Linux blkback's MAX_INDIRECT_SEGMENTS): 1 MiB per request.</summary>
     public const int MaxIndirectSegments = 256;
 
+    /// <summary>multi-queue-max-queues offered: rings a frontend may use at once, each under queue-N in its directory.</summary>
+    public const int MaxQueues = 4;
+
     public static readonly TimeSpan DefaultPollInterval = TimeSpan.FromMilliseconds(10);
 
     private const int Eopnotsupp = 95;
@@ -56,10 +59,7 @@ public sealed class BlockBackend : IXenbusDriver, IEventSink, IDisposable
     private readonly HostGrantMapping?[] _maps = new HostGrantMapping?[MaxIndirectSegments];
     private XenbusBackend _xenbus = null!;
     private BackendLoop _loop = null!;
-    private GrantedRing? _ring;
-    private HostEventChannel? _channel;
-    private uint _reqCons;
-    private uint _rspProdPvt;
+    private readonly List<BlockQueue> _queues = new();
     private bool _disposed;
     private bool _errorLogged;
 
@@ -75,7 +75,10 @@ public sealed class BlockBackend : IXenbusDriver, IEventSink, IDisposable
     public XenbusBackend Xenbus => _xenbus;
 
     /// <summary>Whether a ring is mapped and being served.</summary>
-    public bool IsConnected => _ring is not null;
+    public bool IsConnected => _queues.Count > 0;
+
+    /// <summary>Rings being served: 1, or the frontend's multi-queue-num-queues.</summary>
+    public int Queues => _queues.Count;
 
     /// <summary>The image served (tests read it back through the backend's own handle: it is locked against other opens).</summary>
     internal BlockImage Image => _image;
@@ -134,9 +137,9 @@ public sealed class BlockBackend : IXenbusDriver, IEventSink, IDisposable
             try
             {
                 _xenbus.Poll();
-                if (_ring is not null)
+                for (int i = 0; i < _queues.Count && IsConnected; i++)
                 {
-                    ServeRing(_ring);
+                    ServeRing(_queues[i]);
                 }
             }
             catch (Exception e)
@@ -160,6 +163,7 @@ public sealed class BlockBackend : IXenbusDriver, IEventSink, IDisposable
         var nodes = new List<(string, string)>
         {
             ("max-ring-page-order", Number(MaxRingPageOrder)),
+            ("multi-queue-max-queues", Number(MaxQueues)),
             ("feature-max-indirect-segments", Number(MaxIndirectSegments)),
             ("feature-persistent", "1"),
             ("feature-flush-cache", rw ? "1" : "0"),
@@ -192,9 +196,11 @@ public sealed class BlockBackend : IXenbusDriver, IEventSink, IDisposable
             return $"unsupported protocol '{protocol}' (only {BlkifLayout.Protocol})";
         }
 
-        if (xs.Read($"{fe}/multi-queue-num-queues") is { } queues && queues != "1")
+        int queues = 1;
+        string? queuesText = xs.Read($"{fe}/multi-queue-num-queues");
+        if (queuesText is not null && (!int.TryParse(queuesText, NumberStyles.None, CultureInfo.InvariantCulture, out queues) || queues < 1 || queues > MaxQueues))
         {
-            return $"multi-queue-num-queues {queues}: this backend offers one queue";
+            return $"multi-queue-num-queues '{queuesText}' is not from 1 to multi-queue-max-queues {MaxQueues}";
         }
 
         int order = 0;
@@ -204,21 +210,38 @@ public sealed class BlockBackend : IXenbusDriver, IEventSink, IDisposable
             return $"ring-page-order '{orderText}' is not from 0 to max-ring-page-order {MaxRingPageOrder}";
         }
 
+        // One queue: its nodes in the frontend's directory; several: each in queue-N (blkif.h, "Multiple queues").
+        for (int q = 0; q < queues; q++)
+        {
+            string dir = queues == 1 ? fe : $"{fe}/queue-{q}";
+            if (ConnectQueue(xs, dir, order, orderText is not null) is { } why)
+            {
+                ((IXenbusDriver)this).Disconnect();
+                return why;
+            }
+        }
+
+        _loop?.Post(); // requests published before the binds had no one to notify
+        return null;
+    }
+
+    private string? ConnectQueue(XsClient xs, string dir, int order, bool numbered)
+    {
         var refs = new List<uint>();
         for (int i = 0; i < 1 << order; i++)
         {
-            string node = orderText is null ? "ring-ref" : $"ring-ref{i}";
-            if (!uint.TryParse(xs.Read($"{fe}/{node}"), NumberStyles.None, CultureInfo.InvariantCulture, out uint gref))
+            string node = numbered ? $"ring-ref{i}" : "ring-ref";
+            if (!uint.TryParse(xs.Read($"{dir}/{node}"), NumberStyles.None, CultureInfo.InvariantCulture, out uint gref))
             {
-                return $"reading {fe}/{node}";
+                return $"reading {dir}/{node}";
             }
 
             refs.Add(gref);
         }
 
-        if (!int.TryParse(xs.Read($"{fe}/event-channel"), NumberStyles.None, CultureInfo.InvariantCulture, out int port))
+        if (!int.TryParse(xs.Read($"{dir}/event-channel"), NumberStyles.None, CultureInfo.InvariantCulture, out int port))
         {
-            return $"reading {fe}/event-channel";
+            return $"reading {dir}/event-channel";
         }
 
         GrantedRing? ring = GrantedRing.Map(_hv.HostGrants, _domid, refs, BlkifLayout.SlotSize, out string? error);
@@ -231,21 +254,22 @@ public sealed class BlockBackend : IXenbusDriver, IEventSink, IDisposable
         if (channel is null)
         {
             ring.Dispose();
-            return $"event-channel {port} is not unbound for domain 0";
+            return $"{dir}/event-channel {port} is not unbound for domain 0";
         }
 
         // BACK_RING_ATTACH: carry on from the responses already published (0 on a fresh ring).
-        _rspProdPvt = _reqCons = ring.ReadIndex(SharedRingLayout.RspProd);
-        (_ring, _channel) = (ring, channel);
-        _loop?.Post(); // requests published before the bind had no one to notify
+        _queues.Add(new BlockQueue(ring, channel, ring.ReadIndex(SharedRingLayout.RspProd)));
         return null;
     }
 
     void IXenbusDriver.Disconnect()
     {
-        _channel?.Close();
-        _ring?.Dispose();
-        (_channel, _ring) = (null, null);
+        foreach (BlockQueue q in _queues)
+        {
+            q.Dispose();
+        }
+
+        _queues.Clear();
     }
 
     public void Dispose()
@@ -266,63 +290,65 @@ public sealed class BlockBackend : IXenbusDriver, IEventSink, IDisposable
 
     private void Pass() => Service();
 
-    private void ServeRing(GrantedRing ring)
+    private void ServeRing(BlockQueue q)
     {
+        GrantedRing ring = q.Ring;
         uint rp = ring.ReadIndex(SharedRingLayout.ReqProd);
         Interlocked.MemoryBarrier(); // the slots are read after the index
-        if (rp - _rspProdPvt > ring.Size)
+        if (rp - q.RspProdPvt > ring.Size)
         {
-            _xenbus.Fatal($"frontend provided bogus ring requests ({rp} - {_rspProdPvt} = {rp - _rspProdPvt} > {ring.Size}); halting ring processing");
+            _xenbus.Fatal($"frontend provided bogus ring requests ({rp} - {q.RspProdPvt} = {rp - q.RspProdPvt} > {ring.Size}); halting ring processing");
             return;
         }
 
         uint budget = ring.Size;
-        while (_reqCons != rp && budget > 0)
+        while (q.ReqCons != rp && budget > 0)
         {
             budget--;
-            ring.ReadSlot(_reqCons, _slot);
-            _reqCons++;
+            ring.ReadSlot(q.ReqCons, _slot);
+            q.ReqCons++;
             (byte op, short status) = Dispatch(_slot);
             _response.AsSpan().Clear();
             BinaryPrimitives.WriteUInt64LittleEndian(_response.AsSpan(BlkifLayout.ResponseId), BinaryPrimitives.ReadUInt64LittleEndian(_slot.AsSpan(BlkifLayout.Id)));
             _response[BlkifLayout.ResponseOperation] = op;
             BinaryPrimitives.WriteInt16LittleEndian(_response.AsSpan(BlkifLayout.ResponseStatus), status);
-            ring.WriteSlot(_rspProdPvt++, _response);
+            ring.WriteSlot(q.RspProdPvt++, _response);
             Requests++;
         }
 
-        PushResponses(ring);
-        if (_reqCons != rp)
+        PushResponses(q);
+        if (q.ReqCons != rp)
         {
             _loop?.Post(); // the budget ran out: the rest in another pass, after other work had its turn
             return;
         }
 
         // RING_FINAL_CHECK_FOR_REQUESTS: ask to be notified of the next request, then look once more.
-        ring.WriteIndex(SharedRingLayout.ReqEvent, _reqCons + 1);
+        ring.WriteIndex(SharedRingLayout.ReqEvent, q.ReqCons + 1);
         Interlocked.MemoryBarrier();
-        if (ring.ReadIndex(SharedRingLayout.ReqProd) != _reqCons)
+        if (ring.ReadIndex(SharedRingLayout.ReqProd) != q.ReqCons)
         {
             _loop?.Post();
         }
     }
 
     // RING_PUSH_RESPONSES_AND_CHECK_NOTIFY.
-    private void PushResponses(GrantedRing ring)
+    private static void PushResponses(BlockQueue q)
     {
+        GrantedRing ring = q.Ring;
         uint old = ring.ReadIndex(SharedRingLayout.RspProd);
-        if (old == _rspProdPvt)
+        if (old == q.RspProdPvt)
         {
             return;
         }
 
         Interlocked.MemoryBarrier(); // the responses are visible before the index
-        ring.WriteIndex(SharedRingLayout.RspProd, _rspProdPvt);
+        ring.WriteIndex(SharedRingLayout.RspProd, q.RspProdPvt);
         Interlocked.MemoryBarrier();
         uint rspEvent = ring.ReadIndex(SharedRingLayout.RspEvent);
-        if (_rspProdPvt - rspEvent < _rspProdPvt - old)
+        if (q.RspProdPvt - rspEvent < q.RspProdPvt - old)
         {
-            _channel?.Send();
+            q.Channel.Send();
         }
     }
 

@@ -22,7 +22,7 @@ public sealed class BlockBackendTests : IDisposable
         Assert.Equal("512", _f.Node("sector-size"));
         Assert.Equal("0", _f.Node("info"));
         Assert.Equal(("1", "1", "1", "1"), (_f.Node("feature-flush-cache"), _f.Node("feature-barrier"), _f.Node("feature-discard"), _f.Node("feature-persistent")));
-        Assert.Equal(("256", "4"), (_f.Node("feature-max-indirect-segments"), _f.Node("max-ring-page-order")));
+        Assert.Equal(("256", "4", "4"), (_f.Node("feature-max-indirect-segments"), _f.Node("max-ring-page-order"), _f.Node("multi-queue-max-queues")));
         Assert.False(_f.Backend_.IsConnected);
     }
 
@@ -145,6 +145,36 @@ public sealed class BlockBackendTests : IDisposable
         Assert.Equal([(123456789012ul, OpWrite, RspOkay)], _f.Submit(Request(OpWrite, 123456789012, 5, (FirstDataRef + 3, 0, 0))));
         Assert.Equal(0x77, _f.ImageBytes()[5 * 512]);
         Assert.Equal(73u, _f.Header(SharedRingLayout.RspProd));
+    }
+
+    [Fact]
+    public void SeveralQueuesEachWithItsRingAndChannel()
+    {
+        // Queue 0 on ring page 0 (grant 1), queue 1 on ring page 1 (grant 2), each with its own port.
+        int port1 = _f.Guest.Events.AllocUnbound(0);
+        _f.RingPage(1).Clear();
+        _f.Dom0.Write($"{_f.Frontend}/multi-queue-num-queues", "2");
+        _f.Dom0.Write($"{_f.Frontend}/queue-0/ring-ref", FirstRingRef.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        _f.Dom0.Write($"{_f.Frontend}/queue-0/event-channel", _f.Port.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        _f.Dom0.Write($"{_f.Frontend}/queue-1/ring-ref", (FirstRingRef + 1).ToString(System.Globalization.CultureInfo.InvariantCulture));
+        _f.Dom0.Write($"{_f.Frontend}/queue-1/event-channel", port1.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        _f.Connect(); // also writes top-level ring-ref/event-channel, which multi-queue ignores
+        Assert.Equal((XenbusState.Connected, 2), (_f.BackendState, _f.Backend_.Queues));
+
+        Span<byte> ring1 = _f.RingPage(1);
+        ring1.Clear();
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt32LittleEndian(ring1[SharedRingLayout.RspEvent..], 1);
+        Request(OpFlushDiskCache, 4242, 0).CopyTo(ring1[SharedRingLayout.Slots..]);
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt32LittleEndian(ring1[SharedRingLayout.ReqProd..], 1);
+        _f.Pass();
+        Assert.Equal(1u, System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(ring1[SharedRingLayout.RspProd..]));
+        Assert.Equal(4242ul, System.Buffers.Binary.BinaryPrimitives.ReadUInt64LittleEndian(ring1[SharedRingLayout.Slots..]));
+        Assert.True(_f.Guest.Events.IsPending((uint)port1));
+        Assert.False(_f.Guest.Events.IsPending((uint)_f.Port)); // queue 0 had nothing to answer
+        Assert.Equal(RspOkay, _f.Status(Request(OpRead, 1, 0, (FirstDataRef, 0, 0)))); // and still serves
+
+        _f.Backend_.Dispose();
+        Assert.Equal(0, _f.Guest.Grants.PinnedEntries);
     }
 
     [Fact]
