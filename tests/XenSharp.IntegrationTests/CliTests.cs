@@ -276,7 +276,6 @@ public sealed class CliTests
         Assert.True(r.ExitCode == DomainOutcome.UsageError, r.ToString());
         Assert.Equal(
             [
-                $"xensharp: {cfg}:4: warning: 'disk' is not supported yet and is ignored",
                 $"xensharp: {cfg}:6: warning: 'vif' is not supported yet and is ignored",
                 $"xensharp: {cfg}:7: warning: 'cap' is not supported yet and is ignored",
                 $"xensharp: {cfg}:8: warning: 'memroy' is not an xl setting and is ignored (did you mean 'memory'?)",

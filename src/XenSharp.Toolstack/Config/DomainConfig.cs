@@ -49,6 +49,12 @@ public sealed record DomainConfig
     /// </summary>
     public BvtParameters Scheduling { get; init; } = new();
 
+    /// <summary>`disk=[...]`: the domain's virtual block devices, in file order; empty (a shared array) when none.</summary>
+    public IReadOnlyList<DiskSpec> Disks { get; init; } = Array.Empty<DiskSpec>();
+
+    /// <summary>`vif=[...]`: the domain's virtual network interfaces, in file order; empty (a shared array) when none.</summary>
+    public IReadOnlyList<VifSpec> Vifs { get; init; } = Array.Empty<VifSpec>();
+
     /// <summary>Every setting in the file, interpreted or not, so later features can read keys this record lacks.</summary>
     public IReadOnlyDictionary<string, ConfigValue> Raw { get; init; } = ReadOnlyDictionary<string, ConfigValue>.Empty;
 

@@ -58,6 +58,8 @@ internal sealed class DomainConfigReader
             OnCrash = Action("on_crash") ?? ShutdownAction.Destroy,
             Type = DomainType(),
             Scheduling = Scheduling(),
+            Disks = Disks(),
+            Vifs = Vifs(),
             Raw = settings,
             Warnings = Warnings(),
             SourcePath = file,
@@ -211,6 +213,65 @@ internal sealed class DomainConfigReader
             WarpLimitNs = warpl is long l ? l * 1_000_000 : defaults.WarpLimitNs,
             UnwarpRequirementNs = warpu is long u ? u * 1_000_000 : defaults.UnwarpRequirementNs,
         };
+    }
+
+    // Each entry through xl's disk grammar; two disks may not claim one virtual device.
+    private IReadOnlyList<DiskSpec> Disks()
+    {
+        var disks = new List<DiskSpec>();
+        foreach ((string entry, int line) in Entries("disk"))
+        {
+            DiskSpec disk = Device("disk", entry, line, () => DiskSpecParser.Parse(entry, file, line));
+            if (disks.Find(d => d.DeviceNumber == disk.DeviceNumber) is { } other)
+            {
+                throw new ConfigException(file, line, $"disk {ConfigText.SingleQuoted(entry)}: vdev {disk.Vdev} is device {disk.DeviceNumber}, already used by disk {ConfigText.SingleQuoted(other.Entry)}");
+            }
+
+            disks.Add(disk);
+        }
+
+        return disks.Count > 0 ? disks : Array.Empty<DiskSpec>();
+    }
+
+    private IReadOnlyList<VifSpec> Vifs()
+    {
+        var vifs = new List<VifSpec>();
+        foreach ((string entry, int line) in Entries("vif"))
+        {
+            VifSpec vif = Device("vif", entry, line, () => VifSpecParser.Parse(entry, vifs.Count, line));
+            if (vifs.Find(v => v.DeviceId == vif.DeviceId) is { } other)
+            {
+                throw new ConfigException(file, line, $"vif {ConfigText.SingleQuoted(entry)}: devid {vif.DeviceId} is already used by vif {ConfigText.SingleQuoted(other.Entry)}");
+            }
+
+            vifs.Add(vif);
+        }
+
+        return vifs.Count > 0 ? vifs : Array.Empty<VifSpec>();
+    }
+
+    // The strings of a device list with their lines; xl wants a list of strings.
+    private IEnumerable<(string Entry, int Line)> Entries(string key)
+    {
+        if (!settings.TryGetValue(key, out var value))
+            return [];
+        if (value is not ConfigList list)
+            throw Error(value, $"{key} must be a list of strings, got {ConfigText.Describe(value)}");
+        return list.Items.Select(item => item is ConfigString s
+            ? (s.Value, s.Line)
+            : throw Error(item, $"each {key} entry must be a string, got {ConfigText.Describe(item)}"));
+    }
+
+    private T Device<T>(string key, string entry, int line, Func<T> parse)
+    {
+        try
+        {
+            return parse();
+        }
+        catch (DeviceSpecException e)
+        {
+            throw new ConfigException(file, line, $"{key} {ConfigText.SingleQuoted(entry)}: {e.Message}");
+        }
     }
 
     // A whole number from min to max, bare or quoted as xl reads them; null when the key is absent.

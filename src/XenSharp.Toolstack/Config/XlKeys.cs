@@ -14,7 +14,7 @@ public static class XlKeys
     {
         "name", "kernel", "ramdisk", "memory", "maxmem", "vcpus", "cmdline", "root", "extra",
         "on_poweroff", "on_reboot", "on_crash", "type", "builder", "cpu_weight",
-        "mcuadv", "warpback", "warpvalue", "warpl", "warpu",
+        "mcuadv", "warpback", "warpvalue", "warpl", "warpu", "disk",
     };
 
     public static readonly IReadOnlySet<string> NotSupported = new HashSet<string>(StringComparer.Ordinal)
@@ -23,7 +23,7 @@ public static class XlKeys
         "apic", "arm_sci", "bios", "bios_path_override", "boot", "bootloader", "bootloader_args",
         "bootloader_restrict", "bootloader_user", "cap", "channel", "cpuid", "cpus", "cpus_soft",
         "device_model", "device_model_args", "device_model_override", "device_model_stubdomain_override",
-        "device_model_stubdomain_seclabel", "device_model_user", "device_model_version", "device_tree", "disk",
+        "device_model_stubdomain_seclabel", "device_model_user", "device_model_version", "device_tree",
         "display", "dm_restrict", "driver_domain", "dtdev", "e820_host", "extratime", "firmware", "firmware_override",
         "gfx_passthru", "gic_version", "hap", "hdtype", "hpet", "hvm_pirq", "init_seclabel", "iomem", "ioports",
         "irqs", "keymap", "latency", "llc_colors", "localtime", "max_event_channels", "max_grant_frames",

@@ -65,6 +65,7 @@ public sealed class DomainHost
 
             backends.Store = XenstoreBackend.Attach(Store, _hypervisor, d, rings.StoreMfn, rings.StorePort);
             backends.Console = ConsoleBackend.Attach(_hypervisor, d, rings.ConsoleMfn, rings.ConsolePort, mux.Ring);
+            backends.Devices = Devices.DeviceSetup.Attach(_hypervisor, Store, _dom0, d, config);
             return (d, backends);
         }
         catch

@@ -10,7 +10,9 @@ namespace XenSharp.Toolstack.Store;
 /// libxl__build_post's values and the primary console's frontend and backend (libxl_console.c). Permissions as libxl
 /// sets them: the domain may read its home but write only where it owns the node (data, drivers, feature, attr, error,
 /// the control/ keys it answers, device/suspend/event-channel); everything else is domain 0's. libxl's private
-/// /libxl/&lt;domid&gt; tree is not written: no guest can see it.
+/// /libxl/&lt;domid&gt; tree is not written: no guest can see it. Virtual block devices as libxl__device_disk_add
+/// writes them for a phy backend (<see cref="WriteDisk"/>), without the hotplug script's nodes: XenSharp's blkback
+/// opens the target itself.
 /// </summary>
 public static class XlStoreNodes
 {
@@ -101,6 +103,7 @@ public static class XlStoreNodes
         string dom = DomainPath(domid);
         string? vm = dom0.Read($"{dom}/vm");
         dom0.Remove($"/local/domain/0/backend/console/{domid}");
+        dom0.Remove($"/local/domain/0/backend/vbd/{domid}");
         if (vm is not null && vm.StartsWith("/vm/", StringComparison.Ordinal))
         {
             dom0.Remove(vm);
@@ -112,6 +115,59 @@ public static class XlStoreNodes
     public static string DomainPath(uint domid) => $"/local/domain/{domid}";
 
     public static string VmPath(Guid uuid) => $"/vm/{uuid:D}";
+
+    /// <summary>
+    /// A disk's frontend and backend (libxl__device_disk_add, then libxl__device_generic_add): the backend directory is
+    /// domain 0's and the domain may read it; the frontend directory is the domain's (its driver writes ring-ref,
+    /// event-channel and state there) and domain 0 may read it. Both start Initialising.
+    /// </summary>
+    public static XsError WriteDisk(XsClient dom0, uint domid, DiskSpec disk)
+    {
+        string back = DiskBackendPath(domid, disk.DeviceNumber);
+        string front = DiskFrontendPath(domid, disk.DeviceNumber);
+        XsPermission[] frontPerms = [XsPermission.None(domid), XsPermission.Read(0)];
+        XsPermission[] backPerms = [XsPermission.None(0), XsPermission.Read(domid)];
+        (string, string)[] backEntries =
+        [
+            ("frontend", front),
+            ("frontend-id", Number(domid)),
+            ("online", "1"),
+            ("state", Initialising),
+            ("removable", "0"),
+            ("bootable", "1"),
+            ("dev", disk.Vdev),
+            ("type", "phy"),
+            ("mode", disk.ReadOnly ? "r" : "w"),
+            ("device-type", "disk"),
+            ("discard-enable", disk.Discard ? "1" : "0"),
+            ("specification", "xen"),
+            ("params", disk.Target),
+            ("physical-device-path", disk.Target),
+        ];
+        (string, string)[] frontEntries =
+        [
+            ("backend", back),
+            ("backend-id", "0"),
+            ("state", Initialising),
+            ("virtual-device", Number(disk.DeviceNumber)),
+            ("device-type", "disk"),
+            ("trusted", disk.Trusted ? "1" : "0"),
+        ];
+        return dom0.Transact(tx =>
+        {
+            dom0.Remove(front, tx);
+            dom0.Remove(back, tx);
+            var results = new List<XsError> { MakeNode(dom0, tx, front, frontPerms) };
+            results.AddRange(frontEntries.Select(kv => dom0.Write($"{front}/{kv.Item1}", kv.Item2, tx)));
+            results.Add(MakeNode(dom0, tx, back, backPerms));
+            results.AddRange(backEntries.Select(kv => dom0.Write($"{back}/{kv.Item1}", kv.Item2, tx)));
+            return First([.. results]);
+        });
+    }
+
+    public static string DiskBackendPath(uint domid, int devid) => $"/local/domain/0/backend/vbd/{domid}/{devid}";
+
+    public static string DiskFrontendPath(uint domid, int devid) => $"{DomainPath(domid)}/device/vbd/{devid}";
 
     public static string ConsoleBackendPath(uint domid) => $"/local/domain/0/backend/console/{domid}/0";
 
