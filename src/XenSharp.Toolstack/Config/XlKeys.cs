@@ -14,7 +14,7 @@ public static class XlKeys
     {
         "name", "kernel", "ramdisk", "memory", "maxmem", "vcpus", "cmdline", "root", "extra",
         "on_poweroff", "on_reboot", "on_crash", "type", "builder", "cpu_weight",
-        "mcuadv", "warpback", "warpvalue", "warpl", "warpu", "disk",
+        "mcuadv", "warpback", "warpvalue", "warpl", "warpu", "disk", "vif",
     };
 
     public static readonly IReadOnlySet<string> NotSupported = new HashSet<string>(StringComparer.Ordinal)
@@ -37,7 +37,7 @@ public static class XlKeys
         "spiceusbredirection", "spicevdagent", "stdvga", "stubdomain_cmdline", "stubdomain_kernel",
         "stubdomain_memory", "stubdomain_ramdisk", "sve", "tee", "timer_mode", "trap_unmapped_accesses", "tsc_mode",
         "usb", "usbctrl", "usbdev", "usbdevice", "usbversion", "uuid", "vdispl", "vendor_device", "vfb", "vga",
-        "videoram", "vif", "vif2", "viridian", "virtio", "vkb", "vkb_device", "vmtrace_buf_kb", "vnc", "vncdisplay",
+        "videoram", "vif2", "viridian", "virtio", "vkb", "vkb_device", "vmtrace_buf_kb", "vnc", "vncdisplay",
         "vnclisten", "vncpasswd", "vncunused", "vncviewer", "vnuma", "vpmu", "vpt_align", "vsnd", "vtpm", "vuart",
         "xauthority", "xen_platform_pci", "xen_platform_pci_bar_uc", "xend_suspend_evtchn_compat",
         "xenstore_feature_mask", "xenstore_quota",

@@ -1,4 +1,5 @@
 using XenSharp.Backends.Block;
+using XenSharp.Backends.Net;
 using XenSharp.Backends.Xenstore;
 using XenSharp.Hypervisor;
 using XenSharp.Toolstack.Builder;
@@ -11,11 +12,14 @@ namespace XenSharp.Toolstack.Devices;
 /// What libxl does for a new domain's devices, before it runs: for each disk, open its image (read-only and shared,
 /// or read-write and exclusive), write the frontend and backend nodes (<see cref="XlStoreNodes.WriteDisk"/>) and start
 /// its blkback, which goes to InitWait and waits for the guest's blkfront. A disk that cannot be opened fails the
-/// build with one line naming the config and the entry; what was attached before it is disposed.
+/// build with one line naming the config and the entry; what was attached before it is disposed. Then, for each vif,
+/// its MAC (the config's, or a random 00:16:3e one as libxl makes it), its nodes (<see cref="XlStoreNodes.WriteVif"/>)
+/// and its netback's xenbus side (<see cref="VifBackend"/>), which connects the guest's netfront to the host's VFR.
 /// </summary>
 public static class DeviceSetup
 {
-    public static DomainDevices Attach(XenHypervisor hypervisor, XenStore store, XsClient dom0, ushort domid, DomainConfig config)
+    /// <param name="vfr">The host's virtual firewall-router, shared by every domain's VIFs; null: one of the domain's own.</param>
+    public static DomainDevices Attach(XenHypervisor hypervisor, XenStore store, XsClient dom0, ushort domid, DomainConfig config, Vfr? vfr = null)
     {
         var devices = new DomainDevices();
         try
@@ -38,6 +42,18 @@ public static class DeviceSetup
                     image.Dispose();
                     throw;
                 }
+            }
+
+            foreach (VifSpec vif in config.Vifs)
+            {
+                XsError e = XlStoreNodes.WriteVif(dom0, domid, vif, vif.Mac ?? VifMac.Generate());
+                if (e != XsError.None)
+                {
+                    throw new DomainBuildException($"{config.Name}: cannot write the xenstore nodes of vif {vif.DeviceId}: {e}");
+                }
+
+                vfr ??= new Vfr();
+                devices.Add(VifBackend.Attach(hypervisor, store, XlStoreNodes.VifBackendPath(domid, vif.DeviceId), vfr));
             }
 
             return devices;

@@ -1,5 +1,6 @@
 using XenSharp.Abi;
 using XenSharp.Backends.Console;
+using XenSharp.Backends.Net;
 using XenSharp.Backends.Xenstore;
 using XenSharp.Hypervisor;
 using XenSharp.Hypervisor.Dom0;
@@ -33,6 +34,9 @@ public sealed class DomainHost
     /// <summary>xenstored for the domains.</summary>
     public XenStore Store { get; }
 
+    /// <summary>The virtual firewall-router every domain's VIFs join (one per host: the daemon's or the run session's).</summary>
+    public Vfr Vfr { get; } = new();
+
     /// <summary>Domain 0's own store connection (the toolstack's).</summary>
     public XsClient Dom0 => _dom0;
 
@@ -65,7 +69,7 @@ public sealed class DomainHost
 
             backends.Store = XenstoreBackend.Attach(Store, _hypervisor, d, rings.StoreMfn, rings.StorePort);
             backends.Console = ConsoleBackend.Attach(_hypervisor, d, rings.ConsoleMfn, rings.ConsolePort, mux.Ring);
-            backends.Devices = Devices.DeviceSetup.Attach(_hypervisor, Store, _dom0, d, config);
+            backends.Devices = Devices.DeviceSetup.Attach(_hypervisor, Store, _dom0, d, config, Vfr);
             return (d, backends);
         }
         catch

@@ -12,7 +12,7 @@ namespace XenSharp.Toolstack.Store;
 /// the control/ keys it answers, device/suspend/event-channel); everything else is domain 0's. libxl's private
 /// /libxl/&lt;domid&gt; tree is not written: no guest can see it. Virtual block devices as libxl__device_disk_add
 /// writes them for a phy backend (<see cref="WriteDisk"/>), without the hotplug script's nodes: XenSharp's blkback
-/// opens the target itself.
+/// opens the target itself. Virtual network interfaces as libxl__set_xenstore_nic writes them (<see cref="WriteVif"/>).
 /// </summary>
 public static class XlStoreNodes
 {
@@ -104,6 +104,7 @@ public static class XlStoreNodes
         string? vm = dom0.Read($"{dom}/vm");
         dom0.Remove($"/local/domain/0/backend/console/{domid}");
         dom0.Remove($"/local/domain/0/backend/vbd/{domid}");
+        dom0.Remove($"/local/domain/0/backend/vif/{domid}");
         if (vm is not null && vm.StartsWith("/vm/", StringComparison.Ordinal))
         {
             dom0.Remove(vm);
@@ -164,6 +165,72 @@ public static class XlStoreNodes
             return First([.. results]);
         });
     }
+
+    /// <summary>libxl's bridge when a vif names none.</summary>
+    public const string DefaultBridge = "xenbr0";
+
+    /// <summary>libxl's MTU when a vif names none.</summary>
+    public const int DefaultMtu = 1500;
+
+    /// <summary>
+    /// A VIF's frontend and backend (libxl__set_xenstore_nic, then libxl__device_generic_add), with the permissions of
+    /// <see cref="WriteDisk"/>; <paramref name="mac"/> is the VIF's address (the config's, or <see cref="VifMac.Generate"/>'s).
+    /// No script node: XenSharp runs no hotplug scripts, its VIFs join the host's virtual firewall-router.
+    /// </summary>
+    public static XsError WriteVif(XsClient dom0, uint domid, VifSpec vif, byte[] mac)
+    {
+        string back = VifBackendPath(domid, vif.DeviceId);
+        string front = VifFrontendPath(domid, vif.DeviceId);
+        XsPermission[] frontPerms = [XsPermission.None(domid), XsPermission.Read(0)];
+        XsPermission[] backPerms = [XsPermission.None(0), XsPermission.Read(domid)];
+        string macText = VifMac.Format(mac);
+        string mtu = Number(vif.Mtu ?? DefaultMtu);
+        var backEntries = new List<(string, string)>
+        {
+            ("frontend", front),
+            ("frontend-id", Number(domid)),
+            ("online", "1"),
+            ("state", Initialising),
+            ("handle", Number(vif.DeviceId)),
+            ("mac", macText),
+            ("bridge", vif.Bridge ?? DefaultBridge),
+            ("type", "vif"),
+            ("mtu", mtu),
+        };
+        if (vif.VifName is { } name)
+        {
+            backEntries.Add(("vifname", name));
+        }
+
+        if (vif.Ip is { } ip)
+        {
+            backEntries.Add(("ip", ip));
+        }
+
+        (string, string)[] frontEntries =
+        [
+            ("backend", back),
+            ("backend-id", "0"),
+            ("state", Initialising),
+            ("handle", Number(vif.DeviceId)),
+            ("mac", macText),
+            ("mtu", mtu),
+        ];
+        return dom0.Transact(tx =>
+        {
+            dom0.Remove(front, tx);
+            dom0.Remove(back, tx);
+            var results = new List<XsError> { MakeNode(dom0, tx, front, frontPerms) };
+            results.AddRange(frontEntries.Select(kv => dom0.Write($"{front}/{kv.Item1}", kv.Item2, tx)));
+            results.Add(MakeNode(dom0, tx, back, backPerms));
+            results.AddRange(backEntries.Select(kv => dom0.Write($"{back}/{kv.Item1}", kv.Item2, tx)));
+            return First([.. results]);
+        });
+    }
+
+    public static string VifBackendPath(uint domid, int devid) => $"/local/domain/0/backend/vif/{domid}/{devid}";
+
+    public static string VifFrontendPath(uint domid, int devid) => $"{DomainPath(domid)}/device/vif/{devid}";
 
     public static string DiskBackendPath(uint domid, int devid) => $"/local/domain/0/backend/vbd/{domid}/{devid}";
 
