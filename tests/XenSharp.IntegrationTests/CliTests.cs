@@ -267,7 +267,7 @@ public sealed class CliTests
         string cfg = dir.Config(
             "hello.cfg",
             RepoPaths.Guest("hello"),
-            extra: "disk = [ 'phy:/dev/vg/a,xvda,w' ]\nvif = [ 'bridge=xenbr0' ]\nvif += [ 'bridge=xenbr1' ]\ncap = 50\nmemroy = 64\n");
+            extra: "disk = [ 'phy:/dev/vg/a,xvda,w' ]\nvtpm = [ 'backend=0' ]\nvtpm += [ 'backend=1' ]\ncap = 50\nmemroy = 64\n");
 
         CliResult r = await CliProcess.RunAsync(
             ["run", cfg],
@@ -276,7 +276,7 @@ public sealed class CliTests
         Assert.True(r.ExitCode == DomainOutcome.UsageError, r.ToString());
         Assert.Equal(
             [
-                $"xensharp: {cfg}:6: warning: 'vif' is not supported yet and is ignored",
+                $"xensharp: {cfg}:6: warning: 'vtpm' is not supported yet and is ignored",
                 $"xensharp: {cfg}:7: warning: 'cap' is not supported yet and is ignored",
                 $"xensharp: {cfg}:8: warning: 'memroy' is not an xl setting and is ignored (did you mean 'memory'?)",
             ],
