@@ -734,15 +734,15 @@ public sealed class DaemonToolstack
     /// </summary>
     private ControlReply Rename(ManagedDomain m, string name)
     {
-        lock (_lock)
+        lock (m.Lock)
         {
-            if (_domains.Values.Any(d => d != m && d.Name == name) || _building.Contains(name) || name == Dom0Name)
+            lock (_lock) // inside m.Lock, as BuildInstance takes them: the check and the change are one step for Create's check too
             {
-                throw new DaemonException($"domain with name \"{name}\" already exists.");
-            }
+                if (_domains.Values.Any(d => d != m && d.Name == name) || _building.Contains(name) || name == Dom0Name)
+                {
+                    throw new DaemonException($"domain with name \"{name}\" already exists.");
+                }
 
-            lock (m.Lock)
-            {
                 string dom = XlStoreNodes.DomainPath(m.Id);
                 string? vm = _host.Dom0.Read($"{dom}/vm");
                 XsError e = _host.Dom0.Transact(tx =>
