@@ -31,13 +31,19 @@ public static class XlVerbs
         yield return MemoryVerb("mem-max", "Set a domain's memory maximum");
         yield return DomainVerb("domid", "Print a domain's id, given its name", (c, d) => Console.WriteLine(c.Request(Req("domid", d))["domid"]));
         yield return DomainVerb("domname", "Print a domain's name, given its id", (c, d) => Console.WriteLine(c.Request(Req("domname", d))["name"]?.GetValue<string>()));
+        yield return RenameVerb();
         yield return Simple("info", "Print information about the hypervisor (xl info's keys)", c =>
             Print(XlOutput.Info((JsonArray)c.Request(new JsonObject { ["verb"] = "info" })["fields"]!)));
         yield return DomainsVerb("uptime", "Print the uptime of domains", r => XlOutput.Uptime((JsonArray)r["domains"]!));
         yield return DmesgVerb();
         yield return DomainsVerb("vcpu-list", "List the vCPUs of domains", r => XlOutput.VcpuList((JsonArray)r["vcpus"]!));
+        yield return VcpuSetVerb();
+        yield return VcpuPinVerb();
         yield return SchedBvtVerb();
+        yield return SysrqVerb();
         yield return ConsoleVerb();
+        yield return DevicesVerb("block-list", "List a domain's virtual block devices", XlOutput.BlockList);
+        yield return DevicesVerb("network-list", "List a domain's virtual network interfaces", XlOutput.NetworkList);
         yield return TopVerb.Create();
     }
 
@@ -98,6 +104,110 @@ public static class XlVerbs
             ["verb"] = name,
             ["domains"] = new JsonArray([.. (r.GetValue(domains) ?? []).Select(d => (JsonNode)d)]),
         })))));
+        return cmd;
+    }
+
+    private static Command RenameVerb()
+    {
+        var domain = new Argument<string>("domain") { Description = "Domain name or id" };
+        var name = new Argument<string>("newname") { Description = "The domain's new name" };
+        var cmd = new Command("rename", "Rename a domain");
+        cmd.Arguments.Add(domain);
+        cmd.Arguments.Add(name);
+        cmd.SetAction(r => Client(r, c =>
+        {
+            JsonObject request = Req("rename", r.GetValue(domain)!);
+            request["name"] = r.GetValue(name);
+            try
+            {
+                c.Request(request);
+            }
+            catch (DaemonException e) when (!e.Message.EndsWith("(rc=-6)", StringComparison.Ordinal))
+            {
+                Console.Error.WriteLine(e.Message); // libxl's line, then xl's
+                throw new DaemonException($"Can't rename domain '{r.GetValue(domain)}'.");
+            }
+        }));
+        return cmd;
+    }
+
+    private static Command SysrqVerb()
+    {
+        var domain = new Argument<string>("domain") { Description = "Domain name or id" };
+        var key = new Argument<string>("letter") { Description = "The sysrq key (one character)" };
+        var cmd = new Command("sysrq", "Send a sysrq to a domain");
+        cmd.Arguments.Add(domain);
+        cmd.Arguments.Add(key);
+        cmd.SetAction(r =>
+        {
+            if (r.GetValue(key)!.Length != 1)
+            {
+                Console.Error.WriteLine("Invalid sysrq.");
+                return 1;
+            }
+
+            return Client(r, c =>
+            {
+                JsonObject request = Req("sysrq", r.GetValue(domain)!);
+                request["key"] = r.GetValue(key);
+                c.Request(request);
+            });
+        });
+        return cmd;
+    }
+
+    private static Command VcpuSetVerb()
+    {
+        var domain = new Argument<string>("domain") { Description = "Domain name or id" };
+        var count = new Argument<string>("vcpus") { Description = "How many vCPUs are to be online" };
+        var ignoreHost = new Option<bool>("--ignore-host", "-i") { Description = "Allow more vCPUs than the host has CPUs" };
+        var cmd = new Command("vcpu-set", "Set the number of a domain's active vCPUs");
+        cmd.Arguments.Add(domain);
+        cmd.Arguments.Add(count);
+        cmd.Options.Add(ignoreHost);
+        cmd.SetAction(r =>
+        {
+            if (!int.TryParse(r.GetValue(count), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int n))
+            {
+                Console.Error.WriteLine("Error: Invalid argument.");
+                return 1;
+            }
+
+            return Client(r, c =>
+            {
+                JsonObject request = Req("vcpu-set", r.GetValue(domain)!);
+                request["count"] = n;
+                request["ignore_host"] = r.GetValue(ignoreHost);
+                c.Request(request);
+            });
+        });
+        return cmd;
+    }
+
+    /// <summary>xl vcpu-pin's arguments, refused by the daemon in one line: BVT has no affinity to set.</summary>
+    private static Command VcpuPinVerb()
+    {
+        var domain = new Argument<string>("domain") { Description = "Domain name or id" };
+        var vcpu = new Argument<string>("vcpu") { Description = "vCPU number or all" };
+        var cpus = new Argument<string[]>("cpus") { Description = "Hard (and soft) affinity", Arity = new ArgumentArity(1, 2) };
+        var cmd = new Command("vcpu-pin", "Set a vCPU's CPU affinity (refused: the BVT scheduler has none)");
+        cmd.Arguments.Add(domain);
+        cmd.Arguments.Add(vcpu);
+        cmd.Arguments.Add(cpus);
+        cmd.SetAction(r => Client(r, c => c.Request(Req("vcpu-pin", r.GetValue(domain)!))));
+        return cmd;
+    }
+
+    private static Command DevicesVerb(string name, string description, Func<JsonArray, IEnumerable<string>> format)
+    {
+        var domains = new Argument<string[]>("domain") { Description = "Domain names or ids", Arity = ArgumentArity.OneOrMore };
+        var cmd = new Command(name, description);
+        cmd.Arguments.Add(domains);
+        cmd.SetAction(r => Client(r, c => Print(format((JsonArray)c.Request(new JsonObject
+        {
+            ["verb"] = name,
+            ["domains"] = new JsonArray([.. (r.GetValue(domains) ?? []).Select(d => (JsonNode)d)]),
+        })["devices"]!))));
         return cmd;
     }
 

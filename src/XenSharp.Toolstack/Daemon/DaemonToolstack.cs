@@ -4,6 +4,7 @@ using System.Text.Json.Nodes;
 using Microsoft.Extensions.Logging;
 using XenSharp.Abi;
 using XenSharp.Backends.Console;
+using XenSharp.Backends.Xenstore;
 using XenSharp.Hypervisor;
 using XenSharp.Hypervisor.Dom0;
 using XenSharp.Hypervisor.Domains;
@@ -87,6 +88,12 @@ public sealed class DaemonToolstack
                 "vcpu-list" => VcpuList(request),
                 "sched-bvt" => SchedBvt(request),
                 "console" => Console(Resolve(request)),
+                "rename" => Rename(Resolve(request), Text(request, "name") ?? throw new DaemonException("the request gives no name")),
+                "sysrq" => Sysrq(Resolve(request), Text(request, "key") ?? ""),
+                "vcpu-set" => VcpuSet(Resolve(request), request),
+                "vcpu-pin" => throw new DaemonException($"vcpu-pin: domain {Resolve(request).Id}: the BVT scheduler has no CPU affinity (every vCPU may run on every CPU: all / all); not pinned"),
+                "block-list" => DeviceList(request, "vbd", DeviceNodes.Disk),
+                "network-list" => DeviceList(request, "vif", DeviceNodes.Nic),
                 _ => ControlReply.Error(verb.Length == 0 ? "the request names no verb" : $"unknown verb '{verb}'"),
             };
         }
@@ -719,6 +726,122 @@ public sealed class DaemonToolstack
         }
 
         return ControlReply.Ok(new JsonObject { ["domains"] = array, ["ctxallow"] = _hv.Control.BvtContextSwitchAllowanceNs / 1_000_000 });
+    }
+
+    /// <summary>
+    /// As libxl_domain_rename: a name another domain holds (or one being created) is refused; otherwise the store's
+    /// /local/domain/N/name and the vm path's name change in one transaction, and the daemon's record with them.
+    /// </summary>
+    private ControlReply Rename(ManagedDomain m, string name)
+    {
+        lock (m.Lock)
+        {
+            lock (_lock) // inside m.Lock, as BuildInstance takes them: the check and the change are one step for Create's check too
+            {
+                if (_domains.Values.Any(d => d != m && d.Name == name) || _building.Contains(name) || name == Dom0Name)
+                {
+                    throw new DaemonException($"domain with name \"{name}\" already exists.");
+                }
+
+                string dom = XlStoreNodes.DomainPath(m.Id);
+                string? vm = _host.Dom0.Read($"{dom}/vm");
+                XsError e = _host.Dom0.Transact(tx =>
+                {
+                    XsError r = _host.Dom0.Write($"{dom}/name", name, tx);
+                    return r != XsError.None || vm is null ? r : _host.Dom0.Write($"{vm}/name", name, tx);
+                });
+                if (e != XsError.None)
+                {
+                    throw new DaemonException($"renaming domain {m.Id}: the store refused it ({e})");
+                }
+
+                _hv.Log.Write($"{m.Name}: renamed {name}");
+                m.Config = m.Config with { Name = name };
+            }
+        }
+
+        return ControlReply.Ok();
+    }
+
+    /// <summary>As libxl_send_sysrq for a PV domain: the key, one character, written to its control/sysrq.</summary>
+    private ControlReply Sysrq(ManagedDomain m, string key)
+    {
+        if (key.Length != 1)
+        {
+            throw new DaemonException("Invalid sysrq.");
+        }
+
+        lock (m.Lock)
+        {
+            _host.Dom0.Write($"{XlStoreNodes.DomainPath(m.Id)}/control/sysrq", key);
+        }
+
+        return ControlReply.Ok();
+    }
+
+    /// <summary>
+    /// As xl vcpu-set and libxl_set_vcpuonline for a PV domain: cpu/I/availability becomes online for I below
+    /// <c>count</c> and offline for the rest (the guest hot-plugs on its watch); more than the domain's maximum, or 0,
+    /// is libxl's error; more than the host's CPUs (and more than are online) is xl's overcommit refusal unless
+    /// <c>ignore_host</c>.
+    /// </summary>
+    private ControlReply VcpuSet(ManagedDomain m, JsonObject request)
+    {
+        int count = request["count"]?.GetValue<int>() ?? throw new DaemonException("the request gives no count");
+        bool ignoreHost = request["ignore_host"]?.GetValue<bool>() == true;
+        lock (m.Lock)
+        {
+            IReadOnlyList<VcpuInfo> vcpus = Vcpus(m);
+            int host = _hv.Control.PhysicalCpus;
+            if (!ignoreHost && count > vcpus.Count(v => v.Online) && count > host)
+            {
+                throw new DaemonException($"You are overcommmitting! You have {host} physical CPUs and want {count} vCPUs! Aborting, use --ignore-host to  continue");
+            }
+
+            if (count == 0)
+            {
+                throw new DaemonException("Requested 0 VCPUs!");
+            }
+
+            if (count > vcpus.Count)
+            {
+                throw new DaemonException($"Requested {count} VCPUs, however maxcpus is {vcpus.Count}!");
+            }
+
+            string dom = XlStoreNodes.DomainPath(m.Id);
+            XsError e = _host.Dom0.Transact(tx => vcpus
+                .Select(v => _host.Dom0.Write($"{dom}/cpu/{v.Number}/availability", v.Number < count ? "online" : "offline", tx))
+                .FirstOrDefault(r => r != XsError.None, XsError.None));
+            if (e != XsError.None)
+            {
+                throw new DaemonException($"setting the vCPUs of domain {m.Id}: the store refused it ({e})");
+            }
+        }
+
+        return ControlReply.Ok();
+    }
+
+    /// <summary>block-list, network-list: each named domain's devices of one kind, read from the store as libxl reads them.</summary>
+    private ControlReply DeviceList(JsonObject request, string kind, Func<XsClient, ushort, string, JsonObject> read)
+    {
+        var array = new JsonArray();
+        foreach (ManagedDomain m in Selected(request).OfType<ManagedDomain>())
+        {
+            lock (m.Lock)
+            {
+                if (m.Dying)
+                {
+                    continue;
+                }
+
+                foreach (JsonObject device in DeviceNodes.List(_host.Dom0, m.Id, kind, read))
+                {
+                    array.Add(device);
+                }
+            }
+        }
+
+        return ControlReply.Ok(new JsonObject { ["devices"] = array });
     }
 
     private static ControlReply Console(ManagedDomain m) =>

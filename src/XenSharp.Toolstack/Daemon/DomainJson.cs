@@ -14,7 +14,7 @@ public static class DomainJson
     public static JsonObject Info(DomainInfo info, IReadOnlyList<VcpuInfo> vcpus, bool paused, bool dying, DomainConfig config) => new()
     {
         ["domid"] = info.Id,
-        ["name"] = info.Name,
+        ["name"] = config.Name, // the toolstack's name (the store's, which rename changes), not the build's
         ["uuid"] = info.Handle.ToString("D"),
         ["current_memkb"] = info.CurrentPages * 4,
         ["max_memkb"] = info.MaxPages * 4,

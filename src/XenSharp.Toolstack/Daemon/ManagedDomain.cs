@@ -14,7 +14,8 @@ public sealed class ManagedDomain(DomainConfig config, BuildRequest request)
 {
     public object Lock { get; } = new();
 
-    public DomainConfig Config { get; } = config;
+    /// <summary>The config; `rename` replaces it with one under the new name (kept across restarts).</summary>
+    public DomainConfig Config { get; set; } = config;
 
     public BuildRequest Request { get; } = request;
 

@@ -91,6 +91,28 @@ public static class XlOutput
         }
     }
 
+    /// <summary>xl block-list: its header, then a row per disk with xl's printf widths.</summary>
+    public static IEnumerable<string> BlockList(JsonArray devices)
+    {
+        yield return $"{"Vdev",-5} {"BE",-3} {"handle",-6} {"state",-5} {"evt-ch",-6} {"ring-ref",-8} {"BE-path",-30}";
+        foreach (JsonObject d in devices.OfType<JsonObject>())
+        {
+            yield return string.Create(CultureInfo.InvariantCulture,
+                $"{Num(d, "devid"),-5} {Num(d, "backend_id"),-3} {Num(d, "frontend_id"),-6} {Num(d, "state"),-5} {Num(d, "evtch"),-6} {Num(d, "rref"),-8} {Str(d, "backend"),-30}");
+        }
+    }
+
+    /// <summary>xl network-list: its header, then a row per interface with xl's printf widths (the handle is the devid).</summary>
+    public static IEnumerable<string> NetworkList(JsonArray devices)
+    {
+        yield return $"{"Idx",-3} {"BE",-2} {"Mac Addr.",-17} {"handle",-6} {"state",-5} {"evt-ch",-6} {"tx-",5}/{"rx-ring-ref",-5} {"BE-path",-30}";
+        foreach (JsonObject d in devices.OfType<JsonObject>())
+        {
+            yield return string.Create(CultureInfo.InvariantCulture,
+                $"{Num(d, "devid"),-3} {Num(d, "backend_id"),-2} {Str(d, "mac")}{Num(d, "devid"),6} {Num(d, "state"),5} {Num(d, "evtch"),6} {Num(d, "rref_tx"),5}/{Num(d, "rref_rx"),-11} {Str(d, "backend"),-30}");
+        }
+    }
+
     public static IEnumerable<string> SchedBvt(JsonArray domains)
     {
         yield return $"{"Name",-32} {"ID",5} {"McuAdv",7} {"WarpBack",8} {"WarpValue",9} {"WarpL",6} {"WarpU",6}";

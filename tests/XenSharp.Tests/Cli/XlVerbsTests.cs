@@ -8,7 +8,8 @@ namespace XenSharp.Tests.Cli;
 /// <summary>
 /// xl's verbs as the user types them, each a `xensharp` process against a daemon without KVM (DaemonFixture): their
 /// arguments, output and exit status — create -p with key=value, list and list -l, domid, an unknown domain's xl line,
-/// mem-set's sizes, info, top -b, console's Ctrl-] detach, a daemon that is not there.
+/// mem-set's sizes, info, top -b, console's Ctrl-] detach, rename, sysrq, vcpu-set, vcpu-pin's refusal, block-list and
+/// network-list, a daemon that is not there.
 /// </summary>
 public sealed class XlVerbsTests : IDisposable
 {
@@ -137,5 +138,71 @@ public sealed class XlVerbsTests : IDisposable
         var r = Xl(null, "list", "--socket", Path.Combine(Path.GetTempPath(), "xensharp-no-daemon-here.sock"));
         Assert.Equal(1, r.Code);
         Assert.StartsWith("no xensharp daemon at ", r.Stderr);
+    }
+
+    [Fact]
+    public void Rename_AndATakenNameIsLibxlsLineThenXls()
+    {
+        int id = _daemon.CreatePaused("before");
+        _daemon.CreatePaused("taken");
+        Assert.Equal((0, "", ""), Xl(null, "rename", "before", "after"));
+        Assert.Equal($"{id}\n", Xl(null, "domid", "after").Stdout);
+
+        var r = Xl(null, "rename", "after", "taken");
+        Assert.Equal(1, r.Code);
+        Assert.Equal("domain with name \"taken\" already exists.\nCan't rename domain 'after'.\n", r.Stderr);
+    }
+
+    [Fact]
+    public void SysrqAndVcpuSet_AndTheirArgumentErrors()
+    {
+        int id = _daemon.CreatePaused("k", "vcpus = 2\n");
+        using var dom0 = _daemon.Toolstack.Store.Connect(0);
+        Assert.Equal(0, Xl(null, "sysrq", "k", "s").Code);
+        Assert.Equal("s", dom0.Read($"/local/domain/{id}/control/sysrq"));
+        Assert.Equal((1, "", "Invalid sysrq.\n"), Xl(null, "sysrq", "k", "sb"));
+
+        Assert.Equal(0, Xl(null, "vcpu-set", "k", "1").Code);
+        Assert.Equal("offline", dom0.Read($"/local/domain/{id}/cpu/1/availability"));
+        Assert.Equal(0, Xl(null, "vcpu-set", "-i", "k", "2").Code);
+        Assert.Equal("online", dom0.Read($"/local/domain/{id}/cpu/1/availability"));
+        Assert.Equal((1, "", "Requested 3 VCPUs, however maxcpus is 2!\n"), Xl(null, "vcpu-set", "--ignore-host", "k", "3"));
+        Assert.Equal((1, "", "Error: Invalid argument.\n"), Xl(null, "vcpu-set", "k", "two"));
+    }
+
+    [Fact]
+    public void BlockListAndNetworkList_PrintXlsHeaderAndRows()
+    {
+        string image = Path.Combine(Path.GetTempPath(), $"xensharp-xl-{Guid.NewGuid():N}.img");
+        File.WriteAllBytes(image, new byte[4096]);
+        try
+        {
+            int id = _daemon.CreatePaused("d", $"disk = [ '{image},raw,xvda,rw' ]\n");
+            var blocks = Xl(null, "block-list", "d");
+            Assert.Equal(0, blocks.Code);
+            string[] lines = blocks.Stdout.TrimEnd('\n').Split('\n');
+            Assert.Equal(2, lines.Length);
+            Assert.StartsWith("Vdev  BE  handle state evt-ch ring-ref BE-path", lines[0]);
+            Assert.Equal($"51712 0   {id,-6} 1     -1     -1       /local/domain/0/backend/vbd/{id}/51712", lines[1]);
+
+            var nets = Xl(null, "network-list", "d");
+            Assert.Equal(0, nets.Code);
+            Assert.StartsWith("Idx BE Mac Addr.         handle state evt-ch   tx-/rx-ring-ref BE-path", Assert.Single(nets.Stdout.TrimEnd('\n').Split('\n')));
+            Assert.Equal((1, "", "nosuch is an invalid domain identifier (rc=-6)\n"), Xl(null, "block-list", "nosuch"));
+        }
+        finally
+        {
+            File.Delete(image);
+        }
+    }
+
+    [Fact]
+    public void VcpuPin_IsRefusedInOneLine()
+    {
+        int id = _daemon.CreatePaused("p");
+        var r = Xl(null, "vcpu-pin", "p", "0", "0");
+        Assert.Equal(1, r.Code);
+        Assert.Equal($"vcpu-pin: domain {id}: the BVT scheduler has no CPU affinity (every vCPU may run on every CPU: all / all); not pinned\n", r.Stderr);
+        Assert.Equal((1, "", "nosuch is an invalid domain identifier (rc=-6)\n"), Xl(null, "vcpu-pin", "nosuch", "all", "0"));
     }
 }

@@ -101,4 +101,27 @@ public sealed class XlOutputTests
     {
         Assert.False(XlOutput.TryParseMemoryKb(text, out _));
     }
+
+    [Fact]
+    public void BlockListHasXlsColumns()
+    {
+        var disk = new JsonObject { ["devid"] = 51712, ["backend_id"] = 0, ["frontend_id"] = 3, ["state"] = 4, ["evtch"] = 7, ["rref"] = 8, ["backend"] = "/local/domain/0/backend/vbd/3/51712" };
+        Assert.Equal(
+        [
+            "Vdev  BE  handle state evt-ch ring-ref BE-path" + new string(' ', 23),
+            "51712 0   3      4     7      8        /local/domain/0/backend/vbd/3/51712",
+        ], XlOutput.BlockList([disk]));
+    }
+
+    [Fact]
+    public void NetworkListHasXlsColumns_TheMacRightAgainstTheHandle()
+    {
+        var nic = new JsonObject { ["devid"] = 0, ["backend_id"] = 0, ["mac"] = "00:16:3e:01:02:03", ["state"] = 4, ["evtch"] = 9, ["rref_tx"] = 768, ["rref_rx"] = 769, ["backend"] = "/local/domain/0/backend/vif/3/0" };
+        Assert.Equal(
+        [
+            "Idx BE Mac Addr.         handle state evt-ch   tx-/rx-ring-ref BE-path" + new string(' ', 23),
+            "0   0  00:16:3e:01:02:03     0     4      9   768/769         /local/domain/0/backend/vif/3/0",
+        ], XlOutput.NetworkList([nic]));
+        Assert.Single(XlOutput.NetworkList([]));
+    }
 }
