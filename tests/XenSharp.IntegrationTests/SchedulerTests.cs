@@ -40,7 +40,11 @@ public sealed partial class SchedulerTests(ITestOutputHelper output)
         double lightShare = Share(l, from, to), heavyShare = Share(h, from, to);
         output.WriteLine($"over {(to - from) / 1e6:F0} ms of system time: light ran {lightShare:P1}, heavy {heavyShare:P1}: {heavyShare / lightShare:F3} : 1");
 
-        Assert.InRange(heavyShare / lightShare, 2.7, 3.3); // 1:3 within 10 %
+        // 1:3 within 20 %: equal shares (1.0) or ignored weights fail by far. Not closer on kvm_amd under QEMU: the
+        // runstate's system time comes from the vCPUs' TSCs, which drift from the host clock BVT charges by 7-13 % there
+        // (below), so lane runs gave 2.915, 2.855, 2.59 and 2.54 (2026-12-06/07); the scheduler alone, on a fake clock,
+        // gives 2.996 (tests/XenSharp.Tests/Scheduling).
+        Assert.InRange(heavyShare / lightShare, 2.4, 3.6);
         // One slot: together about all the time (two slots would give each nearly all of it). Not closer: the runstate's
         // times are system time, read from the vCPU's TSC, and on kvm_amd under QEMU that drifts from the host clock the
         // scheduler runs on by some percent (seen: 107 % and 113 %).

@@ -12,9 +12,10 @@ namespace XenSharp.Backends.Console;
 /// the ring with LF as CRLF). So the last <see cref="EchoLimit"/> bytes written through console_io are remembered, and
 /// ring output that repeats them — byte for byte, in order, a CR the ring adds before an LF aside — is consumed
 /// silently. Where a ring line differs, the echo is searched for a later line that starts as the whole ring line does
-/// (the guest printed something through console_io only; lines often share a prefix); if there is none, the echo is
-/// forgotten and the ring's bytes are printed from the start of that line on (from the difference if the line began in
-/// an earlier batch). A guest that uses only one channel has every byte printed exactly once.
+/// (the guest printed something through console_io only; lines often share a prefix); if there is none, a whole ring
+/// line is printed and matching goes on with the next ring line at the same place in the echo (the guest wrote that
+/// line to the ring only), while a line that goes on past the batch makes the echo forgotten and the ring's bytes be
+/// printed from the start of that line on (from the difference if the line began in an earlier batch). A guest that uses only one channel has every byte printed exactly once.
 /// Both sides read input from the same sink. Thread-safe: console_io runs on vCPU threads, the ring on the backend's.
 /// </para>
 /// </summary>
@@ -99,9 +100,20 @@ public sealed class ConsoleMux
                 // Lines often share a prefix ("consdup: ..."): look for the whole ring line, from its start, further on.
                 i = lineStart;
                 _echoPos = echoLineStart;
-                if (!SkipToLineStartingWith(bytes[i..]))
+                int lineEnd = bytes[i..].IndexOf((byte)'\n');
+                ReadOnlySpan<byte> ringLine = lineEnd < 0 ? bytes[i..] : bytes.Slice(i, lineEnd + 1);
+                if (!SkipToLineStartingWith(ringLine))
                 {
-                    break;
+                    if (lineEnd < 0)
+                    {
+                        break; // an unmatched line that goes on in a later batch: print from here, echo forgotten
+                    }
+
+                    // A whole line console_io never had (the guest wrote it to the ring only): print it, and go on
+                    // matching the next ring line against the same place in the echo.
+                    _target.Write(ringLine);
+                    i += ringLine.Length;
+                    lineStart = i;
                 }
 
                 echoLineStart = _echoPos;

@@ -33,7 +33,21 @@ public sealed class ConsoleMuxTests
     }
 
     [Fact]
-    public void TheFirstDifferenceForgetsTheEcho()
+    public void ARingReadAfterEverythingWithARingOnlyLinePrintsEachLineOnce()
+    {
+        // consdup as the lane saw it (2026-12-07): the backend read the ring only after the guest had written every
+        // line, so the ring's batch starts at a line console_io had later than its first and holds one ring-only line.
+        foreach (string line in new[] { "console_io only\n", "early 1\n", "early 2\n", "late 1\n", "late 2\n", "SUCCESS\n" })
+        {
+            Hc(line);
+        }
+
+        Ring("early 1\r\nearly 2\r\nlate 1\r\nlate 2\r\nring only\r\nSUCCESS\r\n");
+        Assert.Equal("console_io only\nearly 1\nearly 2\nlate 1\nlate 2\nSUCCESS\nring only\r\n", _target.Text);
+    }
+
+    [Fact]
+    public void ARingLineConsoleIoNeverHadIsPrintedAsItIs()
     {
         Hc("early boot\n");
         Ring("early XYZ\n");
