@@ -34,7 +34,6 @@ public sealed class BlockDeviceTests(ITestOutputHelper output)
         }
 
         string image = dir.File("disk.img", pattern);
-        string linux = Path.Combine(RepoPaths.Root, "out", "linux");
         const string check =
             "n=0; while [ ! -b /dev/xvda ] && [ $n -lt 600 ]; do sleep 1; n=$((n+1)); done; "
             + "echo blk-size $(cat /sys/block/xvda/size); "
@@ -42,20 +41,7 @@ public sealed class BlockDeviceTests(ITestOutputHelper output)
             + "head -c 1048576 /dev/urandom > /tmp/w; echo blk-wrote $(md5sum < /tmp/w); "
             + "dd if=/tmp/w of=/dev/xvda bs=4096 seek=256 conv=fsync 2>/dev/null; echo 3 > /proc/sys/vm/drop_caches; "
             + "echo blk-back $(dd if=/dev/xvda bs=4096 skip=256 count=256 2>/dev/null | md5sum); poweroff -f";
-        string cfg = dir.File(
-            "linux-disk.cfg",
-            $"name = \"linux-disk\"\nkernel = \"{linux}/vmlinuz\"\nramdisk = \"{linux}/initramfs.cpio.gz\"\nmemory = 256\nvcpus = 1\n"
-            + $"disk = [ '{image},raw,xvda,rw' ]\nextra = 'console=hvc0 linux_guest_run=\"{check}\"'\n");
-        using CliRun run = CliProcess.Start(["run", cfg, "--pool-mb", "384"]);
-        CliResult r;
-        try
-        {
-            r = await run.WaitAsync(Limits.LinuxBoot);
-        }
-        finally
-        {
-            output.WriteLine($"--- stdout\n{run.StdoutSoFar}--- stderr\n{run.StderrSoFar}");
-        }
+        CliResult r = await LinuxDeviceRun.RunAsync(dir, "linux-disk", $"disk = [ '{image},raw,xvda,rw' ]", check, output);
 
         Assert.True(r.ExitCode == 0, r.ToString());
         Assert.Contains("(XEN) linux-disk: powered off", r.StderrLines);

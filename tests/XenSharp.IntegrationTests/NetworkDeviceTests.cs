@@ -17,24 +17,10 @@ public sealed class NetworkDeviceTests(ITestOutputHelper output)
     {
         await LinuxGuestTests.PrepareAsync();
         using var dir = new TempDir();
-        string linux = Path.Combine(RepoPaths.Root, "out", "linux");
         const string check =
             "n=0; while [ ! -e /sys/class/net/eth0 ] && [ $n -lt 600 ]; do sleep 1; n=$((n+1)); done; "
             + "echo net-mac $(cat /sys/class/net/eth0/address); poweroff -f";
-        string cfg = dir.File(
-            "linux-net.cfg",
-            $"name = \"linux-net\"\nkernel = \"{linux}/vmlinuz\"\nramdisk = \"{linux}/initramfs.cpio.gz\"\nmemory = 256\nvcpus = 1\n"
-            + $"vif = [ 'mac=00:16:3e:00:00:01' ]\nextra = 'console=hvc0 linux_guest_run=\"{check}\"'\n");
-        using CliRun run = CliProcess.Start(["run", cfg, "--pool-mb", "384"]);
-        CliResult r;
-        try
-        {
-            r = await run.WaitAsync(Limits.LinuxBoot);
-        }
-        finally
-        {
-            output.WriteLine($"--- stdout\n{run.StdoutSoFar}--- stderr\n{run.StderrSoFar}");
-        }
+        CliResult r = await LinuxDeviceRun.RunAsync(dir, "linux-net", "vif = [ 'mac=00:16:3e:00:00:01' ]", check, output);
 
         Assert.True(r.ExitCode == 0, r.ToString());
         Assert.Contains("(XEN) linux-net: powered off", r.StderrLines);
