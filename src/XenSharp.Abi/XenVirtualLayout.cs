@@ -10,4 +10,7 @@ public static class XenVirtualLayout
     public const ulong MachToPhysStart = 0xffff800000000000;
     public const ulong MachToPhysEnd = 0xffff804000000000;
     public const ulong MachToPhysEntries = 1UL << 35;
+
+    /// <summary>An address a PV guest may use: canonical, and outside the hypervisor's reserved range.</summary>
+    public static bool IsGuestAddress(ulong va) => va < (1UL << 47) || va >= HypervisorVirtEnd;
 }

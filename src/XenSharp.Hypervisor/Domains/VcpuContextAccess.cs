@@ -18,11 +18,6 @@ namespace XenSharp.Hypervisor.Domains;
 /// </summary>
 internal static class VcpuContextAccess
 {
-    private const ulong RflagsAll = 0x3f7fd5; // CF PF AF ZF SF TF IF DF OF IOPL NT RF VM AC VIF VIP ID
-    private const ulong RflagsIopl = 0x3000;
-    private const ulong RflagsVm = 0x20000;
-    private const ulong RflagsIf = 0x200;
-    private const ulong RflagsMbs = 0x2;
     private const ulong Cr0Ts = 8;
     private const ulong MaxFrame = (1UL << 40) - 1;
 
@@ -68,7 +63,7 @@ internal static class VcpuContextAccess
             R9 = v.FrameGet(StubFrame.R9), R10 = v.FrameGet(StubFrame.R10), R11 = v.FrameGet(StubFrame.R11),
             R12 = v.FrameGet(StubFrame.R12), R13 = v.FrameGet(StubFrame.R13), R14 = v.FrameGet(StubFrame.R14),
             R15 = v.FrameGet(StubFrame.R15), Rip = v.FrameGet(StubFrame.Rip),
-            Rflags = (v.FrameGet(StubFrame.Rflags) & ~RflagsIopl) | ((ulong)v.VirtualIopl << 12),
+            Rflags = VcpuContextRules.GuestRflags(v, v.FrameGet(StubFrame.Rflags)),
             Cs = (ushort)v.FrameGet(StubFrame.Cs), Ss = (ushort)v.FrameGet(StubFrame.Ss),
             Ds = m.Ds, Es = m.Es, Fs = m.Fs, Gs = m.Gs,
             FsBase = fs, GsBaseKernel = gsKernel, GsBaseUser = gsUser,
@@ -155,17 +150,9 @@ internal static class VcpuContextAccess
             return -XenErrno.EINVAL;
         }
 
-        if (dr[6] != (uint)dr[6] || dr[7] != (uint)dr[7])
+        if (!VcpuContextRules.DebugRegistersOk(dr))
         {
             return -XenErrno.EINVAL;
-        }
-
-        for (int i = 0; i < 4; i++)
-        {
-            if (!DebugRegisterRules.BreakpointAddressOk(dr[i]))
-            {
-                return -XenErrno.EINVAL;
-            }
         }
 
         uint mxcsr = BitConverter.ToUInt32(fx, 24);
@@ -174,9 +161,7 @@ internal static class VcpuContextAccess
             return -XenErrno.EINVAL;
         }
 
-        if (c.LdtEntries > MmuAbi.MaxLdtEntries
-            || (c.LdtEntries != 0 && ((c.LdtBase & 0xfff) != 0 || !GuestPageWalker.IsCanonical(c.LdtBase)
-                || (c.LdtBase >= XenVirtualLayout.HypervisorVirtStart && c.LdtBase < XenVirtualLayout.HypervisorVirtEnd))))
+        if (!VcpuContextRules.LdtOk(c.LdtBase, c.LdtEntries))
         {
             return -XenErrno.EINVAL;
         }
@@ -200,7 +185,7 @@ internal static class VcpuContextAccess
             }
         }
 
-        if (v.Id == 0 && (c.VmAssist & ~VmAssist.Pv64ValidMask) != 0)
+        if (!VcpuContextRules.VmAssistOk(v, c.VmAssist))
         {
             return -XenErrno.EINVAL;
         }
@@ -330,17 +315,9 @@ internal static class VcpuContextAccess
         v.VirtualCr0 = (v.VirtualCr0 & ~Cr0Ts) | (c.Cr0 & Cr0Ts);
         v.VirtualCr2 = c.Cr2; // CR4 is the hypervisor's to choose for a PV guest (Xen recomputes it): kept
 
-        for (int i = 0; i < 4; i++)
-        {
-            DebugRegisterRules.Set(v, PvCpuidPolicy.Host, i, c.DebugRegisters[i]);
-        }
+        VcpuContextRules.LoadDebugRegisters(v, c.DebugRegisters);
 
-        DebugRegisterRules.Set(v, PvCpuidPolicy.Host, 6, c.DebugRegisters[6]);
-        DebugRegisterRules.Set(v, PvCpuidPolicy.Host, 7, c.DebugRegisters[7]);
-
-        ulong rflags = (c.Rflags & RflagsAll & ~RflagsVm) | RflagsMbs;
-        v.VirtualIopl = (int)((rflags & RflagsIopl) >> 12);
-        rflags = (rflags & ~RflagsIopl) | RflagsIf;
+        ulong rflags = VcpuContextRules.LoadRflags(v, c.Rflags);
         v.FrameSet(StubFrame.Rip, c.Rip);
         v.FrameSet(StubFrame.Cs, c.Cs);
         v.FrameSet(StubFrame.Rflags, rflags);

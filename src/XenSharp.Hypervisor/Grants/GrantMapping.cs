@@ -46,7 +46,7 @@ internal static class GrantMapping
     public const uint BackendEntries = GrantTable.InitialGrantFrames * GrantTable.EntriesPerFrameV1;
 
     /// <summary>Xen's __addr_ok for a 64-bit PV guest: below the non-canonical hole, or above the hypervisor's area.</summary>
-    public static bool AddressOk(ulong va) => va < (1UL << 47) || va >= XenVirtualLayout.HypervisorVirtEnd;
+    public static bool AddressOk(ulong va) => XenVirtualLayout.IsGuestAddress(va);
 
     public static Domain? FindDomain(XenHypervisor hypervisor, ushort id)
     {

@@ -171,5 +171,5 @@ internal static class PhysdevHypercall
     }
 
     /// <summary>Xen's access_ok (__addr_ok): the start is below the canonical hole or above the hypervisor's area.</summary>
-    private static bool GuestAddressOk(ulong va) => va < (1UL << 47) || va >= XenVirtualLayout.HypervisorVirtEnd;
+    private static bool GuestAddressOk(ulong va) => XenVirtualLayout.IsGuestAddress(va);
 }

@@ -18,12 +18,6 @@ namespace XenSharp.Hypervisor.Hypercalls;
 /// </summary>
 internal static class VcpuInitialise
 {
-    private const ulong RflagsAll = 0x3f7fd5; // CF PF AF ZF SF TF IF DF OF IOPL NT RF VM AC VIF VIP ID
-    private const ulong RflagsIopl = 0x3000;
-    private const ulong RflagsVm = 0x20000;
-    private const ulong RflagsIf = 0x200;
-    private const ulong RflagsMbs = 0x2;
-
     public static long Initialise(Vcpu caller, Vcpu target, ulong arg)
     {
         Domain d = target.Domain;
@@ -49,19 +43,15 @@ internal static class VcpuInitialise
         Domain d = v.Domain;
         const int R = VcpuGuestContextLayout.UserRegs;
         ulong flags = U64(ctx, VcpuGuestContextLayout.Flags);
-        ulong dr6 = U64(ctx, VcpuGuestContextLayout.DebugRegisters + (6 * 8));
-        ulong dr7 = U64(ctx, VcpuGuestContextLayout.DebugRegisters + (7 * 8));
-        if (dr6 != (uint)dr6 || dr7 != (uint)dr7)
+        Span<ulong> dr = stackalloc ulong[8];
+        for (int i = 0; i < 8; i++)
         {
-            return -XenErrno.EINVAL;
+            dr[i] = U64(ctx, VcpuGuestContextLayout.DebugRegisters + (i * 8));
         }
 
-        for (int i = 0; i < 4; i++)
+        if (!VcpuContextRules.DebugRegistersOk(dr))
         {
-            if (!DebugRegisterRules.BreakpointAddressOk(U64(ctx, VcpuGuestContextLayout.DebugRegisters + (i * 8))))
-            {
-                return -XenErrno.EINVAL;
-            }
+            return -XenErrno.EINVAL;
         }
 
         ulong ldtBase = U64(ctx, VcpuGuestContextLayout.LdtBase);
@@ -80,11 +70,6 @@ internal static class VcpuInitialise
             }
         }
 
-        if (ldtEntries != 0 && !GuestPageWalker.IsCanonical(ldtBase))
-        {
-            return -XenErrno.EINVAL;
-        }
-
         for (int i = 0; i < 256; i++)
         {
             if (!GuestPageWalker.IsCanonical(U64(ctx, VcpuGuestContextLayout.TrapContext + (i * TrapInfo.Size) + 8)))
@@ -93,13 +78,7 @@ internal static class VcpuInitialise
             }
         }
 
-        bool addressOk = ldtBase < (1UL << 47) || ldtBase >= XenVirtualLayout.HypervisorVirtEnd;
-        if (!addressOk || (ldtBase & 0xfff) != 0 || ldtEntries > 8192)
-        {
-            return -XenErrno.EINVAL;
-        }
-
-        if (v.Id == 0 && (U64(ctx, VcpuGuestContextLayout.VmAssist) & ~VmAssist.Pv64ValidMask) != 0)
+        if (!VcpuContextRules.LdtOk(ldtBase, ldtEntries) || !VcpuContextRules.VmAssistOk(v, U64(ctx, VcpuGuestContextLayout.VmAssist)))
         {
             return -XenErrno.EINVAL;
         }
@@ -174,14 +153,7 @@ internal static class VcpuInitialise
         v.SyscallCallbackMasksEvents = (flags & VcpuGuestContextLayout.FlagSyscallDisablesEvents) != 0;
         v.VirtualCr0 = (v.VirtualCr0 & ~8UL) | (U64(ctx, VcpuGuestContextLayout.ControlRegisters) & 8);
 
-        // Debug registers as set_debugreg would set them (addresses checked above).
-        for (int i = 0; i < 4; i++)
-        {
-            DebugRegisterRules.Set(v, PvCpuidPolicy.Host, i, U64(ctx, VcpuGuestContextLayout.DebugRegisters + (i * 8)));
-        }
-
-        DebugRegisterRules.Set(v, PvCpuidPolicy.Host, 6, dr6);
-        DebugRegisterRules.Set(v, PvCpuidPolicy.Host, 7, dr7);
+        VcpuContextRules.LoadDebugRegisters(v, dr); // checked above
 
         // Segment bases: loaded into the vCPU's MSRs when its thread starts (the thread owns its KVM state).
         v.PendingSegmentBases = new PendingSegmentBases(
@@ -190,9 +162,7 @@ internal static class VcpuInitialise
             U64(ctx, VcpuGuestContextLayout.GsBaseUser));
 
         // Registers: the frame the stub's start entry restores. IOPL is virtualised; real interrupts stay enabled.
-        ulong rflags = (U64(ctx, R + VcpuGuestContextLayout.Rflags) & RflagsAll & ~RflagsVm) | RflagsMbs;
-        v.VirtualIopl = (int)((rflags & RflagsIopl) >> 12);
-        rflags = (rflags & ~RflagsIopl) | RflagsIf;
+        ulong rflags = VcpuContextRules.LoadRflags(v, U64(ctx, R + VcpuGuestContextLayout.Rflags));
         v.SetInitialFrame(
             rip: U64(ctx, R + VcpuGuestContextLayout.Rip),
             cs: U64(ctx, R + VcpuGuestContextLayout.Cs) & 0xffff | 3,

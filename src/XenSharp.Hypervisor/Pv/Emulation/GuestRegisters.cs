@@ -12,7 +12,14 @@ internal static class GuestRegisters
     public const ulong FlagsResume = 1UL << 16;
 
     /// <summary>The frame slot of a general register of any size (EAX, AX, AL and RAX share one).</summary>
-    public static int Offset(Register r) => r.GetFullRegister() switch
+    public static int Offset(Register r)
+    {
+        int offset = TryOffset(r.GetFullRegister());
+        return offset >= 0 ? offset : throw new ArgumentOutOfRangeException(nameof(r), r, "not a general register");
+    }
+
+    /// <summary>The frame slot of a full-width general register, or -1 for any other register.</summary>
+    public static int TryOffset(Register full) => full switch
     {
         Register.RAX => StubFrame.Rax,
         Register.RCX => StubFrame.Rcx,
@@ -30,7 +37,7 @@ internal static class GuestRegisters
         Register.R13 => StubFrame.R13,
         Register.R14 => StubFrame.R14,
         Register.R15 => StubFrame.R15,
-        _ => throw new ArgumentOutOfRangeException(nameof(r), r, "not a general register"),
+        _ => -1,
     };
 
     /// <summary>The register's value at its own size (zero-extended).</summary>

@@ -163,7 +163,7 @@ internal sealed class DomainMmu
     }
 
     /// <summary>Xen's __addr_ok: a guest virtual address below the hypervisor hole's start (canonical low half) or above its end.</summary>
-    public static bool GuestAddressOk(ulong va) => va < (1UL << 47) || va >= XenVirtualLayout.HypervisorVirtEnd;
+    public static bool GuestAddressOk(ulong va) => XenVirtualLayout.IsGuestAddress(va);
 
     // ---- pinning and base pointers ----------------------------------------------------------------------------------
 

@@ -276,27 +276,6 @@ internal static class WritablePageTables
         }
     }
 
-    private static int FrameOffset(Register full) => full switch
-    {
-        Register.RAX => StubFrame.Rax,
-        Register.RCX => StubFrame.Rcx,
-        Register.RDX => StubFrame.Rdx,
-        Register.RBX => StubFrame.Rbx,
-        Register.RSP => StubFrame.Rsp,
-        Register.RBP => StubFrame.Rbp,
-        Register.RSI => StubFrame.Rsi,
-        Register.RDI => StubFrame.Rdi,
-        Register.R8 => StubFrame.R8,
-        Register.R9 => StubFrame.R9,
-        Register.R10 => StubFrame.R10,
-        Register.R11 => StubFrame.R11,
-        Register.R12 => StubFrame.R12,
-        Register.R13 => StubFrame.R13,
-        Register.R14 => StubFrame.R14,
-        Register.R15 => StubFrame.R15,
-        _ => -1,
-    };
-
     private static bool IsHighByte(Register r) => r is Register.AH or Register.CH or Register.DH or Register.BH;
 
     /// <summary>Reads a general register (any width) from the stub frame; segment registers other than FS/GS have base 0.</summary>
@@ -313,7 +292,7 @@ internal static class WritablePageTables
             return false;
         }
 
-        int offset = FrameOffset(r.GetFullRegister());
+        int offset = GuestRegisters.TryOffset(r.GetFullRegister());
         if (offset < 0)
         {
             return false;
@@ -333,7 +312,7 @@ internal static class WritablePageTables
     /// <summary>Writes a general register with x86-64 semantics: 32-bit writes zero-extend, 8/16-bit writes merge.</summary>
     private static void WriteRegister(Vcpu vcpu, Register r, ulong value)
     {
-        int offset = FrameOffset(r.GetFullRegister());
+        int offset = GuestRegisters.TryOffset(r.GetFullRegister());
         ulong full = vcpu.FrameGet(offset);
         ulong result = IsHighByte(r)
             ? (full & ~0xff00UL) | ((value & 0xff) << 8)
