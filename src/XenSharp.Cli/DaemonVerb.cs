@@ -13,6 +13,7 @@ namespace XenSharp.Cli;
 /// <summary>
 /// `xensharp daemon`: the toolstack daemon (docs/toolstack.md). One hypervisor on /dev/kvm holds the domains that
 /// `create` asks for; xl's verbs reach it on the control socket. Runs in the foreground until SIGTERM or Ctrl-C.
+/// Without KVM it is store-only: both sockets and every verb, but `create` refused in one line.
 /// </summary>
 public static class DaemonVerb
 {
@@ -69,17 +70,39 @@ public static class DaemonVerb
         ulong poolBytes = (ulong)poolMiB << 20;
         try
         {
-            using XenHypervisor hv = XenHypervisor.CreateOnKvm(poolBytes, new HypervisorLog(ring), pcpus);
-            using var service = new DaemonService(hv, ring, daemonLog, new DaemonSettings { PoolBytes = poolBytes, MaxRestarts = maxRestarts }, socket, xenstoreSocket, group);
+            using XenHypervisor hv = OpenHypervisor(poolBytes, new HypervisorLog(ring), pcpus, daemonLog, out string? noDomains);
+            using var service = new DaemonService(hv, ring, daemonLog, new DaemonSettings { PoolBytes = poolBytes, MaxRestarts = maxRestarts }, socket, xenstoreSocket, group,
+                noDomains);
             Console.Error.WriteLine($"xensharp: daemon listening on {socket}; xenstore on {service.StoreSocketPath ?? "(none)"}; log in {logPath}");
             service.RunAsync().GetAwaiter().GetResult();
             return 0;
         }
-        catch (Exception e) when (e is DaemonException or StoreSocketException or KvmUnavailableException or KvmException)
+        catch (Exception e) when (e is DaemonException or StoreSocketException or KvmUnavailableException or KvmException or IOException)
         {
             daemonLog.LogError("cannot start: {Error}", e.Message);
             Console.Error.WriteLine($"xensharp: {e.Message}");
             return DomainOutcome.UsageError;
+        }
+    }
+
+    /// <summary>
+    /// The hypervisor on KVM; where KVM cannot be opened, one without a machine, so that the daemon serves its store
+    /// and its verbs but creates no domain (<paramref name="noDomains"/> says why, also as a warning in the log and on stderr).
+    /// </summary>
+    private static XenHypervisor OpenHypervisor(ulong poolBytes, HypervisorLog log, int? pcpus, ILogger daemonLog, out string? noDomains)
+    {
+        try
+        {
+            noDomains = null;
+            return XenHypervisor.CreateOnKvm(poolBytes, log, pcpus);
+        }
+        catch (KvmUnavailableException e)
+        {
+            string device = XenHypervisor.KvmDevice;
+            noDomains = File.Exists(device) ? e.Message : $"no {device} on this host";
+            daemonLog.LogWarning("store only: {Reason}; no domains can be created", noDomains);
+            Console.Error.WriteLine($"xensharp: warning: {noDomains}; the daemon serves its store and verbs, but no domains can be created");
+            return XenHypervisor.CreateWithoutMachine(poolBytes, log, pcpus);
         }
     }
 }
