@@ -21,12 +21,12 @@ public static class DaemonVerb
 
     public static Command Create()
     {
-        var store = new Option<string?>("--xenstore-socket") { Description = $"Serve xenstore here (default {StoreSocketServer.DefaultPath} unless a live xenstored has it)" };
-        var log = new Option<string?>("--log") { Description = $"The daemon's log file (default {DefaultLog})" };
-        var pcpus = new Option<int?>("--pcpus") { Description = "Physical CPUs the BVT scheduler shares between all vCPUs (default: the host's cores)" };
-        var pool = new Option<int?>("--pool-mb") { Description = $"Machine memory shared by all domains, in MiB (default {RunVerb.DefaultPoolMiB})" };
-        var group = new Option<string?>("--group") { Description = "Group that may use the control socket besides root" };
-        var restarts = new Option<int?>("--max-restarts") { Description = "Most restarts of one domain by on_reboot/on_crash=restart (default 5)" };
+        var store = new Option<string?>("--xenstore-socket") { HelpName = "PATH", Description = $"Serve xenstore here (default {StoreSocketServer.DefaultPath} unless a live xenstored has it)" };
+        var log = new Option<string?>("--log") { HelpName = "FILE", Description = $"The daemon's log file (default {DefaultLog})" };
+        var pcpus = new Option<int?>("--pcpus") { HelpName = "N", Description = "Physical CPUs the BVT scheduler shares between all vCPUs (default: the host's cores)" };
+        var pool = new Option<int?>("--pool-mb") { HelpName = "MIB", Description = $"Machine memory shared by all domains, in MiB (default {RunVerb.DefaultPoolMiB})" };
+        var group = new Option<string?>("--group") { HelpName = "NAME", Description = "Group that may use the control socket besides root" };
+        var restarts = new Option<int?>("--max-restarts") { HelpName = "N", Description = "Most restarts of one domain by on_reboot/on_crash=restart (default 5)" };
         var cmd = new Command("daemon", "Run the toolstack daemon: one hypervisor holding the domains xl's verbs create");
         cmd.Options.Add(store);
         cmd.Options.Add(log);
