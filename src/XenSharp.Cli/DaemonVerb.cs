@@ -13,6 +13,7 @@ namespace XenSharp.Cli;
 /// <summary>
 /// `xensharp daemon`: the toolstack daemon (docs/toolstack.md). One hypervisor on /dev/kvm holds the domains that
 /// `create` asks for; xl's verbs reach it on the control socket. Runs in the foreground until SIGTERM or Ctrl-C.
+/// Without KVM it is store-only: both sockets and every verb, but `create` refused in one line.
 /// </summary>
 public static class DaemonVerb
 {
@@ -20,12 +21,12 @@ public static class DaemonVerb
 
     public static Command Create()
     {
-        var store = new Option<string?>("--xenstore-socket") { Description = $"Serve xenstore here (default {StoreSocketServer.DefaultPath} unless a live xenstored has it)" };
-        var log = new Option<string?>("--log") { Description = $"The daemon's log file (default {DefaultLog})" };
-        var pcpus = new Option<int?>("--pcpus") { Description = "Physical CPUs the BVT scheduler shares between all vCPUs (default: the host's cores)" };
-        var pool = new Option<int?>("--pool-mb") { Description = $"Machine memory shared by all domains, in MiB (default {RunVerb.DefaultPoolMiB})" };
-        var group = new Option<string?>("--group") { Description = "Group that may use the control socket besides root" };
-        var restarts = new Option<int?>("--max-restarts") { Description = "Most restarts of one domain by on_reboot/on_crash=restart (default 5)" };
+        var store = new Option<string?>("--xenstore-socket") { HelpName = "PATH", Description = $"Serve xenstore here (default {StoreSocketServer.DefaultPath} unless a live xenstored has it)" };
+        var log = new Option<string?>("--log") { HelpName = "FILE", Description = $"The daemon's log file (default {DefaultLog})" };
+        var pcpus = new Option<int?>("--pcpus") { HelpName = "N", Description = "Physical CPUs the BVT scheduler shares between all vCPUs (default: the host's cores)" };
+        var pool = new Option<int?>("--pool-mb") { HelpName = "MIB", Description = $"Machine memory shared by all domains, in MiB (default {RunVerb.DefaultPoolMiB})" };
+        var group = new Option<string?>("--group") { HelpName = "NAME", Description = "Group that may use the control socket besides root" };
+        var restarts = new Option<int?>("--max-restarts") { HelpName = "N", Description = "Most restarts of one domain by on_reboot/on_crash=restart (default 5)" };
         var cmd = new Command("daemon", "Run the toolstack daemon: one hypervisor holding the domains xl's verbs create");
         cmd.Options.Add(store);
         cmd.Options.Add(log);
@@ -69,17 +70,39 @@ public static class DaemonVerb
         ulong poolBytes = (ulong)poolMiB << 20;
         try
         {
-            using XenHypervisor hv = XenHypervisor.CreateOnKvm(poolBytes, new HypervisorLog(ring), pcpus);
-            using var service = new DaemonService(hv, ring, daemonLog, new DaemonSettings { PoolBytes = poolBytes, MaxRestarts = maxRestarts }, socket, xenstoreSocket, group);
+            using XenHypervisor hv = OpenHypervisor(poolBytes, new HypervisorLog(ring), pcpus, daemonLog, out string? noDomains);
+            using var service = new DaemonService(hv, ring, daemonLog, new DaemonSettings { PoolBytes = poolBytes, MaxRestarts = maxRestarts }, socket, xenstoreSocket, group,
+                noDomains);
             Console.Error.WriteLine($"xensharp: daemon listening on {socket}; xenstore on {service.StoreSocketPath ?? "(none)"}; log in {logPath}");
             service.RunAsync().GetAwaiter().GetResult();
             return 0;
         }
-        catch (Exception e) when (e is DaemonException or StoreSocketException or KvmUnavailableException or KvmException)
+        catch (Exception e) when (e is DaemonException or StoreSocketException or KvmUnavailableException or KvmException or IOException)
         {
             daemonLog.LogError("cannot start: {Error}", e.Message);
             Console.Error.WriteLine($"xensharp: {e.Message}");
             return DomainOutcome.UsageError;
+        }
+    }
+
+    /// <summary>
+    /// The hypervisor on KVM; where KVM cannot be opened, one without a machine, so that the daemon serves its store
+    /// and its verbs but creates no domain (<paramref name="noDomains"/> says why, also as a warning in the log and on stderr).
+    /// </summary>
+    private static XenHypervisor OpenHypervisor(ulong poolBytes, HypervisorLog log, int? pcpus, ILogger daemonLog, out string? noDomains)
+    {
+        try
+        {
+            noDomains = null;
+            return XenHypervisor.CreateOnKvm(poolBytes, log, pcpus);
+        }
+        catch (KvmUnavailableException e)
+        {
+            string device = XenHypervisor.KvmDevice;
+            noDomains = File.Exists(device) ? e.Message : $"no {device} on this host";
+            daemonLog.LogWarning("store only: {Reason}; no domains can be created", noDomains);
+            Console.Error.WriteLine($"xensharp: warning: {noDomains}; the daemon serves its store and verbs, but no domains can be created");
+            return XenHypervisor.CreateWithoutMachine(poolBytes, log, pcpus);
         }
     }
 }

@@ -22,16 +22,19 @@ public static class RunVerb
         configs.Validators.Add(UnknownOptions);
         var timeout = new Option<double?>("--timeout")
         {
+            HelpName = "SECONDS",
             Description = "Destroy domains still running after this many seconds (exit status 124)",
             CustomParser = r => RunOptionValues.TryParseTimeout(r.Tokens[0].Value, out double s, out string problem) ? s : Fail<double?>(r, problem),
         };
         var pool = new Option<int?>("--pool-mb")
         {
+            HelpName = "MIB",
             Description = $"Machine memory shared by all domains, in MiB (default {DefaultPoolMiB}, or $XENSHARP_POOL_MB)",
             CustomParser = r => RunOptionValues.TryParsePoolMiB(r.Tokens[0].Value, out int mb, out string problem) ? mb : Fail<int?>(r, problem),
         };
         var socket = new Option<string?>("--xenstore-socket")
         {
+            HelpName = "PATH",
             Description = "Also serve xenstore on this Unix socket, as xenstored does (e.g. /run/xenstored/socket), for Xen's xenstore-* tools",
         };
         var exitStats = new Option<bool>("--exit-stats")
@@ -40,6 +43,7 @@ public static class RunVerb
         };
         var pcpus = new Option<int?>("--pcpus")
         {
+            HelpName = "N",
             Description = "Physical CPUs the BVT scheduler shares between all vCPUs: at most this many run at once (default: the host's cores)",
             CustomParser = r => int.TryParse(r.Tokens[0].Value, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int n) && n is >= 1 and <= MaxPcpus
                 ? n : Fail<int?>(r, $"\"{r.Tokens[0].Value}\" is not a whole number from 1 to {MaxPcpus}"),

@@ -9,6 +9,27 @@ public static class XenSharpCommand
 {
     public static int Run(string[] args)
     {
+        RootCommand root = Build();
+        ParseResult parse = root.Parse(args);
+        if (parse.Errors.Count == 0)
+        {
+            return parse.Invoke();
+        }
+
+        // Usage errors: one line each and a pointer to the help, exit status 2 as for every other usage error.
+        foreach (string line in ParseErrors.Describe(parse, root))
+        {
+            Console.Error.WriteLine($"xensharp: {line}");
+        }
+
+        string verb = parse.CommandResult.Command == root ? "" : $" {parse.CommandResult.Command.Name}";
+        Console.Error.WriteLine($"xensharp: see 'xensharp{verb} --help'");
+        return DomainOutcome.UsageError;
+    }
+
+    /// <summary>The command tree: every verb with its options and arguments (the completions and the man page are built from it).</summary>
+    public static RootCommand Build()
+    {
         var root = new RootCommand("XenSharp: a Xen-compatible paravirtualizing hypervisor on KVM");
         root.Subcommands.Add(RunVerb.Create());
         root.Options.Add(Xl.XlVerbs.SocketOption);
@@ -25,21 +46,9 @@ public static class XenSharpCommand
             return 0;
         });
         root.Subcommands.Add(version);
-        ParseResult parse = root.Parse(args);
-        if (parse.Errors.Count == 0)
-        {
-            return parse.Invoke();
-        }
-
-        // Usage errors: one line each and a pointer to the help, exit status 2 as for every other usage error.
-        foreach (string line in ParseErrors.Describe(parse, root))
-        {
-            Console.Error.WriteLine($"xensharp: {line}");
-        }
-
-        string verb = parse.CommandResult.Command == root ? "" : $" {parse.CommandResult.Command.Name}";
-        Console.Error.WriteLine($"xensharp: see 'xensharp{verb} --help'");
-        return DomainOutcome.UsageError;
+        root.Subcommands.Add(Reference.CompletionsVerb.Create());
+        root.Subcommands.Add(Reference.ManVerb.Create());
+        return root;
     }
 
     public static string Version =>

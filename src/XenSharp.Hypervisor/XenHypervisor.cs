@@ -70,6 +70,16 @@ public sealed class XenHypervisor : IDisposable
     public static XenHypervisor CreateOnKvm(ulong poolBytes, HypervisorLog log, int? pcpus = null) =>
         KvmMachineHost.CreateHypervisor(KvmDevice, poolBytes, log, pcpus);
 
+    /// <summary>
+    /// A hypervisor with a pool of <paramref name="poolBytes"/> (sparse, as on KVM) and no machine under it: domains can
+    /// be built but never run. `xensharp daemon` on a host without KVM serves its store with one (docs/toolstack.md).
+    /// </summary>
+    public static XenHypervisor CreateWithoutMachine(ulong poolBytes, HypervisorLog log, int? pcpus = null)
+    {
+        Kvm.MachineMemory memory = Kvm.MachineMemory.Create(poolBytes);
+        return new XenHypervisor(new KvmMachineMemory(memory), log, machine: null, memory, pcpus: pcpus ?? Hypervisor.Scheduling.SlotAllocator.DefaultSlotCount);
+    }
+
     /// <summary>The physical-CPU slots the scheduler gives out (0 without a machine).</summary>
     public int PhysicalCpus => Scheduling?.SlotCount ?? 0;
 
