@@ -87,8 +87,13 @@ internal sealed class FakeBlockFrontend : IDisposable
     public void Pass() => Backend_.Service();
 
     /// <summary>SHARED_RING_INIT on the ring pages, the frontend's nodes (one page unless <paramref name="order"/>), state Initialised, one pass.</summary>
-    public void Connect(int? order = null, uint start = 0)
+    public void Connect(int? order = null, uint start = 0, bool persistent = false)
     {
+        if (persistent)
+        {
+            Dom0.Write($"{Frontend}/feature-persistent", "1"); // as Linux's blkfront writes it
+        }
+
         int pages = 1 << (order ?? 0);
         for (int i = 0; i < pages; i++)
         {
@@ -248,9 +253,11 @@ internal sealed class FakeBlockFrontend : IDisposable
         }
     }
 
-    private void Grant(uint gref, ushort flags, Mfn frame)
+    /// <summary>Writes grant entry <paramref name="gref"/> as the guest does (v1: flags, domid 0, frame); flags 0 ends access.</summary>
+    public void Grant(uint gref, ushort flags, Mfn frame)
     {
-        Span<byte> e = Hv.Pool.Memory.GetSpan(Guest.Grants.SharedFrame(0).Address + (gref * 8), 8);
+        const uint perFrame = XenSharp.Hypervisor.Grants.GrantTable.EntriesPerFrameV1;
+        Span<byte> e = Hv.Pool.Memory.GetSpan(Guest.Grants.SharedFrame(gref / perFrame).Address + ((gref % perFrame) * 8), 8);
         BinaryPrimitives.WriteUInt16LittleEndian(e[2..], 0);
         BinaryPrimitives.WriteUInt32LittleEndian(e[4..], (uint)frame.Value);
         BinaryPrimitives.WriteUInt16LittleEndian(e, flags);
