@@ -25,9 +25,11 @@ internal sealed class FakeBlockFrontend : IDisposable
     public const int DataPages = 40;
     public const string Backend = "/local/domain/0/backend/vbd/1/51712";
 
+    private readonly bool _ownsImage;
     private uint _reqProd;
 
-    public FakeBlockFrontend(long sectors = 256, bool readOnly = false, bool discard = true, byte[]? contents = null)
+    /// <param name="imagePath">An existing image to serve (kept at dispose); else a new one of <paramref name="sectors"/> or <paramref name="contents"/>, deleted at dispose.</param>
+    public FakeBlockFrontend(long sectors = 256, bool readOnly = false, bool discard = true, byte[]? contents = null, string? imagePath = null)
     {
         Hv = TestDomains.Hypervisor(Log);
         Guest = Hv.CreateDomain("guest", 1, 512, new CapturingConsole());
@@ -43,8 +45,13 @@ internal sealed class FakeBlockFrontend : IDisposable
         }
 
         Grant(ReadOnlyRef, GtfPermitAccess | GtfReadonly, Guest.P2m[90]);
-        ImagePath = Path.Combine(Path.GetTempPath(), $"xensharp-blk-{Guid.NewGuid():N}.img");
-        File.WriteAllBytes(ImagePath, contents ?? new byte[sectors * 512]);
+        _ownsImage = imagePath is null;
+        ImagePath = imagePath ?? Path.Combine(Path.GetTempPath(), $"xensharp-blk-{Guid.NewGuid():N}.img");
+        if (_ownsImage)
+        {
+            File.WriteAllBytes(ImagePath, contents ?? new byte[sectors * 512]);
+        }
+
         Port = Guest.Events.AllocUnbound(0);
         Dom0 = Store.Connect(0);
         Dom0.Write($"{Backend}/frontend", Frontend);
@@ -222,7 +229,10 @@ internal sealed class FakeBlockFrontend : IDisposable
     {
         Backend_.Dispose();
         Hv.Dispose();
-        File.Delete(ImagePath);
+        if (_ownsImage)
+        {
+            File.Delete(ImagePath);
+        }
     }
 
     private void WriteSlot(uint index, byte[] r) => CopySlot(index, r, toRing: true);
