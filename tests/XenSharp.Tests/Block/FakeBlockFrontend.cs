@@ -187,16 +187,22 @@ internal sealed class FakeBlockFrontend : IDisposable
         return r;
     }
 
-    /// <summary>Puts requests in the next slots, publishes them, runs a pass, and returns their responses (id, op, status).</summary>
-    public List<(ulong Id, byte Op, short Status)> Submit(params byte[][] requests)
+    /// <summary>Puts requests in the next slots and publishes them, without a pass.</summary>
+    public void Publish(params byte[][] requests)
     {
-        uint first = _reqProd;
         foreach (byte[] r in requests)
         {
             WriteSlot(_reqProd++, r);
         }
 
         Header(SharedRingLayout.ReqProd, _reqProd);
+    }
+
+    /// <summary>Puts requests in the next slots, publishes them, runs a pass, and returns their responses (id, op, status).</summary>
+    public List<(ulong Id, byte Op, short Status)> Submit(params byte[][] requests)
+    {
+        uint first = _reqProd;
+        Publish(requests);
         Pass();
         var responses = new List<(ulong, byte, short)>();
         for (uint i = first; i != Header(SharedRingLayout.RspProd); i++)

@@ -38,6 +38,27 @@ public sealed class PersistentGrantTests : IDisposable
         Assert.All(_f.ImageBytes().AsSpan(16 * 512, 8192).ToArray(), b => Assert.Equal(0xa1, b));
     }
 
+    [Fact]
+    public void RequestsOnKeptGrantsAllocateNothing()
+    {
+        _f.Connect(persistent: true);
+        byte[][] requests = Enumerable.Range(0, 8).Select(i => Request(i % 2 == 0 ? OpWrite : OpRead, (ulong)i, (ulong)i * 8, (FirstDataRef, 0, 7), (FirstDataRef + 1, 0, 7))).ToArray();
+        _f.Submit(requests); // the grants mapped and kept, the code warm
+        long empty = AllocatedBy(_f.Pass); // what a pass costs with nothing to serve (the store's poll)
+        _f.Publish(requests);
+        long served = AllocatedBy(_f.Pass);
+        Assert.Equal(16u, _f.Header(SharedRingLayout.RspProd));
+        Assert.Equal(2L, B.GrantMaps);
+        Assert.Equal(empty, served);
+
+        static long AllocatedBy(Action a)
+        {
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            a();
+            return GC.GetAllocatedBytesForCurrentThread() - before;
+        }
+    }
+
     [Theory]
     [InlineData(null)]
     [InlineData("0")]
