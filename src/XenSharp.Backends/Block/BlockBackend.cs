@@ -36,8 +36,9 @@ namespace XenSharp.Backends.Block;
 /// <para>
 /// Memory per device is bounded: one slot and one request's segment table and mappings
 /// (<see cref="MaxIndirectSegments"/> each), the ring's pages, up to <see cref="MaxPersistentGrants"/> kept mappings per
-/// ring, and no data buffer (I/O goes straight between the image and the granted pages). Threads: passes run on the device's own <see cref="BackendLoop"/> (the event channel only
-/// posts; a poll interval picks up store watch events); <see cref="_lock"/> serialises passes and dispose.
+/// ring, and no data buffer (I/O goes straight between the image and the granted pages). Threads: passes run on the
+/// device's own <see cref="BackendLoop"/> (the event channel only posts; a poll interval picks up store watch events);
+/// <see cref="_lock"/> serialises passes and dispose.
 /// </para>
 /// </summary>
 public sealed class BlockBackend : IXenbusDriver, IEventSink, IDisposable
@@ -426,8 +427,8 @@ public sealed class BlockBackend : IXenbusDriver, IEventSink, IDisposable
         }
     }
 
-    // The segment descriptors of an indirect request, from its indirect pages (mapped read-only, one at a time).
-    // (Persistent grants map them like data pages, as xen-blkback does: the frontend reuses its indirect pages too.)
+    // The segment descriptors of an indirect request, from its indirect pages (mapped read-only, one at a time; with
+    // persistent grants kept like data pages, as xen-blkback does: the frontend reuses its indirect pages too).
     private bool ReadIndirectSegments(PersistentGrants? kept, ReadOnlySpan<byte> req, int count)
     {
         int pages = (count + BlkifLayout.SegmentsPerIndirectPage - 1) / BlkifLayout.SegmentsPerIndirectPage;
