@@ -27,10 +27,18 @@ namespace XenSharp.Backends.Block;
 /// a pass; a pass answers at most one ring's worth of requests, then posts itself again.
 /// </para>
 /// <para>
+/// Persistent grants (blkif.h feature-persistent), when the frontend writes feature-persistent 1 too: each ring keeps
+/// up to <see cref="MaxPersistentGrants"/> grants mapped (writable, blkif.h note 8) from their first use until it
+/// disconnects, so a reused grant is not mapped again; a grant beyond that is mapped for its request only, and at the
+/// end of that pass the ring unmaps the least recently used 5 % to make room (<see cref="PersistentGrants"/>). Without
+/// it, every grant is mapped for its request and unmapped after it.
+/// </para>
+/// <para>
 /// Memory per device is bounded: one slot and one request's segment table and mappings
-/// (<see cref="MaxIndirectSegments"/> each), the ring's pages, and no data buffer (I/O goes straight between the image
-/// and the granted pages). Threads: passes run on the device's own <see cref="BackendLoop"/> (the event channel only
-/// posts; a poll interval picks up store watch events); <see cref="_lock"/> serialises passes and dispose.
+/// (<see cref="MaxIndirectSegments"/> each), the ring's pages, up to <see cref="MaxPersistentGrants"/> kept mappings per
+/// ring, and no data buffer (I/O goes straight between the image and the granted pages). Threads: passes run on the
+/// device's own <see cref="BackendLoop"/> (the event channel only posts; a poll interval picks up store watch events);
+/// <see cref="_lock"/> serialises passes and dispose.
 /// </para>
 /// </summary>
 public sealed class BlockBackend : IXenbusDriver, IEventSink, IDisposable
@@ -43,6 +51,9 @@ public sealed class BlockBackend : IXenbusDriver, IEventSink, IDisposable
 
     /// <summary>multi-queue-max-queues offered: rings a frontend may use at once, each under queue-N in its directory.</summary>
     public const int MaxQueues = 4;
+
+    /// <summary>Grants kept mapped per ring with feature-persistent (Linux xen-blkback's max_persistent_grants default).</summary>
+    public const int MaxPersistentGrants = 1056;
 
     public static readonly TimeSpan DefaultPollInterval = TimeSpan.FromMilliseconds(10);
 
@@ -57,6 +68,7 @@ public sealed class BlockBackend : IXenbusDriver, IEventSink, IDisposable
     private readonly byte[] _response = new byte[BlkifLayout.ResponseSize];
     private readonly BlockSegment[] _segments = new BlockSegment[MaxIndirectSegments];
     private readonly HostGrantMapping?[] _maps = new HostGrantMapping?[MaxIndirectSegments];
+    private readonly bool[] _kept = new bool[MaxIndirectSegments]; // _maps[i] belongs to the ring's persistent grants
     private XenbusBackend _xenbus = null!;
     private BackendLoop _loop = null!;
     private readonly List<BlockQueue> _queues = new();
@@ -85,6 +97,15 @@ public sealed class BlockBackend : IXenbusDriver, IEventSink, IDisposable
 
     /// <summary>Requests answered so far.</summary>
     public long Requests { get; private set; }
+
+    /// <summary>Grant maps asked of domain 0's grant device so far (ring pages not counted).</summary>
+    internal long GrantMaps { get; private set; }
+
+    /// <summary>Whether the connected frontend negotiated feature-persistent.</summary>
+    internal bool PersistentGrants => _queues.Count > 0 && _queues[0].Grants is not null;
+
+    /// <summary>Grants kept mapped now, all rings together.</summary>
+    internal int KeptGrants => _queues.Sum(q => q.Grants?.Count ?? 0);
 
     /// <summary>
     /// Starts serving the device whose backend nodes the toolstack wrote at <paramref name="backendPath"/>: writes the
@@ -203,6 +224,9 @@ public sealed class BlockBackend : IXenbusDriver, IEventSink, IDisposable
             return $"multi-queue-num-queues '{queuesText}' is not from 1 to multi-queue-max-queues {MaxQueues}";
         }
 
+        // blkif.h: the frontend's feature-persistent 1 says it reuses the same grants (and lets them be mapped writable).
+        bool persistent = uint.TryParse(xs.Read($"{fe}/feature-persistent"), NumberStyles.None, CultureInfo.InvariantCulture, out uint p) && p != 0;
+
         int order = 0;
         string? orderText = xs.Read($"{fe}/ring-page-order");
         if (orderText is not null && (!int.TryParse(orderText, NumberStyles.None, CultureInfo.InvariantCulture, out order) || order > MaxRingPageOrder))
@@ -214,7 +238,7 @@ public sealed class BlockBackend : IXenbusDriver, IEventSink, IDisposable
         for (int q = 0; q < queues; q++)
         {
             string dir = queues == 1 ? fe : $"{fe}/queue-{q}";
-            if (ConnectQueue(xs, dir, order, orderText is not null) is { } why)
+            if (ConnectQueue(xs, dir, order, orderText is not null, persistent) is { } why)
             {
                 ((IXenbusDriver)this).Disconnect();
                 return why;
@@ -225,7 +249,7 @@ public sealed class BlockBackend : IXenbusDriver, IEventSink, IDisposable
         return null;
     }
 
-    private string? ConnectQueue(XsClient xs, string dir, int order, bool numbered)
+    private string? ConnectQueue(XsClient xs, string dir, int order, bool numbered, bool persistent)
     {
         var refs = new List<uint>();
         for (int i = 0; i < 1 << order; i++)
@@ -258,7 +282,7 @@ public sealed class BlockBackend : IXenbusDriver, IEventSink, IDisposable
         }
 
         // BACK_RING_ATTACH: carry on from the responses already published (0 on a fresh ring).
-        _queues.Add(new BlockQueue(ring, channel, ring.ReadIndex(SharedRingLayout.RspProd)));
+        _queues.Add(new BlockQueue(ring, channel, ring.ReadIndex(SharedRingLayout.RspProd), persistent ? new PersistentGrants(MaxPersistentGrants) : null));
         return null;
     }
 
@@ -307,7 +331,7 @@ public sealed class BlockBackend : IXenbusDriver, IEventSink, IDisposable
             budget--;
             ring.ReadSlot(q.ReqCons, _slot);
             q.ReqCons++;
-            (byte op, short status) = Dispatch(_slot);
+            (byte op, short status) = Dispatch(q.Grants, _slot);
             _response.AsSpan().Clear();
             BinaryPrimitives.WriteUInt64LittleEndian(_response.AsSpan(BlkifLayout.ResponseId), BinaryPrimitives.ReadUInt64LittleEndian(_slot.AsSpan(BlkifLayout.Id)));
             _response[BlkifLayout.ResponseOperation] = op;
@@ -317,6 +341,7 @@ public sealed class BlockBackend : IXenbusDriver, IEventSink, IDisposable
         }
 
         PushResponses(q);
+        q.Grants?.Purge(); // after an overflow: room for the grants in use now, once the responses are out
         if (q.ReqCons != rp)
         {
             _loop?.Post(); // the budget ran out: the rest in another pass, after other work had its turn
@@ -353,7 +378,7 @@ public sealed class BlockBackend : IXenbusDriver, IEventSink, IDisposable
     }
 
     /// <summary>Serves one request (already copied out of the ring); the operation to echo and the status.</summary>
-    private (byte Op, short Status) Dispatch(ReadOnlySpan<byte> req)
+    private (byte Op, short Status) Dispatch(PersistentGrants? kept, ReadOnlySpan<byte> req)
     {
         byte op = req[BlkifLayout.Operation];
         switch (op)
@@ -374,7 +399,7 @@ public sealed class BlockBackend : IXenbusDriver, IEventSink, IDisposable
                         BinaryPrimitives.ReadUInt32LittleEndian(s[BlkifLayout.SegmentGref..]), s[BlkifLayout.SegmentFirstSect], s[BlkifLayout.SegmentLastSect]);
                 }
 
-                return (op, ReadWrite(op, BinaryPrimitives.ReadUInt64LittleEndian(req[BlkifLayout.SectorNumber..]), count));
+                return (op, ReadWrite(kept, op, BinaryPrimitives.ReadUInt64LittleEndian(req[BlkifLayout.SectorNumber..]), count));
             }
 
             case BlkifLayout.OpIndirect:
@@ -386,12 +411,12 @@ public sealed class BlockBackend : IXenbusDriver, IEventSink, IDisposable
                     return (inner, BlkifLayout.RspError);
                 }
 
-                if (!ReadIndirectSegments(req, count))
+                if (!ReadIndirectSegments(kept, req, count))
                 {
                     return (inner, BlkifLayout.RspError);
                 }
 
-                return (inner, ReadWrite(inner, BinaryPrimitives.ReadUInt64LittleEndian(req[BlkifLayout.SectorNumber..]), count));
+                return (inner, ReadWrite(kept, inner, BinaryPrimitives.ReadUInt64LittleEndian(req[BlkifLayout.SectorNumber..]), count));
             }
 
             case BlkifLayout.OpDiscard:
@@ -402,39 +427,88 @@ public sealed class BlockBackend : IXenbusDriver, IEventSink, IDisposable
         }
     }
 
-    // The segment descriptors of an indirect request, from its indirect pages (mapped read-only, one at a time).
-    private bool ReadIndirectSegments(ReadOnlySpan<byte> req, int count)
+    // The segment descriptors of an indirect request, from its indirect pages (mapped read-only, one at a time; with
+    // persistent grants kept like data pages, as xen-blkback does: the frontend reuses its indirect pages too).
+    private bool ReadIndirectSegments(PersistentGrants? kept, ReadOnlySpan<byte> req, int count)
     {
         int pages = (count + BlkifLayout.SegmentsPerIndirectPage - 1) / BlkifLayout.SegmentsPerIndirectPage;
         for (int p = 0; p < pages; p++)
         {
             uint gref = BinaryPrimitives.ReadUInt32LittleEndian(req[(BlkifLayout.IndirectGrefs + (4 * p))..]);
-            using HostGrantMapping? m = _hv.HostGrants.Map(_domid, gref, readOnly: true, out _);
+            HostGrantMapping? m = MapGrant(kept, gref, write: false, out bool isKept);
             if (m is null)
             {
                 return false;
             }
 
-            using PageAccess a = m.Open();
-            if (!a.IsPresent)
+            try
             {
-                return false;
-            }
+                using PageAccess a = m.Open();
+                if (!a.IsPresent)
+                {
+                    return false;
+                }
 
-            int first = p * BlkifLayout.SegmentsPerIndirectPage;
-            int n = Math.Min(count - first, BlkifLayout.SegmentsPerIndirectPage);
-            for (int i = 0; i < n; i++)
+                int first = p * BlkifLayout.SegmentsPerIndirectPage;
+                int n = Math.Min(count - first, BlkifLayout.SegmentsPerIndirectPage);
+                for (int i = 0; i < n; i++)
+                {
+                    ReadOnlySpan<byte> s = a.Bytes.Slice(i * BlkifLayout.SegmentSize, BlkifLayout.SegmentSize);
+                    _segments[first + i] = new BlockSegment(
+                        BinaryPrimitives.ReadUInt32LittleEndian(s[BlkifLayout.SegmentGref..]), s[BlkifLayout.SegmentFirstSect], s[BlkifLayout.SegmentLastSect]);
+                }
+            }
+            finally
             {
-                ReadOnlySpan<byte> s = a.Bytes.Slice(i * BlkifLayout.SegmentSize, BlkifLayout.SegmentSize);
-                _segments[first + i] = new BlockSegment(
-                    BinaryPrimitives.ReadUInt32LittleEndian(s[BlkifLayout.SegmentGref..]), s[BlkifLayout.SegmentFirstSect], s[BlkifLayout.SegmentLastSect]);
+                if (!isKept)
+                {
+                    m.Dispose();
+                }
             }
         }
 
         return true;
     }
 
-    private short ReadWrite(byte op, ulong sector, int count)
+    /// <summary>
+    /// The frontend's grant for one page of a request, writable when the backend writes it (<paramref name="write"/>).
+    /// With persistent grants: the ring's kept mapping, else a new writable one kept while there is room
+    /// (<paramref name="isKept"/>: not the caller's to unmap). Otherwise, or when the grant is not writable and need not
+    /// be (a frontend that ignores blkif.h note 8), mapped for this request only. Null when it does not map.
+    /// </summary>
+    private HostGrantMapping? MapGrant(PersistentGrants? kept, uint gref, bool write, out bool isKept)
+    {
+        isKept = false;
+        if (kept is not null)
+        {
+            if (kept.Find(gref) is { } found)
+            {
+                isKept = true;
+                return found;
+            }
+
+            if (kept.HasRoom())
+            {
+                GrantMaps++;
+                if (_hv.HostGrants.Map(_domid, gref, readOnly: false, out _) is { } m)
+                {
+                    kept.Add(m);
+                    isKept = true;
+                    return m;
+                }
+
+                if (write)
+                {
+                    return null;
+                }
+            }
+        }
+
+        GrantMaps++;
+        return _hv.HostGrants.Map(_domid, gref, readOnly: !write, out _);
+    }
+
+    private short ReadWrite(PersistentGrants? kept, byte op, ulong sector, int count)
     {
         bool read = op == BlkifLayout.OpRead;
         if (!read && _image.ReadOnly)
@@ -466,7 +540,7 @@ public sealed class BlockBackend : IXenbusDriver, IEventSink, IDisposable
             for (; mapped < count; mapped++)
             {
                 // A read fills the frontend's page, so its grant must be writable; a write only reads it.
-                _maps[mapped] = _hv.HostGrants.Map(_domid, _segments[mapped].Gref, readOnly: !read, out _);
+                _maps[mapped] = MapGrant(kept, _segments[mapped].Gref, write: read, out _kept[mapped]);
                 if (_maps[mapped] is null)
                 {
                     return BlkifLayout.RspError;
@@ -491,8 +565,13 @@ public sealed class BlockBackend : IXenbusDriver, IEventSink, IDisposable
         {
             for (int i = 0; i < mapped && i < count; i++)
             {
-                _maps[i]?.Dispose();
+                if (!_kept[i])
+                {
+                    _maps[i]?.Dispose();
+                }
+
                 _maps[i] = null;
+                _kept[i] = false;
             }
         }
 

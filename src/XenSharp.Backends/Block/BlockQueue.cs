@@ -5,14 +5,17 @@ namespace XenSharp.Backends.Block;
 
 /// <summary>
 /// One ring of a block device (a device has one, or one per queue with multi-queue): the mapped ring, its event
-/// channel, and the backend's private indices — the next request to take and the next response slot. Served only on
-/// the device's loop.
+/// channel, the backend's private indices — the next request to take and the next response slot — and, when the
+/// frontend negotiated feature-persistent, the ring's persistently mapped grants. Served only on the device's loop.
 /// </summary>
-internal sealed class BlockQueue(GrantedRing ring, HostEventChannel channel, uint start) : IDisposable
+internal sealed class BlockQueue(GrantedRing ring, HostEventChannel channel, uint start, PersistentGrants? grants) : IDisposable
 {
     public GrantedRing Ring { get; } = ring;
 
     public HostEventChannel Channel { get; } = channel;
+
+    /// <summary>The ring's kept grants; null without feature-persistent (every grant mapped for its request only).</summary>
+    public PersistentGrants? Grants { get; } = grants;
 
     public uint ReqCons { get; set; } = start;
 
@@ -20,6 +23,7 @@ internal sealed class BlockQueue(GrantedRing ring, HostEventChannel channel, uin
 
     public void Dispose()
     {
+        Grants?.Dispose();
         Channel.Close();
         Ring.Dispose();
     }

@@ -25,9 +25,11 @@ internal sealed class FakeBlockFrontend : IDisposable
     public const int DataPages = 40;
     public const string Backend = "/local/domain/0/backend/vbd/1/51712";
 
+    private readonly bool _ownsImage;
     private uint _reqProd;
 
-    public FakeBlockFrontend(long sectors = 256, bool readOnly = false, bool discard = true, byte[]? contents = null)
+    /// <param name="imagePath">An existing image to serve (kept at dispose); else a new one of <paramref name="sectors"/> or <paramref name="contents"/>, deleted at dispose.</param>
+    public FakeBlockFrontend(long sectors = 256, bool readOnly = false, bool discard = true, byte[]? contents = null, string? imagePath = null)
     {
         Hv = TestDomains.Hypervisor(Log);
         Guest = Hv.CreateDomain("guest", 1, 512, new CapturingConsole());
@@ -43,8 +45,13 @@ internal sealed class FakeBlockFrontend : IDisposable
         }
 
         Grant(ReadOnlyRef, GtfPermitAccess | GtfReadonly, Guest.P2m[90]);
-        ImagePath = Path.Combine(Path.GetTempPath(), $"xensharp-blk-{Guid.NewGuid():N}.img");
-        File.WriteAllBytes(ImagePath, contents ?? new byte[sectors * 512]);
+        _ownsImage = imagePath is null;
+        ImagePath = imagePath ?? Path.Combine(Path.GetTempPath(), $"xensharp-blk-{Guid.NewGuid():N}.img");
+        if (_ownsImage)
+        {
+            File.WriteAllBytes(ImagePath, contents ?? new byte[sectors * 512]);
+        }
+
         Port = Guest.Events.AllocUnbound(0);
         Dom0 = Store.Connect(0);
         Dom0.Write($"{Backend}/frontend", Frontend);
@@ -87,8 +94,13 @@ internal sealed class FakeBlockFrontend : IDisposable
     public void Pass() => Backend_.Service();
 
     /// <summary>SHARED_RING_INIT on the ring pages, the frontend's nodes (one page unless <paramref name="order"/>), state Initialised, one pass.</summary>
-    public void Connect(int? order = null, uint start = 0)
+    public void Connect(int? order = null, uint start = 0, bool persistent = false)
     {
+        if (persistent)
+        {
+            Dom0.Write($"{Frontend}/feature-persistent", "1"); // as Linux's blkfront writes it
+        }
+
         int pages = 1 << (order ?? 0);
         for (int i = 0; i < pages; i++)
         {
@@ -175,16 +187,22 @@ internal sealed class FakeBlockFrontend : IDisposable
         return r;
     }
 
-    /// <summary>Puts requests in the next slots, publishes them, runs a pass, and returns their responses (id, op, status).</summary>
-    public List<(ulong Id, byte Op, short Status)> Submit(params byte[][] requests)
+    /// <summary>Puts requests in the next slots and publishes them, without a pass.</summary>
+    public void Publish(params byte[][] requests)
     {
-        uint first = _reqProd;
         foreach (byte[] r in requests)
         {
             WriteSlot(_reqProd++, r);
         }
 
         Header(SharedRingLayout.ReqProd, _reqProd);
+    }
+
+    /// <summary>Puts requests in the next slots, publishes them, runs a pass, and returns their responses (id, op, status).</summary>
+    public List<(ulong Id, byte Op, short Status)> Submit(params byte[][] requests)
+    {
+        uint first = _reqProd;
+        Publish(requests);
         Pass();
         var responses = new List<(ulong, byte, short)>();
         for (uint i = first; i != Header(SharedRingLayout.RspProd); i++)
@@ -217,7 +235,10 @@ internal sealed class FakeBlockFrontend : IDisposable
     {
         Backend_.Dispose();
         Hv.Dispose();
-        File.Delete(ImagePath);
+        if (_ownsImage)
+        {
+            File.Delete(ImagePath);
+        }
     }
 
     private void WriteSlot(uint index, byte[] r) => CopySlot(index, r, toRing: true);
@@ -248,9 +269,11 @@ internal sealed class FakeBlockFrontend : IDisposable
         }
     }
 
-    private void Grant(uint gref, ushort flags, Mfn frame)
+    /// <summary>Writes grant entry <paramref name="gref"/> as the guest does (v1: flags, domid 0, frame); flags 0 ends access.</summary>
+    public void Grant(uint gref, ushort flags, Mfn frame)
     {
-        Span<byte> e = Hv.Pool.Memory.GetSpan(Guest.Grants.SharedFrame(0).Address + (gref * 8), 8);
+        const uint perFrame = XenSharp.Hypervisor.Grants.GrantTable.EntriesPerFrameV1;
+        Span<byte> e = Hv.Pool.Memory.GetSpan(Guest.Grants.SharedFrame(gref / perFrame).Address + ((gref % perFrame) * 8), 8);
         BinaryPrimitives.WriteUInt16LittleEndian(e[2..], 0);
         BinaryPrimitives.WriteUInt32LittleEndian(e[4..], (uint)frame.Value);
         BinaryPrimitives.WriteUInt16LittleEndian(e, flags);
