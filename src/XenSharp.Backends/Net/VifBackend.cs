@@ -27,14 +27,16 @@ public sealed class VifBackend : IXenbusDriver, IDisposable
     private readonly Vfr _vfr;
     private readonly int _handle;
     private readonly bool _ownThread;
+    private readonly IReadOnlyList<VfrRule> _rules;
     private XenbusBackend _xenbus = null!;
     private BackendLoop _loop = null!;
     private Netback? _netback;
     private string? _fatal;
     private bool _disposed;
 
-    private VifBackend(XenHypervisor hv, Vfr vfr, int handle, bool ownThread)
+    private VifBackend(XenHypervisor hv, Vfr vfr, int handle, bool ownThread, IReadOnlyList<VfrRule> rules)
     {
+        _rules = rules;
         _hv = hv;
         _vfr = vfr;
         _handle = handle;
@@ -58,13 +60,15 @@ public sealed class VifBackend : IXenbusDriver, IDisposable
 
     /// <summary>
     /// Starts serving the VIF whose backend nodes the toolstack wrote at <paramref name="backendPath"/> (its handle
-    /// node names the VIF): writes the feature nodes, goes to InitWait and follows the frontend from then on.
+    /// node names the VIF): writes the feature nodes, goes to InitWait and follows the frontend from then on. The VIF's
+    /// VFR port gets <paramref name="rules"/> when it connects, before the backend says Connected (so before netfront
+    /// sends anything).
     /// </summary>
-    public static VifBackend Attach(XenHypervisor hv, XenStore store, string backendPath, Vfr vfr) =>
-        Attach(hv, store, backendPath, vfr, DefaultPollInterval, ownThread: true);
+    public static VifBackend Attach(XenHypervisor hv, XenStore store, string backendPath, Vfr vfr, IReadOnlyList<VfrRule>? rules = null) =>
+        Attach(hv, store, backendPath, vfr, DefaultPollInterval, ownThread: true, rules);
 
     /// <param name="ownThread">false (tests): neither this loop nor the Netback's have threads; passes run through <see cref="Service"/> and <see cref="Net.Netback"/>.RunPending().</param>
-    internal static VifBackend Attach(XenHypervisor hv, XenStore store, string backendPath, Vfr vfr, TimeSpan poll, bool ownThread)
+    internal static VifBackend Attach(XenHypervisor hv, XenStore store, string backendPath, Vfr vfr, TimeSpan poll, bool ownThread, IReadOnlyList<VfrRule>? rules = null)
     {
         XsClient client = store.Connect(0);
         try
@@ -72,7 +76,7 @@ public sealed class VifBackend : IXenbusDriver, IDisposable
             int handle = int.TryParse(client.Read($"{backendPath}/handle"), NumberStyles.None, CultureInfo.InvariantCulture, out int h)
                 ? h
                 : int.TryParse(backendPath[(backendPath.LastIndexOf('/') + 1)..], NumberStyles.None, CultureInfo.InvariantCulture, out h) ? h : 0;
-            var backend = new VifBackend(hv, vfr, handle, ownThread);
+            var backend = new VifBackend(hv, vfr, handle, ownThread, rules ?? []);
             var xenbus = new XenbusBackend(client, backendPath, backend, hv.Log);
             backend._xenbus = xenbus;
             lock (backend._lock)
@@ -169,6 +173,7 @@ public sealed class VifBackend : IXenbusDriver, IDisposable
         try
         {
             Netback vif = Net.Netback.Connect(_hv, new NetbackConfig(device.FrontendId, _handle, features, configs), _vfr, _ownThread);
+            vif.Port.SetRules(_rules);
             vif.FatalError += OnFatal;
             _netback = vif;
             return null;

@@ -55,6 +55,9 @@ public sealed record DomainConfig
     /// <summary>`vif=[...]`: the domain's virtual network interfaces, in file order; empty (a shared array) when none.</summary>
     public IReadOnlyList<VifSpec> Vifs { get; init; } = Array.Empty<VifSpec>();
 
+    /// <summary>`vfr_rules=[...]` (XenSharp's own key): the VFR rules of the VIFs, in file order; empty (a shared array) when none.</summary>
+    public IReadOnlyList<VfrRuleSpec> VfrRules { get; init; } = Array.Empty<VfrRuleSpec>();
+
     /// <summary>Every setting in the file, interpreted or not, so later features can read keys this record lacks.</summary>
     public IReadOnlyDictionary<string, ConfigValue> Raw { get; init; } = ReadOnlyDictionary<string, ConfigValue>.Empty;
 

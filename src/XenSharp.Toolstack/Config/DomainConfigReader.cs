@@ -45,6 +45,7 @@ internal sealed class DomainConfigReader
         if (maxMemory < memory)
             throw Error(settings["maxmem"], $"maxmem ({maxMemory} MiB) must not be less than memory ({memory} MiB)");
 
+        IReadOnlyList<VifSpec> vifs = Vifs();
         var config = new DomainConfig
         {
             Name = name,
@@ -59,7 +60,8 @@ internal sealed class DomainConfigReader
             Type = DomainType(),
             Scheduling = Scheduling(),
             Disks = Disks(),
-            Vifs = Vifs(),
+            Vifs = vifs,
+            VfrRules = VfrRules(vifs),
             Raw = settings,
             Warnings = Warnings(),
             SourcePath = file,
@@ -248,6 +250,24 @@ internal sealed class DomainConfigReader
         }
 
         return vifs.Count > 0 ? vifs : Array.Empty<VifSpec>();
+    }
+
+    // Each entry through VfrRuleSpecParser; a rule must name a vif of this domain.
+    private IReadOnlyList<VfrRuleSpec> VfrRules(IReadOnlyList<VifSpec> vifs)
+    {
+        var rules = new List<VfrRuleSpec>();
+        foreach ((string entry, int line) in Entries("vfr_rules"))
+        {
+            VfrRuleSpec rule = Device("vfr_rules", entry, line, () => VfrRuleSpecParser.Parse(entry, line));
+            if (!vifs.Any(v => v.DeviceId == rule.DeviceId))
+            {
+                throw new ConfigException(file, line, $"vfr_rules {ConfigText.SingleQuoted(entry)}: no vif has devid {rule.DeviceId}");
+            }
+
+            rules.Add(rule);
+        }
+
+        return rules.Count > 0 ? rules : Array.Empty<VfrRuleSpec>();
     }
 
     // The strings of a device list with their lines; xl wants a list of strings.

@@ -5,7 +5,8 @@ namespace XenSharp.Toolstack.Config;
 /// read by <see cref="DomainConfigReader"/>) and those it does not act on yet (<see cref="NotSupported"/>: every other
 /// key that tools/xl/xl_parse.c reads, as of Xen 4.23-unstable). <see cref="Understood"/> also holds the BVT
 /// scheduler's keys, which xl never had (its BVT died with xm): they are named after the arguments of
-/// <c>xm sched-bvt</c> (mcuadv, warpback, warpvalue, warpl, warpu). A key in neither set is unknown to xl too. The
+/// <c>xm sched-bvt</c> (mcuadv, warpback, warpvalue, warpl, warpu), and XenSharp's own vfr_rules (the VFR's rules per
+/// VIF, a top-level key so that every vif entry stays valid for xl). A key in neither set is unknown to xl too. The
 /// reader warns once for each key of a file that is not understood; xl itself ignores unknown keys silently.
 /// </summary>
 public static class XlKeys
@@ -15,6 +16,7 @@ public static class XlKeys
         "name", "kernel", "ramdisk", "memory", "maxmem", "vcpus", "cmdline", "root", "extra",
         "on_poweroff", "on_reboot", "on_crash", "type", "builder", "cpu_weight",
         "mcuadv", "warpback", "warpvalue", "warpl", "warpu", "disk", "vif",
+        "vfr_rules",
     };
 
     public static readonly IReadOnlySet<string> NotSupported = new HashSet<string>(StringComparer.Ordinal)

@@ -14,7 +14,8 @@ namespace XenSharp.Toolstack.Devices;
 /// its blkback, which goes to InitWait and waits for the guest's blkfront. A disk that cannot be opened fails the
 /// build with one line naming the config and the entry; what was attached before it is disposed. Then, for each vif,
 /// its MAC (the config's, or a random 00:16:3e one as libxl makes it), its nodes (<see cref="XlStoreNodes.WriteVif"/>)
-/// and its netback's xenbus side (<see cref="VifBackend"/>), which connects the guest's netfront to the host's VFR.
+/// and its netback's xenbus side (<see cref="VifBackend"/>), which connects the guest's netfront to the host's VFR with
+/// the VIF's `vfr_rules` entries, in file order, as its port's rules.
 /// </summary>
 public static class DeviceSetup
 {
@@ -53,7 +54,8 @@ public static class DeviceSetup
                 }
 
                 vfr ??= new Vfr();
-                devices.Add(VifBackend.Attach(hypervisor, store, XlStoreNodes.VifBackendPath(domid, vif.DeviceId), vfr));
+                VfrRule[] rules = config.VfrRules.Where(r => r.DeviceId == vif.DeviceId).Select(r => r.Rule).ToArray();
+                devices.Add(VifBackend.Attach(hypervisor, store, XlStoreNodes.VifBackendPath(domid, vif.DeviceId), vfr, rules));
             }
 
             return devices;

@@ -29,6 +29,7 @@ public sealed class DomainHost
         Store = store ?? new XenStore(hypervisor.Log, domid => domid == 0 || hypervisor.Control.List().Contains((ushort)domid));
         _dom0 = Store.Connect(0);
         XlStoreNodes.WriteDom0(_dom0);
+        Uplinks = new VfrUplinks(Vfr);
     }
 
     /// <summary>xenstored for the domains.</summary>
@@ -36,6 +37,9 @@ public sealed class DomainHost
 
     /// <summary>The virtual firewall-router every domain's VIFs join (one per host: the daemon's or the run session's).</summary>
     public Vfr Vfr { get; } = new();
+
+    /// <summary>The VFR's uplinks to the host: a TAP for each name a vif's `bridge=` gives, opened by the first domain that names it, kept while this host lives.</summary>
+    public VfrUplinks Uplinks { get; }
 
     /// <summary>Domain 0's own store connection (the toolstack's).</summary>
     public XsClient Dom0 => _dom0;
@@ -57,6 +61,7 @@ public sealed class DomainHost
     /// </summary>
     public (ushort Domain, DomainBackends Backends) Build(DomainConfig config, BuildRequest request, ConsoleMux mux)
     {
+        EnsureUplinks(config);
         ushort d = PvDomainBuilder.Build(_hypervisor, request, mux.Hypercall, out DomainRings rings);
         var backends = new DomainBackends(Store, _dom0, d);
         try
@@ -77,6 +82,26 @@ public sealed class DomainHost
             backends.Dispose();
             _hypervisor.Control.Destroy(d);
             throw;
+        }
+    }
+
+    // Before the domain exists: a vif whose bridge cannot be had fails the build with nothing to undo.
+    private void EnsureUplinks(DomainConfig config)
+    {
+        foreach (VifSpec vif in config.Vifs)
+        {
+            if (vif.Bridge is { } bridge)
+            {
+                try
+                {
+                    Uplinks.Ensure(bridge);
+                }
+                catch (VfrUplinkException e)
+                {
+                    string where = config.SourcePath.Length > 0 ? $"{config.SourcePath}:{vif.Line}" : config.Name;
+                    throw new DomainBuildException($"{where}: vif '{vif.Entry}': bridge {bridge}: {e.Message}");
+                }
+            }
         }
     }
 

@@ -57,7 +57,7 @@ public class ConfigWarningTests
         const string text = "name = \"g\"\nkernel = \"/k\"\nramdisk = \"/r\"\nmemory = 64\nmaxmem = 128\nvcpus = 2\ncmdline = \"c\"\n"
             + "root = \"/dev/xvda\"\nextra = \"e\"\non_poweroff = \"destroy\"\non_reboot = \"restart\"\non_crash = \"destroy\"\n"
             + "type = \"pv\"\nbuilder = \"generic\"\ncpu_weight = 512\nwarpback = 1\nwarpvalue = 10\nwarpl = 5\nwarpu = 9\n"
-            + "disk = [ '/d.img,raw,xvda' ]\nvif = [ 'bridge=xenbr0' ]\n";
+            + "disk = [ '/d.img,raw,xvda' ]\nvif = [ 'bridge=xenbr0' ]\nvfr_rules = [ 'action=deny' ]\n";
         const string mcuadv = "name = \"g\"\nkernel = \"/k\"\nmcuadv = 5\n"; // the share once more, instead of cpu_weight
 
         DomainConfig config = XlConfigParser.Parse(text, "all.cfg");

@@ -40,11 +40,11 @@ public sealed class VifBackendTests : IDisposable
 
     private static string N(long n) => n.ToString(CultureInfo.InvariantCulture);
 
-    private VifBackend Attach(FakeNetfront front, int devid = 0)
+    private VifBackend Attach(FakeNetfront front, int devid = 0, IReadOnlyList<VfrRule>? rules = null)
     {
         var spec = new VifSpec { Entry = "", DeviceId = devid };
         Assert.Equal(XsError.None, XlStoreNodes.WriteVif(_dom0, front.Id, spec, [0x00, 0x16, 0x3e, 0, 0, (byte)front.Id]));
-        VifBackend vif = VifBackend.Attach(_hv, _store, XlStoreNodes.VifBackendPath(front.Id, devid), _vfr, TimeSpan.FromMilliseconds(10), ownThread: false);
+        VifBackend vif = VifBackend.Attach(_hv, _store, XlStoreNodes.VifBackendPath(front.Id, devid), _vfr, TimeSpan.FromMilliseconds(10), ownThread: false, rules);
         _vifs.Add(vif);
         return vif;
     }
@@ -126,6 +126,20 @@ public sealed class VifBackendTests : IDisposable
         Assert.Equal(XenbusState.Closed, vif.Xenbus.State);
         Assert.Null(vif.Netback);
         Assert.Empty(_vfr.Ports);
+    }
+
+    [Fact]
+    public void TheVifsRulesAreOnItsPortWhenItConnects()
+    {
+        var front = new FakeNetfront(_hv, "guest");
+        FrontQueue q = front.AddQueue();
+        VfrRule[] rules = [new(VfrAction.Deny, VfrDirection.FromVif, VfrProtocol.Tcp, DestinationPorts: new VfrPortRange(5002)), new(VfrAction.Allow)];
+        VifBackend vif = Attach(front, rules: rules);
+        Connect(front, [q]);
+        vif.Service();
+
+        Netback netback = Assert.IsType<Netback>(vif.Netback);
+        Assert.Equal(rules, netback.Port.Rules);
     }
 
     [Fact]

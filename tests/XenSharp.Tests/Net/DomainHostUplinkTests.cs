@@ -1,0 +1,82 @@
+using XenSharp.Backends.Console;
+using XenSharp.Backends.Net;
+using XenSharp.Hypervisor;
+using XenSharp.Kvm;
+using XenSharp.Tests.Builder;
+using XenSharp.Toolstack.Builder;
+using XenSharp.Toolstack.Config;
+using XenSharp.Toolstack.Run;
+using Xunit;
+
+namespace XenSharp.Tests.Net;
+
+/// <summary>
+/// A vif's `bridge=NAME` as the host builds domains: the host's VFR gets an uplink through TAP NAME before the domain
+/// exists, shared by every domain that names it; a bridge that cannot be had fails the build in one line naming the
+/// config, the line and the entry, and no domain is left.
+/// </summary>
+public sealed class DomainHostUplinkTests : IDisposable
+{
+    private readonly XenHypervisor _hv = TestDomains.Hypervisor();
+
+    public void Dispose() => _hv.Dispose();
+
+    private static DomainConfig Config(string name, string vif) =>
+        XlConfigParser.Parse($"name = \"{name}\"\nkernel = \"/k\"\nvif = [ '{vif}' ]\n", $"/etc/xen/{name}.cfg");
+
+    private (ushort, DomainBackends) Build(DomainHost host, DomainConfig c) =>
+        host.Build(c, new BuildRequest(c.Name, TestDomains.GenericKernel(), 16, 1, ""), new ConsoleMux(new CapturingConsole()));
+
+    [Fact]
+    public void ABridgeThatCannotBeHadFailsTheBuildInOneLine()
+    {
+        var host = new DomainHost(_hv);
+        int before = _hv.Control.List().Count;
+        var e = Assert.Throws<DomainBuildException>(() => Build(host, Config("g", "mac=00:16:3e:00:00:01,bridge=a/b")));
+        Assert.Equal(
+            "/etc/xen/g.cfg:3: vif 'mac=00:16:3e:00:00:01,bridge=a/b': bridge a/b: 'a/b' is not an interface name (1 to 15 printable characters, none of / : % or space)",
+            e.Message);
+        Assert.Equal(before, _hv.Control.List().Count);
+        Assert.Empty(host.Uplinks.Open);
+    }
+
+    [Fact]
+    public void NoBridgeNoUplink()
+    {
+        var host = new DomainHost(_hv);
+        (ushort d, DomainBackends b) = Build(host, Config("g", "mac=00:16:3e:00:00:01"));
+        Assert.Empty(host.Uplinks.Open);
+        host.Destroy(d, b);
+    }
+
+    [TapFact]
+    public void TwoDomainsNamingOneBridgeShareOneUplinkOnTheHostsVfr()
+    {
+        Exception? failed = null;
+        var t = new Thread(() =>
+        {
+            try
+            {
+                int rc = HostTap.UnshareNetworkNamespace();
+                Assert.True(rc == 0, $"unshare(CLONE_NEWNET): {HostTap.DescribeErrno(-rc)}");
+                var host = new DomainHost(_hv);
+                (ushort a, DomainBackends ba) = Build(host, Config("a", "bridge=xsup1"));
+                (ushort b, DomainBackends bb) = Build(host, Config("b", "bridge=xsup1"));
+                TapUplink uplink = Assert.Single(host.Uplinks.Open).Value;
+                Assert.Equal("xsup1", Assert.Single(host.Uplinks.Open).Key);
+                Assert.Contains(uplink.Port, host.Vfr.Ports);
+                host.Destroy(a, ba);
+                host.Destroy(b, bb);
+                host.Uplinks.Dispose();
+                Assert.DoesNotContain(uplink.Port, host.Vfr.Ports);
+            }
+            catch (Exception e)
+            {
+                failed = e;
+            }
+        });
+        t.Start();
+        t.Join();
+        Assert.Null(failed);
+    }
+}
