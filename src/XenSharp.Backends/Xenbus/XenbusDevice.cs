@@ -31,8 +31,6 @@ internal sealed class XenbusDevice
 
     public XenbusBackend Xenbus { get; }
 
-    public BackendLoop Loop => _loop ?? throw new InvalidOperationException("the device has not started");
-
     /// <summary>
     /// Starts serving the device whose backend nodes the toolstack wrote at <paramref name="backendPath"/>: the
     /// handshake for <paramref name="driver"/>, handed to the driver with the device by <paramref name="bind"/> (which
