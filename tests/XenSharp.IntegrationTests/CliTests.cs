@@ -202,7 +202,7 @@ public sealed class CliTests
     {
         string[] errors = await AssertUsageErrorAsync([verb, "guest"], "xensharp");
 
-        Assert.Equal([$"xensharp: unknown verb {quoted} (xensharp has: run, daemon, create, list, destroy, shutdown, reboot, pause, unpause, mem-set, mem-max, domid, domname, rename, info, uptime, dmesg, vcpu-list, vcpu-set, vcpu-pin, sched-bvt, sysrq, console, block-list, network-list, top, version, completions, man)"], errors);
+        Assert.Equal([$"xensharp: unknown verb {quoted} (xensharp has: run, daemon, create, list, destroy, shutdown, reboot, pause, unpause, mem-set, mem-max, domid, domname, rename, info, uptime, dmesg, vcpu-list, vcpu-set, vcpu-pin, sched-bvt, sysrq, console, block-list, network-list, block-attach, block-detach, network-attach, network-detach, top, version, completions, man)"], errors);
     }
 
     [Fact]
@@ -210,7 +210,7 @@ public sealed class CliTests
     {
         string[] errors = await AssertUsageErrorAsync([], "xensharp");
 
-        Assert.Equal(["xensharp: no verb given (xensharp has: run, daemon, create, list, destroy, shutdown, reboot, pause, unpause, mem-set, mem-max, domid, domname, rename, info, uptime, dmesg, vcpu-list, vcpu-set, vcpu-pin, sched-bvt, sysrq, console, block-list, network-list, top, version, completions, man)"], errors);
+        Assert.Equal(["xensharp: no verb given (xensharp has: run, daemon, create, list, destroy, shutdown, reboot, pause, unpause, mem-set, mem-max, domid, domname, rename, info, uptime, dmesg, vcpu-list, vcpu-set, vcpu-pin, sched-bvt, sysrq, console, block-list, network-list, block-attach, block-detach, network-attach, network-detach, top, version, completions, man)"], errors);
     }
 
     [Theory]

@@ -38,7 +38,8 @@ namespace XenSharp.Backends.Block;
 /// (<see cref="MaxIndirectSegments"/> each), the ring's pages, up to <see cref="MaxPersistentGrants"/> kept mappings per
 /// ring, and no data buffer (I/O goes straight between the image and the granted pages). Threads: passes run on the
 /// device's own <see cref="BackendLoop"/> (the event channel only posts; a poll interval picks up store watch events);
-/// <see cref="_lock"/> serialises passes and dispose.
+/// <see cref="_lock"/> serialises passes and dispose, which is
+/// <see cref="XenbusDevice"/>'s, as for every split device (hot-unplug and a domain's end alike).
 /// </para>
 /// </summary>
 public sealed class BlockBackend : IXenbusDriver, IEventSink, IDisposable
@@ -61,7 +62,6 @@ public sealed class BlockBackend : IXenbusDriver, IEventSink, IDisposable
 
     private readonly object _lock = new();
     private readonly XenHypervisor _hv;
-    private readonly ushort _domid;
     private readonly BlockImage _image;
     private readonly bool _discard;
     private readonly byte[] _slot = new byte[BlkifLayout.SlotSize];
@@ -69,16 +69,15 @@ public sealed class BlockBackend : IXenbusDriver, IEventSink, IDisposable
     private readonly BlockSegment[] _segments = new BlockSegment[MaxIndirectSegments];
     private readonly HostGrantMapping?[] _maps = new HostGrantMapping?[MaxIndirectSegments];
     private readonly bool[] _kept = new bool[MaxIndirectSegments]; // _maps[i] belongs to the ring's persistent grants
+    private XenbusDevice _device = null!;
     private XenbusBackend _xenbus = null!;
-    private BackendLoop _loop = null!;
+    private ushort _domid;
     private readonly List<BlockQueue> _queues = new();
-    private bool _disposed;
     private bool _errorLogged;
 
-    private BlockBackend(XenHypervisor hv, ushort domid, BlockImage image, bool discard)
+    private BlockBackend(XenHypervisor hv, BlockImage image, bool discard)
     {
         _hv = hv;
-        _domid = domid;
         _image = image;
         _discard = discard && image.CanDiscard;
     }
@@ -106,6 +105,8 @@ public sealed class BlockBackend : IXenbusDriver, IEventSink, IDisposable
 
     /// <summary>Grants kept mapped now, all rings together.</summary>
     internal int KeptGrants => _queues.Sum(q => q.Grants?.Count ?? 0);
+    /// <summary>blkback's statistics (xentop's VBD columns).</summary>
+    public BlockCounters Counters { get; } = new();
 
     /// <summary>
     /// Starts serving the device whose backend nodes the toolstack wrote at <paramref name="backendPath"/>: writes the
@@ -118,62 +119,44 @@ public sealed class BlockBackend : IXenbusDriver, IEventSink, IDisposable
     /// <param name="ownThread">false (tests): no loop thread; passes run through <see cref="Service"/>.</param>
     internal static BlockBackend Attach(XenHypervisor hv, XenStore store, string backendPath, BlockImage image, bool discard, TimeSpan poll, bool ownThread)
     {
-        XsClient client = store.Connect(0);
-        XenbusBackend xenbus;
-        try
+        var backend = new BlockBackend(hv, image, discard);
+        XenbusDevice.Attach(store, backendPath, backend, hv.Log, backend._lock, backend.Pass, device =>
         {
-            string? frontendId = client.Read($"{backendPath}/frontend-id");
-            ushort domid = ushort.TryParse(frontendId, NumberStyles.None, CultureInfo.InvariantCulture, out ushort d) ? d : (ushort)0;
-            var backend = new BlockBackend(hv, domid, image, discard);
-            xenbus = new XenbusBackend(client, backendPath, backend, hv.Log);
-            backend._xenbus = xenbus;
-            lock (backend._lock)
-            {
-                xenbus.Start();
-            }
-
-            backend._loop = new BackendLoop($"vbd d{domid} {backendPath[(backendPath.LastIndexOf('/') + 1)..]}", backend.Pass, poll, ownThread);
-            return backend;
-        }
-        catch
-        {
-            client.Dispose();
-            throw;
-        }
+            backend._device = device;
+            backend._xenbus = device.Xenbus;
+            backend._domid = device.Xenbus.FrontendId;
+            return $"vbd d{backend._domid} {backendPath[(backendPath.LastIndexOf('/') + 1)..]}";
+        }, poll, ownThread);
+        return backend;
     }
 
     /// <summary>The frontend notified the device's event channel (its vCPU thread): wakes the loop, returns at once.</summary>
-    public void Notify() => _loop.Post();
+    public void Notify() => _device.Post();
 
     /// <summary>One pass: the store's watch events, then the ring. Any thread; serialised with the loop's passes.</summary>
-    internal void Service()
+    internal void Service() => _device.Pass();
+
+    // A pass, under _lock (XenbusDevice.Pass).
+    private void Pass()
     {
-        lock (_lock)
+        try
         {
-            if (_disposed)
+            _xenbus.Poll();
+            for (int i = 0; i < _queues.Count && IsConnected; i++)
             {
-                return;
+                ServeRing(_queues[i]);
+            }
+        }
+        catch (Exception e)
+        {
+            // Not the frontend's doing (its input is checked); still, the guest's vCPUs and other devices go on.
+            if (!_errorLogged)
+            {
+                _errorLogged = true;
+                _hv.Log.Domain(_domid, $"vbd {_xenbus.BackendPath}: {e.GetType().Name}: {e.Message}");
             }
 
-            try
-            {
-                _xenbus.Poll();
-                for (int i = 0; i < _queues.Count && IsConnected; i++)
-                {
-                    ServeRing(_queues[i]);
-                }
-            }
-            catch (Exception e)
-            {
-                // Not the frontend's doing (its input is checked); still, the guest's vCPUs and other devices go on.
-                if (!_errorLogged)
-                {
-                    _errorLogged = true;
-                    _hv.Log.Domain(_domid, $"vbd {_xenbus.BackendPath}: {e.GetType().Name}: {e.Message}");
-                }
-
-                _xenbus.Fatal($"internal error: {e.GetType().Name}");
-            }
+            _xenbus.Fatal($"internal error: {e.GetType().Name}");
         }
     }
 
@@ -245,7 +228,7 @@ public sealed class BlockBackend : IXenbusDriver, IEventSink, IDisposable
             }
         }
 
-        _loop?.Post(); // requests published before the binds had no one to notify
+        _device.Post(); // requests published before the binds had no one to notify
         return null;
     }
 
@@ -296,23 +279,8 @@ public sealed class BlockBackend : IXenbusDriver, IEventSink, IDisposable
         _queues.Clear();
     }
 
-    public void Dispose()
-    {
-        _loop.Dispose();
-        lock (_lock)
-        {
-            if (_disposed)
-            {
-                return;
-            }
-
-            _disposed = true;
-            _xenbus.Dispose();
-            _image.Dispose();
-        }
-    }
-
-    private void Pass() => Service();
+    /// <summary>Tears the device down (<see cref="XenbusDevice.Dispose"/>: rings unmapped, channels closed), then closes the image (its lock released).</summary>
+    public void Dispose() => _device.Dispose(_image.Dispose);
 
     private void ServeRing(BlockQueue q)
     {
@@ -338,13 +306,14 @@ public sealed class BlockBackend : IXenbusDriver, IEventSink, IDisposable
             BinaryPrimitives.WriteInt16LittleEndian(_response.AsSpan(BlkifLayout.ResponseStatus), status);
             ring.WriteSlot(q.RspProdPvt++, _response);
             Requests++;
+            Counters.Count(_slot, op, status, _segments);
         }
 
         PushResponses(q);
         q.Grants?.Purge(); // after an overflow: room for the grants in use now, once the responses are out
         if (q.ReqCons != rp)
         {
-            _loop?.Post(); // the budget ran out: the rest in another pass, after other work had its turn
+            _device.Post(); // the budget ran out: the rest in another pass, after other work had its turn
             return;
         }
 
@@ -353,7 +322,7 @@ public sealed class BlockBackend : IXenbusDriver, IEventSink, IDisposable
         Interlocked.MemoryBarrier();
         if (ring.ReadIndex(SharedRingLayout.ReqProd) != q.ReqCons)
         {
-            _loop?.Post();
+            _device.Post();
         }
     }
 

@@ -13,9 +13,10 @@ namespace XenSharp.Backends.Net;
 /// <see cref="XenbusBackend"/>'s: Closing/Closed or dispose drops the Netback (its port leaves the VFR).
 /// <para>
 /// Invariants: the store is read and the Netback connected or dropped only on this device's own loop (a
-/// <see cref="BackendLoop"/> polling the store's watch events), under <see cref="_lock"/>; a Netback's fatal error,
-/// raised on one of its queue loops, only records the reason and posts, and the xenbus layer goes to Closing on its
-/// own loop.
+/// <see cref="BackendLoop"/> polling the store's watch events), under <see cref="_lock"/> (attach and teardown are
+/// <see cref="XenbusDevice"/>'s, as for every split device); a Netback's fatal error, raised on one of its queue loops,
+/// only records the reason and posts, and the xenbus layer goes to Closing on its own loop. The traffic of a Netback
+/// that was dropped is kept in <see cref="_closedTraffic"/>, so the VIF's totals survive a reconnect.
 /// </para>
 /// </summary>
 public sealed class VifBackend : IXenbusDriver, IDisposable
@@ -28,11 +29,11 @@ public sealed class VifBackend : IXenbusDriver, IDisposable
     private readonly int _handle;
     private readonly bool _ownThread;
     private readonly IReadOnlyList<VfrRule> _rules;
+    private XenbusDevice _device = null!;
     private XenbusBackend _xenbus = null!;
-    private BackendLoop _loop = null!;
     private Netback? _netback;
     private string? _fatal;
-    private bool _disposed;
+    private (long TxBytes, long RxBytes) _closedTraffic;
 
     private VifBackend(XenHypervisor hv, Vfr vfr, int handle, bool ownThread, IReadOnlyList<VfrRule> rules)
     {
@@ -59,6 +60,23 @@ public sealed class VifBackend : IXenbusDriver, IDisposable
     }
 
     /// <summary>
+    /// Bytes the guest sent (netback's tx) and received (rx) through this VIF since it was attached, across reconnects
+    /// (xentop's NETTX and NETRX).
+    /// </summary>
+    public (long TxBytes, long RxBytes) Traffic
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _netback is { } vif
+                    ? (_closedTraffic.TxBytes + vif.Counters.TxBytes, _closedTraffic.RxBytes + vif.Counters.RxBytes)
+                    : _closedTraffic;
+            }
+        }
+    }
+
+    /// <summary>
     /// Starts serving the VIF whose backend nodes the toolstack wrote at <paramref name="backendPath"/> (its handle
     /// node names the VIF): writes the feature nodes, goes to InitWait and follows the frontend from then on. The VIF's
     /// VFR port gets <paramref name="rules"/> when it connects, before the backend says Connected (so before netfront
@@ -70,47 +88,37 @@ public sealed class VifBackend : IXenbusDriver, IDisposable
     /// <param name="ownThread">false (tests): neither this loop nor the Netback's have threads; passes run through <see cref="Service"/> and <see cref="Net.Netback"/>.RunPending().</param>
     internal static VifBackend Attach(XenHypervisor hv, XenStore store, string backendPath, Vfr vfr, TimeSpan poll, bool ownThread, IReadOnlyList<VfrRule>? rules = null)
     {
-        XsClient client = store.Connect(0);
-        try
+        string? handleText;
+        using (XsClient client = store.Connect(0))
         {
-            int handle = int.TryParse(client.Read($"{backendPath}/handle"), NumberStyles.None, CultureInfo.InvariantCulture, out int h)
-                ? h
-                : int.TryParse(backendPath[(backendPath.LastIndexOf('/') + 1)..], NumberStyles.None, CultureInfo.InvariantCulture, out h) ? h : 0;
-            var backend = new VifBackend(hv, vfr, handle, ownThread, rules ?? []);
-            var xenbus = new XenbusBackend(client, backendPath, backend, hv.Log);
-            backend._xenbus = xenbus;
-            lock (backend._lock)
-            {
-                xenbus.Start();
-            }
+            handleText = client.Read($"{backendPath}/handle");
+        }
 
-            backend._loop = new BackendLoop($"vif d{xenbus.FrontendId}.{handle}", backend.Service, poll, ownThread);
-            return backend;
-        }
-        catch
+        int handle = int.TryParse(handleText, NumberStyles.None, CultureInfo.InvariantCulture, out int h)
+            ? h
+            : int.TryParse(backendPath[(backendPath.LastIndexOf('/') + 1)..], NumberStyles.None, CultureInfo.InvariantCulture, out h) ? h : 0;
+        var backend = new VifBackend(hv, vfr, handle, ownThread, rules ?? []);
+        XenbusDevice.Attach(store, backendPath, backend, hv.Log, backend._lock, backend.Pass, device =>
         {
-            client.Dispose();
-            throw;
-        }
+            backend._device = device;
+            backend._xenbus = device.Xenbus;
+            return $"vif d{device.Xenbus.FrontendId}.{handle}";
+        }, poll, ownThread);
+        return backend;
     }
 
     /// <summary>One pass: a fatal error a queue reported, then the store's watch events. Any thread; serialised.</summary>
-    internal void Service()
+    internal void Service() => _device.Pass();
+
+    // A pass, under _lock (XenbusDevice.Pass).
+    private void Pass()
     {
-        lock (_lock)
+        if (Interlocked.Exchange(ref _fatal, null) is { } why)
         {
-            if (_disposed)
-            {
-                return;
-            }
-
-            if (Interlocked.Exchange(ref _fatal, null) is { } why)
-            {
-                _xenbus.Fatal(why);
-            }
-
-            _xenbus.Poll();
+            _xenbus.Fatal(why);
         }
+
+        _xenbus.Poll();
     }
 
     void IXenbusDriver.Probe(XenbusBackend device, uint tx)
@@ -190,29 +198,18 @@ public sealed class VifBackend : IXenbusDriver, IDisposable
         {
             vif.FatalError -= OnFatal;
             vif.Dispose();
+            _closedTraffic = (_closedTraffic.TxBytes + vif.Counters.TxBytes, _closedTraffic.RxBytes + vif.Counters.RxBytes);
             _netback = null;
         }
     }
 
-    public void Dispose()
-    {
-        _loop.Dispose();
-        lock (_lock)
-        {
-            if (_disposed)
-            {
-                return;
-            }
-
-            _disposed = true;
-            _xenbus.Dispose();
-        }
-    }
+    /// <summary>Tears the VIF down (<see cref="XenbusDevice.Dispose"/>): its Netback dropped, so its port leaves the VFR.</summary>
+    public void Dispose() => _device.Dispose();
 
     private void OnFatal(Netback vif, string why)
     {
         Interlocked.CompareExchange(ref _fatal, why, null);
-        _loop.Post();
+        _device.Post();
     }
 
     private static NetbackQueueConfig? ReadQueue(XsClient xs, string dir)

@@ -14,7 +14,9 @@ namespace XenSharp.Backends.Xenbus;
 /// /local/domain/0/error/&lt;backend&gt;/error and the device to Closing.
 /// <para>
 /// Invariants: the driver is called only from <see cref="Poll"/>/<see cref="Start"/>/<see cref="Fatal"/>, all on the
-/// owner's loop; the backend's state node is written only here; every store reply is checked, none throws.
+/// owner's loop; the backend's state node is written only here, and by the toolstack's detach (Closing, with online 0,
+/// as libxl asks a backend to go: this end's <see cref="State"/> does not follow it, so the frontend's Closed is still
+/// answered with Closed, as a Linux backend answers it); every store reply is checked, none throws.
 /// </para>
 /// </summary>
 public sealed class XenbusBackend : IDisposable

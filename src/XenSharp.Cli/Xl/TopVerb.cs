@@ -8,7 +8,8 @@ using XenSharp.Toolstack.Daemon;
 namespace XenSharp.Cli.Xl;
 
 /// <summary>
-/// `xensharp top` (xl top, xentop): every domain's state, CPU %, memory and vCPUs, refreshed every --delay seconds.
+/// `xensharp top` (xl top, xentop): every domain's state, CPU %, memory, vCPUs, network and block figures, refreshed
+/// every --delay seconds.
 /// On a terminal a live table (Spectre.Console) redrawn in place until q or Ctrl-C; with -b (or output not to a
 /// terminal) xentop's batch lines, a header and a row per domain each round, for -i rounds (default: until stopped).
 /// </summary>
@@ -102,7 +103,7 @@ public static class TopVerb
     private static void Live(ControlClient client, long totalKb, int rounds, TimeSpan delay)
     {
         var table = new Table().Border(TableBorder.Simple);
-        foreach (string column in new[] { "NAME", "STATE", "CPU(sec)", "CPU(%)", "MEM(k)", "MEM(%)", "MAXMEM(k)", "VCPUS" })
+        foreach (string column in new[] { "NAME", "STATE", "CPU(sec)", "CPU(%)", "MEM(k)", "MEM(%)", "MAXMEM(k)", "VCPUS", "NETS", "NETTX(k)", "NETRX(k)", "VBDS", "VBD_RD", "VBD_WR", "VBD_RSECT", "VBD_WSECT" })
         {
             table.AddColumn(new TableColumn(column).RightAligned());
         }
@@ -133,7 +134,8 @@ public static class TopVerb
                 {
                     table.AddRow(
                         Markup.Escape(r.Name), r.State, Invariant(r.CpuSeconds), Invariant(r.CpuPercent, "F1"), Invariant(r.MemKb),
-                        Invariant(r.MemPercent, "F1"), Invariant(r.MaxMemKb), Invariant(r.Vcpus));
+                        Invariant(r.MemPercent, "F1"), Invariant(r.MaxMemKb), Invariant(r.Vcpus), Invariant(r.Nets), Invariant(r.NetTxKb),
+                        Invariant(r.NetRxKb), Invariant(r.Vbds), Invariant(r.VbdRd), Invariant(r.VbdWr), Invariant(r.VbdRsect), Invariant(r.VbdWsect));
                 }
 
                 table.Caption($"xensharp top: {rows.Count} domains; q quits");

@@ -9,7 +9,7 @@ namespace XenSharp.Cli.Xl;
 /// A refusal from the daemon (an unknown domain: "NAME is an invalid domain identifier (rc=-6)") is printed as xl
 /// prints it, on stderr, exit status 1.
 /// </summary>
-public static class XlVerbs
+public static partial class XlVerbs
 {
     /// <summary>--socket: the daemon's control socket, on every client verb (default $XENSHARP_SOCKET, else /run/xensharp/control.sock).</summary>
     public static Option<string?> SocketOption { get; } = new("--socket")
@@ -44,6 +44,11 @@ public static class XlVerbs
         yield return ConsoleVerb();
         yield return DevicesVerb("block-list", "List a domain's virtual block devices", XlOutput.BlockList);
         yield return DevicesVerb("network-list", "List a domain's virtual network interfaces", XlOutput.NetworkList);
+        foreach (Command hotplug in DeviceVerbs())
+        {
+            yield return hotplug;
+        }
+
         yield return TopVerb.Create();
     }
 

@@ -11,4 +11,10 @@ public sealed record DaemonSettings
 
     /// <summary>How long SIGTERM waits for the guests to shut down before it destroys them.</summary>
     public TimeSpan ShutdownTimeout { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// How long block-detach and network-detach wait for the guest's frontend to close before the device is removed
+    /// anyway (libxl's LIBXL_DESTROY_TIMEOUT, 10 s).
+    /// </summary>
+    public TimeSpan DetachTimeout { get; init; } = TimeSpan.FromSeconds(10);
 }

@@ -23,7 +23,7 @@ namespace XenSharp.Toolstack.Daemon;
 /// changes only under <see cref="_lock"/>; a domain's lifecycle (start, pause, end, destroy) runs under its own
 /// <see cref="ManagedDomain.Lock"/>, never under <see cref="_lock"/>.
 /// </summary>
-public sealed class DaemonToolstack
+public sealed partial class DaemonToolstack
 {
     /// <summary>libxl's ERROR_INVAL, which xl prints for a name or id that names no domain.</summary>
     public const int ErrorInval = -6;
@@ -94,10 +94,18 @@ public sealed class DaemonToolstack
                 "vcpu-pin" => throw new DaemonException($"vcpu-pin: domain {Resolve(request).Id}: the BVT scheduler has no CPU affinity (every vCPU may run on every CPU: all / all); not pinned"),
                 "block-list" => DeviceList(request, "vbd", DeviceNodes.Disk),
                 "network-list" => DeviceList(request, "vif", DeviceNodes.Nic),
+                "block-attach" => BlockAttach(Resolve(request), request),
+                "block-detach" => await BlockDetach(Resolve(request), request),
+                "network-attach" => NetworkAttach(Resolve(request), request),
+                "network-detach" => await NetworkDetach(Resolve(request), request),
                 _ => ControlReply.Error(verb.Length == 0 ? "the request names no verb" : $"unknown verb '{verb}'"),
             };
         }
         catch (DaemonException e)
+        {
+            return ControlReply.Error(e.Message);
+        }
+        catch (Devices.DeviceException e)
         {
             return ControlReply.Error(e.Message);
         }
@@ -531,7 +539,9 @@ public sealed class DaemonToolstack
                 DomainInfo info = _hv.Control.GetInfo(m.Id);
                 IReadOnlyList<VcpuInfo> vcpus = Vcpus(m);
                 bool paused = !m.Started || m.Preserved || m.Pauses > 0;
-                array.Add(DomainJson.Info(info, vcpus, paused, m.Dying, m.Config));
+                JsonObject domain = DomainJson.Info(info, vcpus, paused, m.Dying, m.Config);
+                domain["devices"] = DomainJson.Devices(m.Backends.Devices?.Statistics() ?? Devices.DeviceStatistics.None);
+                array.Add(domain);
             }
         }
 

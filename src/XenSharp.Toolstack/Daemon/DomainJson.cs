@@ -31,6 +31,20 @@ public static class DomainJson
         ["config"] = Config(config, info),
     };
 
+    /// <summary>The domain's device figures for top (xenstat's networks and vbds, summed): counts, bytes, requests, sectors.</summary>
+    public static JsonObject Devices(Devices.DeviceStatistics s) => new()
+    {
+        ["nets"] = s.Nets,
+        ["net_tx_bytes"] = s.NetTxBytes,
+        ["net_rx_bytes"] = s.NetRxBytes,
+        ["vbds"] = s.Vbds,
+        ["vbd_oo"] = s.VbdOutOfRequests,
+        ["vbd_rd"] = s.VbdReads,
+        ["vbd_wr"] = s.VbdWrites,
+        ["vbd_rsect"] = s.VbdReadSectors,
+        ["vbd_wsect"] = s.VbdWriteSectors,
+    };
+
     /// <summary>libxl_domain_config as JSON, the fields XenSharp has.</summary>
     public static JsonObject Config(DomainConfig c, DomainInfo? info)
     {

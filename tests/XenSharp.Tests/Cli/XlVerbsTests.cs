@@ -9,7 +9,7 @@ namespace XenSharp.Tests.Cli;
 /// xl's verbs as the user types them, each a `xensharp` process against a daemon without KVM (DaemonFixture): their
 /// arguments, output and exit status — create -p with key=value, list and list -l, domid, an unknown domain's xl line,
 /// mem-set's sizes, info, top -b, console's Ctrl-] detach, rename, sysrq, vcpu-set, vcpu-pin's refusal, block-list and
-/// network-list, a daemon that is not there.
+/// network-list, block-attach/-detach and network-attach/-detach, a daemon that is not there.
 /// </summary>
 public sealed class XlVerbsTests : IDisposable
 {
@@ -204,5 +204,37 @@ public sealed class XlVerbsTests : IDisposable
         Assert.Equal(1, r.Code);
         Assert.Equal($"vcpu-pin: domain {id}: the BVT scheduler has no CPU affinity (every vCPU may run on every CPU: all / all); not pinned\n", r.Stderr);
         Assert.Equal((1, "", "nosuch is an invalid domain identifier (rc=-6)\n"), Xl(null, "vcpu-pin", "nosuch", "all", "0"));
+    }
+
+    [Fact]
+    public void BlockAndNetworkAttachAndDetach_AsXlTakesThem()
+    {
+        string image = Path.Combine(Path.GetTempPath(), $"xensharp-xl-{Guid.NewGuid():N}.img");
+        File.WriteAllBytes(image, new byte[4096]);
+        try
+        {
+            int id = _daemon.CreatePaused("h");
+            Assert.Equal((0, "", ""), Xl(null, "block-attach", "h", image, "raw", "xvdc", "rw"));
+            Assert.Contains($"/local/domain/0/backend/vbd/{id}/51744", Xl(null, "block-list", "h").Stdout);
+            Assert.Equal((1, "", $"command line: disk '{image},raw,xvdc': vdev xvdc is device 51744, already used by disk '{image},raw,xvdc,rw'\n"),
+                Xl(null, "block-attach", "h", $"{image},raw,xvdc"));
+            Assert.Equal((0, "", ""), Xl(null, "block-detach", "-f", "h", "xvdc"));
+            Assert.Equal((1, "", "Error: Device xvdc not connected.\n"), Xl(null, "block-detach", "h", "xvdc"));
+
+            Assert.Equal((0, "", ""), Xl(null, "network-attach", "h", "mac=00:16:3e:00:00:2a"));
+            Assert.Contains("00:16:3e:00:00:2a", Xl(null, "network-list", "h").Stdout);
+            using (var guest = _daemon.Toolstack.Store.Connect((uint)id))
+            {
+                guest.Write("device/vif/0/state", "6"); // the guest has let it go already: no wait
+            }
+
+            Assert.Equal((0, "", ""), Xl(null, "network-detach", "h", "00:16:3e:00:00:2a"));
+            Assert.Equal((1, "", "Unknown device 0.\n"), Xl(null, "network-detach", "h", "0"));
+            Assert.Equal((1, "", "nosuch is an invalid domain identifier (rc=-6)\n"), Xl(null, "network-attach", "nosuch"));
+        }
+        finally
+        {
+            File.Delete(image);
+        }
     }
 }

@@ -18,10 +18,11 @@ internal sealed class DaemonFixture : IDisposable
 {
     private readonly string _dir = Directory.CreateTempSubdirectory("xsd").FullName;
 
-    public DaemonFixture()
+    /// <param name="settings">The daemon's settings (the pool's size is the fixture's); null: the defaults.</param>
+    public DaemonFixture(DaemonSettings? settings = null)
     {
         Hypervisor = new XenHypervisor(new HeapMachineMemory(96 << 20), new HypervisorLog(Ring), pcpus: 1);
-        Toolstack = new DaemonToolstack(Hypervisor, Ring, NullLogger.Instance, new DaemonSettings { PoolBytes = 96 << 20 });
+        Toolstack = new DaemonToolstack(Hypervisor, Ring, NullLogger.Instance, (settings ?? new DaemonSettings()) with { PoolBytes = 96 << 20 });
         SocketPath = Path.Combine(_dir, "control.sock");
         Server = ControlServer.Start(SocketPath, Toolstack.HandleAsync, NullLogger.Instance);
         KernelPath = Path.Combine(_dir, "kernel.elf");

@@ -56,4 +56,18 @@ public sealed class XenTopTests
         Assert.Equal(XenTop.Header.Length, line.Length);
         Assert.Equal("     hello -----r         12   99.5      32768    1.6      32768       1.6     1    0        0        0    0        0        0        0          0          0    0", line);
     }
+
+    [Fact]
+    public void NetworkAndBlockColumnsComeFromTheDevicesFigures()
+    {
+        JsonObject d = Domain(1, "net", 0);
+        d["devices"] = new JsonObject
+        {
+            ["nets"] = 2, ["net_tx_bytes"] = 10 * 1024 + 5, ["net_rx_bytes"] = 3 * 1024,
+            ["vbds"] = 1, ["vbd_oo"] = 0, ["vbd_rd"] = 7, ["vbd_wr"] = 4, ["vbd_rsect"] = 56, ["vbd_wsect"] = 32,
+        };
+        XenTop.Row r = Assert.Single(XenTop.Rows(null, new JsonArray(d), 0, 131072));
+        Assert.Equal((2L, 10L, 3L, 1L, 0L, 7L, 4L, 56L, 32L), (r.Nets, r.NetTxKb, r.NetRxKb, r.Vbds, r.VbdOo, r.VbdRd, r.VbdWr, r.VbdRsect, r.VbdWsect));
+        Assert.EndsWith("    2       10        3    1        0        7        4         56         32    0", XenTop.Line(r));
+    }
 }
