@@ -9,7 +9,8 @@ namespace XenSharp.IntegrationTests;
 /// `xensharp daemon` and xl's verbs end to end, each a process of its own: three domains from the C test guests
 /// created, listed (text and JSON), one paused and unpaused, one destroyed with the others unaffected, a console
 /// attached from a second process (typed input reaches the guest, Ctrl-] detaches), clients killed mid-request, and
-/// SIGTERM ending the daemon with its guests.
+/// SIGTERM ending the daemon with its guests; and XTF's xtf-runner sequence (create -p, console, unpause) with the
+/// hello guest, whose console ends with its verdict line.
 /// </summary>
 public sealed class DaemonTests : IDisposable
 {
@@ -48,6 +49,35 @@ public sealed class DaemonTests : IDisposable
         string[] lines = Guests.Lines(await XlOk("list"));
         Assert.Equal("Name                                        ID   Mem VCPUs\tState\tTime(s)", lines[0]);
         return lines.Skip(1).Select(l => l.Split(' ', StringSplitOptions.RemoveEmptyEntries)).ToDictionary(f => f[0], f => f[1..]);
+    }
+
+    /// <summary>
+    /// What xtf-runner does per test (docs/conformance.md): `xl create -p CFG`, then `xl console NAME` with its stdout a
+    /// pipe, started before `xl unpause NAME` and not waited for; the console must end when the domain is gone, exit
+    /// status 0, with the guest's verdict as its last line. hello prints XTF's `Test result: SUCCESS` and powers off
+    /// (on_poweroff=destroy).
+    /// </summary>
+    [KvmFact]
+    public async Task CreatePausedConsoleUnpause_TheXtfRunnersWay_TheConsoleEndsWithTheVerdict()
+    {
+        using CliRun daemon = StartDaemon();
+        await Limits.Until(() => daemon.StderrSoFar.Contains("daemon listening on", StringComparison.Ordinal) || daemon.HasExited,
+            Limits.Generous, "the daemon's start");
+        Assert.False(daemon.HasExited, daemon.StderrSoFar);
+        Assert.Equal("pv\n", await XlOk("info", "virt_caps"));
+
+        await XlOk("create", "-p", _dir.Config("hello.cfg", RepoPaths.Guest("hello")));
+        using CliRun console = CliProcess.Start(["console", "hello"], _env);
+        console.CloseInput();
+        await XlOk("unpause", "hello");
+        CliResult ended = await console.WaitAsync(Limits.Generous);
+        Assert.True(ended.ExitCode == 0, ended.ToString());
+        Assert.Equal("Test result: SUCCESS", Guests.Lines(ended.Stdout)[^1].TrimEnd('\r'));
+        Assert.Contains("Hello, world!", ended.Stdout);
+        Assert.Equal(["Domain-0"], (await ListRows()).Keys);
+
+        CliProcess.Signal(daemon.ProcessId, "TERM");
+        Assert.Equal(0, (await daemon.WaitAsync(Limits.Generous)).ExitCode);
     }
 
     [KvmFact]

@@ -32,8 +32,7 @@ public static partial class XlVerbs
         yield return DomainVerb("domid", "Print a domain's id, given its name", (c, d) => Console.WriteLine(c.Request(Req("domid", d))["domid"]));
         yield return DomainVerb("domname", "Print a domain's name, given its id", (c, d) => Console.WriteLine(c.Request(Req("domname", d))["name"]?.GetValue<string>()));
         yield return RenameVerb();
-        yield return Simple("info", "Print information about the hypervisor (xl info's keys)", c =>
-            Print(XlOutput.Info((JsonArray)c.Request(new JsonObject { ["verb"] = "info" })["fields"]!)));
+        yield return InfoVerb();
         yield return DomainsVerb("uptime", "Print the uptime of domains", r => XlOutput.Uptime((JsonArray)r["domains"]!));
         yield return DmesgVerb();
         yield return DomainsVerb("vcpu-list", "List the vCPUs of domains", r => XlOutput.VcpuList((JsonArray)r["vcpus"]!));
@@ -81,13 +80,6 @@ public static partial class XlVerbs
             Console.Error.WriteLine($"xensharp: the connection to the daemon failed: {e.Message}");
             return 1;
         }
-    }
-
-    private static Command Simple(string name, string description, Action<ControlClient> action)
-    {
-        var cmd = new Command(name, description);
-        cmd.SetAction(r => Client(r, action));
-        return cmd;
     }
 
     private static Command DomainVerb(string name, string description, Action<ControlClient, string> action)
@@ -200,6 +192,20 @@ public static partial class XlVerbs
         cmd.Arguments.Add(vcpu);
         cmd.Arguments.Add(cpus);
         cmd.SetAction(r => Client(r, c => c.Request(Req("vcpu-pin", r.GetValue(domain)!))));
+        return cmd;
+    }
+
+    /// <summary>xl info, or with a NAME only the values of the lines whose key starts with it (`xl info virt_caps`: `pv`).</summary>
+    private static Command InfoVerb()
+    {
+        var name = new Argument<string?>("name") { Description = "Print only the value of this key (a prefix, as xl takes it)", Arity = ArgumentArity.ZeroOrOne };
+        var cmd = new Command("info", "Print information about the hypervisor (xl info's keys)");
+        cmd.Arguments.Add(name);
+        cmd.SetAction(r => Client(r, c =>
+        {
+            IEnumerable<string> lines = XlOutput.Info((JsonArray)c.Request(new JsonObject { ["verb"] = "info" })["fields"]!);
+            Print(r.GetValue(name) is { } key ? XlOutput.InfoSelect(lines, key) : lines);
+        }));
         return cmd;
     }
 

@@ -9,8 +9,10 @@ namespace XenSharp.Toolstack.Daemon;
 /// <see cref="HistoryBytes"/>, replayed to each client that attaches and read for a crashed domain's last lines) and
 /// sent to every attached client; what clients type is queued for the guest's in ring. Invariants: a vCPU or backend
 /// thread writing never waits on a client (each client has a bounded queue; a client that does not read loses output,
-/// never the guest's time); <see cref="_history"/>, <see cref="_clients"/> and <see cref="_input"/> change only under
-/// <see cref="_lock"/>; the input queue holds at most <see cref="InputBytes"/>.
+/// never the guest's time); <see cref="_history"/>, <see cref="_clients"/>, <see cref="_input"/>,
+/// <see cref="_ended"/> and <see cref="_everAttached"/> change only under <see cref="_lock"/>; the input queue holds at most <see cref="InputBytes"/>;
+/// once the domain is gone (<see cref="DetachAll"/>) every client, attached or attaching, gets all the output there was
+/// and then the end of its session (xl console ends with the domain).
 /// </summary>
 public sealed class ConsoleHub : IConsoleSink
 {
@@ -26,6 +28,8 @@ public sealed class ConsoleHub : IConsoleSink
     private int _historyCount;
     private readonly Queue<byte> _input = new();
     private readonly List<Channel<byte[]>> _clients = new();
+    private bool _ended;
+    private bool _everAttached;
 
     public void Write(ReadOnlySpan<byte> bytes)
     {
@@ -78,6 +82,18 @@ public sealed class ConsoleHub : IConsoleSink
         }
     }
 
+    /// <summary>Whether a client has ever attached (a domain that ended unwatched keeps its console for a late one: EndedConsoles).</summary>
+    public bool EverAttached
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _everAttached;
+            }
+        }
+    }
+
     /// <summary>Queues typed bytes for the guest (beyond <see cref="InputBytes"/> waiting, the rest is dropped).</summary>
     public void Type(ReadOnlySpan<byte> bytes)
     {
@@ -94,9 +110,10 @@ public sealed class ConsoleHub : IConsoleSink
     }
 
     /// <summary>
-    /// Serves one attached client on <paramref name="stream"/> until it closes the connection, sends Ctrl-], or
-    /// <paramref name="cancel"/> (the domain is gone, the daemon stops): the kept output first, then output as it comes;
-    /// what it sends goes to the guest.
+    /// Serves one attached client on <paramref name="stream"/> until it closes the connection, sends Ctrl-], the domain is
+    /// gone (<see cref="DetachAll"/>: the output queued for it is written first, so the guest's last words arrive) or
+    /// <paramref name="cancel"/> (the daemon stops): the kept output first, then output as it comes; what it sends goes
+    /// to the guest.
     /// </summary>
     public async Task AttachAsync(Stream stream, CancellationToken cancel)
     {
@@ -104,7 +121,15 @@ public sealed class ConsoleHub : IConsoleSink
         lock (_lock)
         {
             channel.Writer.TryWrite(HistoryBytesLocked());
-            _clients.Add(channel);
+            _everAttached = true;
+            if (_ended)
+            {
+                channel.Writer.TryComplete(); // attached as the domain went: what there was, then the end
+            }
+            else
+            {
+                _clients.Add(channel);
+            }
         }
 
         using var done = CancellationTokenSource.CreateLinkedTokenSource(cancel);
@@ -158,11 +183,12 @@ public sealed class ConsoleHub : IConsoleSink
         return copy;
     }
 
-    /// <summary>Ends every attached client's session (the domain is gone).</summary>
+    /// <summary>Ends every client's session once its queued output is written (the domain is gone); later attaches get the history and the end.</summary>
     public void DetachAll()
     {
         lock (_lock)
         {
+            _ended = true;
             foreach (Channel<byte[]> c in _clients)
             {
                 c.Writer.TryComplete();

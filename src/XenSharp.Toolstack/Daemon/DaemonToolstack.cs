@@ -36,6 +36,7 @@ public sealed partial class DaemonToolstack
     private readonly object _lock = new();
     private readonly Dictionary<ushort, ManagedDomain> _domains = new();
     private readonly HashSet<string> _building = new(); // names being created, not yet in _domains
+    private readonly EndedConsoles _endedConsoles = new();
     private readonly DateTime _started = DateTime.UtcNow;
 
     public DaemonToolstack(XenHypervisor hypervisor, LogRing ring, ILogger log, DaemonSettings settings)
@@ -87,7 +88,7 @@ public sealed partial class DaemonToolstack
                 "dmesg" => ControlReply.Ok(new JsonObject { ["lines"] = new JsonArray([.. _ring.Lines(request["clear"]?.GetValue<bool>() == true).Select(l => (JsonNode)l)]) }),
                 "vcpu-list" => VcpuList(request),
                 "sched-bvt" => SchedBvt(request),
-                "console" => Console(Resolve(request)),
+                "console" => Console(request),
                 "rename" => Rename(Resolve(request), Text(request, "name") ?? throw new DaemonException("the request gives no name")),
                 "sysrq" => Sysrq(Resolve(request), Text(request, "key") ?? ""),
                 "vcpu-set" => VcpuSet(Resolve(request), request),
@@ -286,6 +287,11 @@ public sealed partial class DaemonToolstack
                 else
                 {
                     _hv.Log.Write(DomainHost.Restarts(action) ? $"{m.Name}: {ending}; restarted {_settings.MaxRestarts} times, destroyed" : $"{m.Name}: {ending}");
+                    if (!m.Console.EverAttached)
+                    {
+                        _endedConsoles.Add(m.Id, m.Name, m.Console); // before it leaves _domains: a console asked a moment too late finds it
+                    }
+
                     Remove(m);
                 }
 
@@ -854,12 +860,17 @@ public sealed partial class DaemonToolstack
         return ControlReply.Ok(new JsonObject { ["devices"] = array });
     }
 
-    private static ControlReply Console(ManagedDomain m) =>
-        new(ControlReply.Ok(new JsonObject { ["domid"] = m.Id }).Body, async (stream, cancel) =>
-        {
-            using var both = CancellationTokenSource.CreateLinkedTokenSource(cancel, m.Gone.Token);
-            await m.Console.AttachAsync(stream, both.Token);
-        });
+    /// <summary>
+    /// The session ends when the domain is gone, after its last output (ConsoleHub.DetachAll), not at once: xtf-runner
+    /// reads the verdict there. A domain that has just ended on its own, unattached, is still reached (EndedConsoles).
+    /// </summary>
+    private ControlReply Console(JsonObject request)
+    {
+        string domain = Text(request, "domain") ?? throw new DaemonException("the request names no domain");
+        (ushort id, ConsoleHub hub) = Find(domain) is { } m ? (m.Id, m.Console)
+            : _endedConsoles.Take(domain) ?? throw new DaemonException($"{domain} is an invalid domain identifier (rc={ErrorInval})");
+        return new(ControlReply.Ok(new JsonObject { ["domid"] = id }).Body, (stream, cancel) => hub.AttachAsync(stream, cancel));
+    }
 
     /// <summary>
     /// SIGTERM: asks every running guest to shut down, waits up to the settings' timeout for them, then destroys

@@ -49,6 +49,6 @@ public sealed class ManagedDomain(DomainConfig config, BuildRequest request)
     /// <summary>Completes when the current instance has ended and been dealt with (destroyed, preserved or restarted), with how it ended.</summary>
     public TaskCompletionSource<string> Finished { get; set; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    /// <summary>Cancelled when the domain is destroyed: ends its console sessions.</summary>
+    /// <summary>Cancelled when the domain is gone for good (its console sessions end through ConsoleHub.DetachAll, after their last output).</summary>
     public CancellationTokenSource Gone { get; } = new();
 }

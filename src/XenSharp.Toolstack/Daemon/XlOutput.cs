@@ -59,6 +59,22 @@ public static class XlOutput
     public static IEnumerable<string> Info(JsonArray fields) =>
         fields.OfType<JsonArray>().Select(f => $"{f[0]?.GetValue<string>(),-23}: {f[1]?.GetValue<string>()}");
 
+    /// <summary>
+    /// `xl info NAME`, as xl's maybe_printf selects: of every line that starts with <paramref name="name"/> (a prefix:
+    /// `xen_` picks all the xen_* lines) and has ": " after its key, only the value; nothing for a name no line has.
+    /// </summary>
+    public static IEnumerable<string> InfoSelect(IEnumerable<string> lines, string name)
+    {
+        foreach (string line in lines)
+        {
+            int colon = line.IndexOf(':', StringComparison.Ordinal);
+            if (line.StartsWith(name, StringComparison.Ordinal) && colon >= 0 && colon + 1 < line.Length && line[colon + 1] == ' ')
+            {
+                yield return line[(colon + 2)..];
+            }
+        }
+    }
+
     public static IEnumerable<string> Uptime(JsonArray domains)
     {
         yield return $"{"Name",-33} {"ID",4} {"Uptime"}";

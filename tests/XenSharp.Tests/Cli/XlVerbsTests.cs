@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Text.Json.Nodes;
 using XenSharp.Tests.Daemon;
+using XenSharp.Toolstack.Daemon;
 using Xunit;
 
 namespace XenSharp.Tests.Cli;
@@ -8,8 +9,8 @@ namespace XenSharp.Tests.Cli;
 /// <summary>
 /// xl's verbs as the user types them, each a `xensharp` process against a daemon without KVM (DaemonFixture): their
 /// arguments, output and exit status — create -p with key=value, list and list -l, domid, an unknown domain's xl line,
-/// mem-set's sizes, info, top -b, console's Ctrl-] detach, rename, sysrq, vcpu-set, vcpu-pin's refusal, block-list and
-/// network-list, block-attach/-detach and network-attach/-detach, a daemon that is not there.
+/// mem-set's sizes, info and `info NAME`, top -b, console's Ctrl-] detach and its end with the domain, rename, sysrq, vcpu-set,
+/// vcpu-pin's refusal, block-list and network-list, block-attach/-detach and network-attach/-detach, a daemon that is not there.
 /// </summary>
 public sealed class XlVerbsTests : IDisposable
 {
@@ -113,6 +114,10 @@ public sealed class XlVerbsTests : IDisposable
         _daemon.CreatePaused("t");
         string[] info = Xl(null, "info").Stdout.TrimEnd('\n').Split('\n');
         Assert.Contains("xen_scheduler          : bvt", info);
+        Assert.Contains("virt_caps              : pv", info);
+        Assert.Equal((0, "pv\n", ""), Xl(null, "info", "virt_caps")); // xtf-runner's two questions
+        Assert.Equal((0, "xen-3.0-x86_64\n", ""), Xl(null, "info", "xen_caps"));
+        Assert.Equal((0, "", ""), Xl(null, "info", "nosuch"));
         string[] top = Xl(null, "top", "-b", "-i", "1").Stdout.TrimEnd('\n').Split('\n');
         Assert.Equal(3, top.Length);
         Assert.StartsWith("         t ----p-", top[2]);
@@ -130,6 +135,22 @@ public sealed class XlVerbsTests : IDisposable
         Wait(p, ["console", "c"]);
         Assert.Equal(0, p.ExitCode);
         Assert.Equal(2, _daemon.Request(new JsonObject { ["verb"] = "list" })["domains"]!.AsArray().Count); // still there
+    }
+
+    [Fact]
+    public void ConsoleTheXtfRunnersWay_StdinAtItsEnd_EndsWithTheDomain_ExitStatus0()
+    {
+        _daemon.CreatePaused("x");
+        ManagedDomain m = _daemon.Toolstack.Find("x")!;
+        m.Console.Write("--- Xen Test Framework ---\n"u8);
+        using Process p = Start("console", "x");
+        p.StandardInput.Close(); // xtf-runner's Popen: stdout a pipe, stdin not the console's
+        Assert.Equal("--- Xen Test Framework ---", p.StandardOutput.ReadLine()); // attached
+        m.Console.Write("Test result: SUCCESS\n"u8);
+        Assert.Equal(0, Xl(null, "destroy", "x").Code); // as on_poweroff="destroy" does
+        Assert.Equal("Test result: SUCCESS\n", p.StandardOutput.ReadToEnd());
+        Wait(p, ["console", "x"]);
+        Assert.Equal(0, p.ExitCode);
     }
 
     [Fact]

@@ -5,7 +5,10 @@ using Xunit;
 
 namespace XenSharp.Tests.Daemon;
 
-/// <summary>A domain's console in the daemon: kept output replayed, several clients, typed bytes queued until Ctrl-].</summary>
+/// <summary>
+/// A domain's console in the daemon: kept output replayed, several clients, typed bytes queued until Ctrl-], sessions
+/// that end with the domain after its last output.
+/// </summary>
 public sealed class ConsoleHubTests : IDisposable
 {
     private readonly string _dir = Directory.CreateTempSubdirectory("xsc").FullName;
@@ -61,6 +64,24 @@ public sealed class ConsoleHubTests : IDisposable
         Assert.Equal("x", await Read(second, 1)); // the second is still attached
         second.Dispose(); // a client that goes away ends its session too
         await session2;
+    }
+
+    [Fact]
+    public async Task DetachAll_EndsASessionAfterItsQueuedOutput_AndALateAttachGetsTheHistoryAndTheEnd()
+    {
+        var hub = new ConsoleHub();
+        (NetworkStream hubEnd, NetworkStream client) = Pair();
+        Task session = hub.AttachAsync(hubEnd, _cancel.Token);
+        hub.Write("last words\n"u8);
+        hub.DetachAll();
+        await session; // ended by the domain's end, not by the client
+        hubEnd.Dispose();
+        Assert.Equal("last words\n", await new StreamReader(client).ReadToEndAsync());
+
+        (NetworkStream lateEnd, NetworkStream late) = Pair();
+        await hub.AttachAsync(lateEnd, _cancel.Token); // attached as the domain went: what there was, then the end
+        lateEnd.Dispose();
+        Assert.Equal("last words\n", await new StreamReader(late).ReadToEndAsync());
     }
 
     [Fact]

@@ -9,7 +9,7 @@ namespace XenSharp.Tests.Daemon;
 /// on_poweroff, on_reboot and on_crash in the daemon, without KVM: a domain created paused is ended by a shutdown
 /// request (as its own SCHEDOP_shutdown would) and the daemon applies its action — destroy, preserve (kept, paused,
 /// listed as crashed), restart (a new instance under a new id, up to the cap, then destroyed) — and keeps a crashed
-/// domain's last console lines in dmesg.
+/// domain's last console lines in dmesg; a console asked just after a domain ended unwatched still gets its output.
 /// </summary>
 public sealed class DaemonLifecycleTests : IDisposable
 {
@@ -86,6 +86,46 @@ public sealed class DaemonLifecycleTests : IDisposable
         await End("again", ShutdownReason.Reboot);
         Assert.Single(List());
         Assert.Contains("(XEN) again: rebooted; restarted 5 times, destroyed", Dmesg());
+    }
+
+    [Fact]
+    public async Task AConsoleAskedJustAfterAnUnwatchedEnd_GetsTheOutputAndTheEnd_Once()
+    {
+        _daemon.CreatePaused("late");
+        _daemon.Toolstack.Find("late")!.Console.Write("Test result: SUCCESS\n"u8);
+        await End("late", ShutdownReason.Poweroff); // before `xl console` connected (xtf-runner starts it beside `xl unpause`)
+
+        using (ControlClient client = _daemon.Connect())
+        {
+            await client.RequestAsync(new JsonObject { ["verb"] = "console", ["domain"] = "late" });
+            Assert.Equal("Test result: SUCCESS\n", await new StreamReader(client.Stream).ReadToEndAsync());
+        }
+
+        Assert.Equal("late is an invalid domain identifier (rc=-6)", Assert.Throws<DaemonException>(
+            () => _daemon.Request(new JsonObject { ["verb"] = "console", ["domain"] = "late" })).Message); // once
+        Assert.Single(List());
+    }
+
+    [Fact]
+    public async Task ADomainThatEndedWatched_OrWasDestroyed_KeepsNoConsole()
+    {
+        _daemon.CreatePaused("watched");
+        using (ControlClient client = _daemon.Connect())
+        {
+            await client.RequestAsync(new JsonObject { ["verb"] = "console", ["domain"] = "watched" });
+            _daemon.Toolstack.Find("watched")!.Console.Write("x\n"u8);
+            Assert.Equal('x', (char)client.Stream.ReadByte()); // attached
+            await End("watched", ShutdownReason.Poweroff);
+            Assert.Equal("\n", await new StreamReader(client.Stream).ReadToEndAsync());
+        }
+
+        _daemon.CreatePaused("destroyed");
+        _daemon.Request(new JsonObject { ["verb"] = "destroy", ["domain"] = "destroyed" });
+        foreach (string name in new[] { "watched", "destroyed" })
+        {
+            Assert.Equal($"{name} is an invalid domain identifier (rc=-6)", Assert.Throws<DaemonException>(
+                () => _daemon.Request(new JsonObject { ["verb"] = "console", ["domain"] = name })).Message);
+        }
     }
 
     [Fact]

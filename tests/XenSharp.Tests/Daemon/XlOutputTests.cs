@@ -60,6 +60,17 @@ public sealed class XlOutputTests
         Assert.Equal(["host                   : box", "xen_scheduler          : bvt"], XlOutput.Info(fields));
     }
 
+    [Fact]
+    public void InfoSelect_IsXlInfoNamesValues_ByKeyPrefix()
+    {
+        string[] lines = [.. XlOutput.Info(new JsonArray(
+            new JsonArray("virt_caps", "pv"), new JsonArray("xen_major", "4"), new JsonArray("xen_minor", "17"), new JsonArray("xen_changeset", "")))];
+        Assert.Equal(["pv"], XlOutput.InfoSelect(lines, "virt_caps"));
+        Assert.Equal(["4", "17", ""], XlOutput.InfoSelect(lines, "xen_")); // a prefix, as xl's strncmp: every xen_* value
+        Assert.Empty(XlOutput.InfoSelect(lines, "hw_caps"));
+        Assert.Empty(XlOutput.InfoSelect(["virt_caps              :"], "virt_caps")); // no ": " (xl prints none without caps)
+    }
+
     [Theory]
     [InlineData(5, " 0:00:05")]
     [InlineData(3723, " 1:02:03")]
