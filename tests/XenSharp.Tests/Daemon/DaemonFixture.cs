@@ -18,9 +18,10 @@ internal sealed class DaemonFixture : IDisposable
 {
     private readonly string _dir = Directory.CreateTempSubdirectory("xsd").FullName;
 
-    public DaemonFixture()
+    /// <param name="pcpus">The scheduler's physical-CPU slots (1 unless a test pins vCPUs to several).</param>
+    public DaemonFixture(int pcpus = 1)
     {
-        Hypervisor = new XenHypervisor(new HeapMachineMemory(96 << 20), new HypervisorLog(Ring), pcpus: 1);
+        Hypervisor = new XenHypervisor(new HeapMachineMemory(96 << 20), new HypervisorLog(Ring), pcpus: pcpus);
         Toolstack = new DaemonToolstack(Hypervisor, Ring, NullLogger.Instance, new DaemonSettings { PoolBytes = 96 << 20 });
         SocketPath = Path.Combine(_dir, "control.sock");
         Server = ControlServer.Start(SocketPath, Toolstack.HandleAsync, NullLogger.Instance);
