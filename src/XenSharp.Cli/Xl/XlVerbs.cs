@@ -181,17 +181,29 @@ public static partial class XlVerbs
         return cmd;
     }
 
-    /// <summary>xl vcpu-pin's arguments, refused by the daemon in one line: BVT has no affinity to set.</summary>
+    /// <summary>xl vcpu-pin DOMAIN VCPU CPUS [SOFT]: VCPU a number or all, CPUS and SOFT xl cpumaps (CPUS "-": unchanged); the daemon parses them.</summary>
     private static Command VcpuPinVerb()
     {
         var domain = new Argument<string>("domain") { Description = "Domain name or id" };
         var vcpu = new Argument<string>("vcpu") { Description = "vCPU number or all" };
         var cpus = new Argument<string[]>("cpus") { Description = "Hard (and soft) affinity", Arity = new ArgumentArity(1, 2) };
-        var cmd = new Command("vcpu-pin", "Set a vCPU's CPU affinity (refused: the BVT scheduler has none)");
+        var cmd = new Command("vcpu-pin", "Set a vCPU's hard (and soft) CPU affinity");
         cmd.Arguments.Add(domain);
         cmd.Arguments.Add(vcpu);
         cmd.Arguments.Add(cpus);
-        cmd.SetAction(r => Client(r, c => c.Request(Req("vcpu-pin", r.GetValue(domain)!))));
+        cmd.SetAction(r => Client(r, c =>
+        {
+            JsonObject request = Req("vcpu-pin", r.GetValue(domain)!);
+            string[] maps = r.GetValue(cpus)!;
+            request["vcpu"] = r.GetValue(vcpu)!;
+            request["hard"] = maps[0];
+            if (maps.Length > 1)
+            {
+                request["soft"] = maps[1];
+            }
+
+            c.Request(request);
+        }));
         return cmd;
     }
 

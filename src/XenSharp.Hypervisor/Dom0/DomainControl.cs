@@ -216,6 +216,18 @@ public sealed class DomainControl
         return _hv.Scheduling?.Allocator.AdjustDomain(domid, parameters) ?? -XenErrno.ENOSYS;
     }
 
+    /// <summary>
+    /// XEN_DOMCTL_setvcpuaffinity: the physical-CPU slots a vCPU may hold (<paramref name="hard"/>) and its soft
+    /// affinity (recorded, shown by <see cref="GetVcpus"/>, without effect under BVT); null leaves every slot. 0,
+    /// -EINVAL for an empty set or a slot beyond <see cref="XenHypervisor.PhysicalCpus"/>, -ENOSYS without a scheduler.
+    /// A vCPU whose slot is no longer allowed leaves it at its next entry.
+    /// </summary>
+    public int SetVcpuAffinity(ushort domid, int vcpu, IReadOnlyCollection<int>? hard, IReadOnlyCollection<int>? soft)
+    {
+        Vcpu v = VcpuOf(Get(domid), vcpu);
+        return _hv.Scheduling?.Allocator.SetAffinity(v.SchedUnit, hard?.ToHashSet(), soft?.ToHashSet()) ?? -XenErrno.ENOSYS;
+    }
+
     /// <summary>XEN_DOMCTL_getvcpuinfo for each of the domain's vCPUs (xl vcpu-list, and xl list's r and b flags).</summary>
     public IReadOnlyList<VcpuInfo> GetVcpus(ushort domid)
     {
@@ -227,7 +239,8 @@ public sealed class DomainControl
         {
             v.Runstate.WriteTo(runstate, now);
             ulong running = BinaryPrimitives.ReadUInt64LittleEndian(runstate[(RunstateLayout.Time + (8 * RunstateLayout.Running))..]);
-            result.Add(new VcpuInfo(v.Id, v.IsUp, v.Runstate.State, v.SchedUnit.Slot, running));
+            (int[]? hard, int[]? soft) = _hv.Scheduling?.Allocator.Affinity(v.SchedUnit) ?? (null, null);
+            result.Add(new VcpuInfo(v.Id, v.IsUp, v.Runstate.State, v.SchedUnit.Slot, running, hard, soft));
         }
 
         return result;

@@ -13,7 +13,9 @@ namespace XenSharp.Hypervisor.Scheduling;
 /// if its domain warps, it runs warped from the wake-up until it blocks or has run warped for the warp limit, and
 /// after losing its warp at the limit it does not warp again until the unwarp requirement has passed. A woken unit
 /// preempts the running unit of greatest EVT at once if its EVT is lower by more than the allowance; otherwise
-/// that unit's slice ends when it would be. Work-conserving: a slot is left idle only with the queue empty.
+/// that unit's slice ends when it would be. Hard affinity (<see cref="SchedUnit.MayRunOn"/>) narrows both choices: a
+/// slot runs only queued units that may hold it, and a woken unit looks only at the slots it may hold. Work-conserving:
+/// a slot is left idle only while no queued unit may hold it.
 /// Invariants: single-threaded (the caller's lock: <see cref="SlotAllocator"/>'s); SVT never decreases except
 /// by a rebase, which moves every AVT with it.
 /// </summary>
@@ -111,6 +113,8 @@ internal sealed class BvtScheduler : IScheduler
         long victimEvt = long.MinValue;
         for (int s = 0; s < _running.Length; s++)
         {
+            if (!unit.MayRunOn(s))
+                continue;
             if (_running[s] is not { } r)
                 return WakeDecision.Preempt(s); // an idle slot takes it
             long e = ProjectedEvt(r, now);
@@ -118,6 +122,8 @@ internal sealed class BvtScheduler : IScheduler
                 (victim, victimEvt) = (s, e);
         }
 
+        if (victim < 0)
+            return WakeDecision.None; // no slot it may hold (an affinity the allocator would have refused)
         long advance = Parameters(_running[victim]!).McuAdvance;
         long allowance = ToVirtual(ContextSwitchAllowanceNs, advance);
         long wokenEvt = Evt(u);
@@ -148,6 +154,8 @@ internal sealed class BvtScheduler : IScheduler
         BvtUnit? next = null, second = null;
         foreach (BvtUnit q in _queue)
         {
+            if (!q.Unit.MayRunOn(slot))
+                continue;
             if (next is null || Before(q, next))
                 (second, next) = (next, q);
             else if (second is null || Before(q, second))

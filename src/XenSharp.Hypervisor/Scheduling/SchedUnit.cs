@@ -46,6 +46,15 @@ internal sealed class SchedUnit
 
     internal bool Removed { get; set; }
 
+    /// <summary>The slots the unit may hold (Xen's hard affinity); null: every slot. Set through <see cref="SlotAllocator.SetAffinity"/>.</summary>
+    internal IReadOnlySet<int>? HardAffinity { get; set; }
+
+    /// <summary>Xen's soft affinity, recorded for Domain 0 to read back; BVT has no preference to give it, so it has no effect.</summary>
+    internal IReadOnlySet<int>? SoftAffinity { get; set; }
+
+    /// <summary>Whether the unit's hard affinity lets it hold <paramref name="slot"/>.</summary>
+    internal bool MayRunOn(int slot) => HardAffinity is null || HardAffinity.Contains(slot);
+
     internal void Enter(RunState state, long now)
     {
         _time[(int)State] += Math.Max(0, now - StateEntryNs);

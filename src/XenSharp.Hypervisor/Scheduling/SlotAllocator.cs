@@ -1,3 +1,4 @@
+using XenSharp.Abi;
 using XenSharp.Hypervisor.Time;
 
 namespace XenSharp.Hypervisor.Scheduling;
@@ -11,8 +12,11 @@ namespace XenSharp.Hypervisor.Scheduling;
 /// until its thread next calls <see cref="EnterRun"/>, so no more units than slots are ever inside KVM_RUN.
 /// <see cref="ISliceTimer"/> ends slices. Each unit's runstate (running, runnable: waiting for a slot, blocked,
 /// offline) is accounted on the clock.
-/// Invariants, all under <see cref="_lock"/>: a unit holds a slot exactly when its state is Running; a slot is
-/// idle only while no unit is Runnable (work conservation). Lock order: this lock, then the timer's; the
+/// Invariants, all under <see cref="_lock"/>: a unit holds a slot exactly when its state is Running; a unit holds
+/// only a slot in its hard affinity (<see cref="SchedUnit.MayRunOn"/>; every slot by default) once its thread is
+/// back in <see cref="EnterRun"/> (an affinity change that excludes its slot preempts it); a slot is idle only while
+/// no Runnable unit may run on it (work conservation; with every affinity all slots, while no unit is Runnable,
+/// and every decision is the one made without affinities). Lock order: this lock, then the timer's; the
 /// preemption sink is called with no lock held.
 /// </summary>
 internal sealed class SlotAllocator
@@ -171,7 +175,7 @@ internal sealed class SlotAllocator
             if (now < _deadline[slot] || _holder[slot] is not { } holder)
                 return;
             _deadline[slot] = long.MaxValue;
-            if (_runnable == 0)
+            if (!AnyRunnableMayRunOnLocked(slot))
                 Schedule(slot, now); // nobody waits: the holder goes on, charged, with a new slice
             else
                 PreemptLocked(holder, ref kick);
@@ -179,6 +183,44 @@ internal sealed class SlotAllocator
 
         Deliver(kick);
     }
+
+    /// <summary>
+    /// Sets a unit's hard affinity (the slots it may hold; null: all) and records its soft one (no effect under BVT),
+    /// as XEN_DOMCTL_setvcpuaffinity: 0, or -EINVAL for an empty set or a slot the allocator does not have. A unit
+    /// whose slot is no longer allowed is preempted and moves at its next <see cref="EnterRun"/>; a runnable one
+    /// takes an idle slot it may now hold.
+    /// </summary>
+    public int SetAffinity(SchedUnit unit, IReadOnlySet<int>? hard, IReadOnlySet<int>? soft)
+    {
+        if (!ValidAffinity(hard) || !ValidAffinity(soft))
+            return -XenErrno.EINVAL;
+        SchedUnit? kick = null;
+        lock (_lock)
+        {
+            unit.HardAffinity = hard is null || hard.Count == SlotCount ? null : hard;
+            unit.SoftAffinity = soft is null || soft.Count == SlotCount ? null : soft;
+            if (_units.Contains(unit) && !unit.Removed)
+            {
+                if (unit.State == RunState.Running && !unit.MayRunOn(unit.Slot))
+                    PreemptLocked(unit, ref kick);
+                else if (unit.State == RunState.Runnable)
+                    PlaceOnIdleSlotLocked(unit, _clock.NowNanoseconds);
+            }
+        }
+
+        Deliver(kick);
+        return 0;
+    }
+
+    /// <summary>A unit's hard and soft affinities, sorted; null: every slot.</summary>
+    public (int[]? Hard, int[]? Soft) Affinity(SchedUnit unit)
+    {
+        lock (_lock)
+            return (unit.HardAffinity?.Order().ToArray(), unit.SoftAffinity?.Order().ToArray());
+    }
+
+    private bool ValidAffinity(IReadOnlySet<int>? slots) =>
+        slots is null || (slots.Count > 0 && slots.All(s => s >= 0 && s < SlotCount));
 
     /// <summary>Sets a domain's parameters under the lock (the policy is single-threaded): 0 or a negative Xen errno.</summary>
     public int AdjustDomain(int domainId, SchedulerParameters parameters)
@@ -258,7 +300,7 @@ internal sealed class SlotAllocator
     {
         SetState(unit, RunState.Runnable, now);
         WakeDecision decision = _scheduler.Wake(unit, now);
-        int idle = Array.IndexOf(_holder, null);
+        int idle = IdleSlotFor(unit);
         if (idle >= 0)
         {
             Schedule(idle, now); // work conservation: an idle slot takes it whatever the policy said
@@ -306,18 +348,56 @@ internal sealed class SlotAllocator
             Schedule(slot, now);
     }
 
+    // The first idle slot the unit may hold, or -1.
+    private int IdleSlotFor(SchedUnit unit)
+    {
+        for (int s = 0; s < _holder.Length; s++)
+        {
+            if (_holder[s] is null && unit.MayRunOn(s))
+                return s;
+        }
+
+        return -1;
+    }
+
+    private bool AnyRunnableMayRunOnLocked(int slot)
+    {
+        if (_runnable == 0)
+            return false;
+        foreach (SchedUnit u in _units)
+        {
+            if (u.State == RunState.Runnable && u.MayRunOn(slot))
+                return true;
+        }
+
+        return false;
+    }
+
+    // Work conservation for a unit that became runnable without a wake (it lost its slot): an idle slot it may hold
+    // takes it. Without affinities no slot is idle while another unit took its slot, so this never acts.
+    private void PlaceOnIdleSlotLocked(SchedUnit unit, long now)
+    {
+        int idle = IdleSlotFor(unit);
+        if (idle >= 0)
+            Schedule(idle, now);
+    }
+
     // Asks the scheduler who holds the slot next; the previous holder, if any, has left it or stays runnable.
     private void Schedule(int slot, long now)
     {
         SchedUnit? prev = _holder[slot];
         TaskSlice slice = _scheduler.DoSchedule(slot, now);
         SchedUnit? next = slice.Next;
+        bool demoted = false;
         if (prev is not null && prev != next)
         {
             prev.Slot = -1;
             prev.PreemptPending = false;
             if (prev.State == RunState.Running)
+            {
                 SetState(prev, RunState.Runnable, now);
+                demoted = true;
+            }
         }
 
         _holder[slot] = next;
@@ -337,6 +417,8 @@ internal sealed class SlotAllocator
         }
 
         Monitor.PulseAll(_lock);
+        if (demoted)
+            PlaceOnIdleSlotLocked(prev!, now);
     }
 
     private void SetState(SchedUnit unit, RunState state, long now)

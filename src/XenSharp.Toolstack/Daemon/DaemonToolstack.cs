@@ -92,7 +92,7 @@ public sealed partial class DaemonToolstack
                 "rename" => Rename(Resolve(request), Text(request, "name") ?? throw new DaemonException("the request gives no name")),
                 "sysrq" => Sysrq(Resolve(request), Text(request, "key") ?? ""),
                 "vcpu-set" => VcpuSet(Resolve(request), request),
-                "vcpu-pin" => throw new DaemonException($"vcpu-pin: domain {Resolve(request).Id}: the BVT scheduler has no CPU affinity (every vCPU may run on every CPU: all / all); not pinned"),
+                "vcpu-pin" => VcpuPin(Resolve(request), request),
                 "block-list" => DeviceList(request, "vbd", DeviceNodes.Disk),
                 "network-list" => DeviceList(request, "vif", DeviceNodes.Nic),
                 "block-attach" => BlockAttach(Resolve(request), request),
@@ -668,12 +668,69 @@ public sealed partial class DaemonToolstack
                         ["blocked"] = v.Runstate == RunstateLayout.Blocked,
                         ["paused"] = paused,
                         ["cpu_time"] = v.CpuTimeNs,
+                        ["affinity_hard"] = XlCpuMap.Format(v.HardAffinity, _hv.Control.PhysicalCpus),
+                        ["affinity_soft"] = XlCpuMap.Format(v.SoftAffinity, _hv.Control.PhysicalCpus),
                     });
                 }
             }
         }
 
         return ControlReply.Ok(new JsonObject { ["vcpus"] = array });
+    }
+
+    /// <summary>
+    /// vcpu-pin: one vCPU's (or, for "all", every vCPU's) hard affinity, and its soft one if given, in xl's cpumap
+    /// text (<see cref="XlCpuMap"/>); a hard "-" leaves the hard affinity as it is. Soft affinity is recorded and
+    /// shown by vcpu-list but BVT gives it no effect.
+    /// </summary>
+    private ControlReply VcpuPin(ManagedDomain m, JsonObject request)
+    {
+        string vcpuText = Text(request, "vcpu") ?? throw new DaemonException("the request names no vCPU");
+        string hardText = Text(request, "hard") ?? throw new DaemonException("the request gives no CPUs");
+        string? softText = Text(request, "soft");
+        int cpus = _hv.Control.PhysicalCpus;
+        if (cpus == 0)
+        {
+            throw new DaemonException($"vcpu-pin: domain {m.Id}: this hypervisor has no scheduler (no physical CPUs to pin to)");
+        }
+
+        SortedSet<int>? hard = hardText == "-" ? null : XlCpuMap.Parse(hardText, cpus);
+        SortedSet<int>? soft = softText is null ? null : XlCpuMap.Parse(softText, cpus);
+        if (hard is null && soft is null)
+        {
+            throw new DaemonException("vcpu-pin: neither a hard nor a soft affinity to set");
+        }
+
+        lock (m.Lock)
+        {
+            IReadOnlyList<VcpuInfo> vcpus = Vcpus(m);
+            IEnumerable<VcpuInfo> targets;
+            if (vcpuText == "all")
+            {
+                targets = vcpus;
+            }
+            else if (int.TryParse(vcpuText, NumberStyles.None, CultureInfo.InvariantCulture, out int n) && n < vcpus.Count)
+            {
+                targets = [vcpus[n]];
+            }
+            else
+            {
+                throw new DaemonException(vcpuText.Length > 0 && vcpuText.All(char.IsAsciiDigit)
+                    ? $"Could not set affinity for vcpu `{vcpuText}': domain {m.Id} has {vcpus.Count} vCPUs (0-{vcpus.Count - 1})"
+                    : $"Error: Invalid argument {vcpuText} as VCPU.");
+            }
+
+            foreach (VcpuInfo v in targets)
+            {
+                int rc = _hv.Control.SetVcpuAffinity(m.Id, v.Number, (IReadOnlyCollection<int>?)hard ?? v.HardAffinity, (IReadOnlyCollection<int>?)soft ?? v.SoftAffinity);
+                if (rc != 0)
+                {
+                    throw new DaemonException($"Could not set affinity for vcpu `{v.Number}' (rc={rc})");
+                }
+            }
+        }
+
+        return ControlReply.Ok();
     }
 
     /// <summary>

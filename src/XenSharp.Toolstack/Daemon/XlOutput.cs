@@ -103,7 +103,7 @@ public static class XlOutput
             string cpuText = online && cpu >= 0 ? cpu.ToString(CultureInfo.InvariantCulture) : "-";
             string state = new([online && Flag(v, "running") ? 'r' : '-', Flag(v, "blocked") ? 'b' : '-', !online || Flag(v, "paused") ? 'p' : '-']);
             yield return string.Create(CultureInfo.InvariantCulture,
-                $"{Str(v, "name"),-32} {Num(v, "domid"),5} {Num(v, "vcpu"),5} {cpuText,5}   {state}  {Num(v, "cpu_time") / 1e9,9:F1}  all / all");
+                $"{Str(v, "name"),-32} {Num(v, "domid"),5} {Num(v, "vcpu"),5} {cpuText,5}   {state}  {Num(v, "cpu_time") / 1e9,9:F1}  {v["affinity_hard"]?.GetValue<string>() ?? "all"} / {v["affinity_soft"]?.GetValue<string>() ?? "all"}");
         }
     }
 

@@ -10,7 +10,7 @@ namespace XenSharp.Tests.Cli;
 /// xl's verbs as the user types them, each a `xensharp` process against a daemon without KVM (DaemonFixture): their
 /// arguments, output and exit status — create -p with key=value, list and list -l, domid, an unknown domain's xl line,
 /// mem-set's sizes, info and `info NAME`, top -b, console's Ctrl-] detach and its end with the domain, rename, sysrq, vcpu-set,
-/// vcpu-pin's refusal, block-list and network-list, block-attach/-detach and network-attach/-detach, a daemon that is not there.
+/// vcpu-pin, block-list and network-list, block-attach/-detach and network-attach/-detach, a daemon that is not there.
 /// </summary>
 public sealed class XlVerbsTests : IDisposable
 {
@@ -218,12 +218,18 @@ public sealed class XlVerbsTests : IDisposable
     }
 
     [Fact]
-    public void VcpuPin_IsRefusedInOneLine()
+    public void VcpuPin_PinsAndVcpuListShowsTheAffinity_BadInputIsOneLine()
     {
-        int id = _daemon.CreatePaused("p");
-        var r = Xl(null, "vcpu-pin", "p", "0", "0");
-        Assert.Equal(1, r.Code);
-        Assert.Equal($"vcpu-pin: domain {id}: the BVT scheduler has no CPU affinity (every vCPU may run on every CPU: all / all); not pinned\n", r.Stderr);
+        _daemon.CreatePaused("p", "vcpus = 2\n");
+        Assert.Equal((0, "", ""), Xl(null, "vcpu-pin", "p", "1", "0", "all"));
+        var list = Xl(null, "vcpu-list", "p");
+        Assert.Equal(0, list.Code);
+        string[] rows = list.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.EndsWith("all / all", rows[1]);
+        Assert.EndsWith("all / all", rows[2]); // this daemon has one CPU: {0} is all of them (DaemonToolstackTests pin on four)
+        Assert.Equal((0, "", ""), Xl(null, "vcpu-pin", "p", "all", "-", "0"));
+        Assert.Equal((1, "", "Invalid cpumap '1': CPU 1 is out of range (the host has 1 CPUs: 0-0)\n"), Xl(null, "vcpu-pin", "p", "all", "1"));
+        Assert.Equal((1, "", "Could not set affinity for vcpu `2': domain 1 has 2 vCPUs (0-1)\n"), Xl(null, "vcpu-pin", "p", "2", "0"));
         Assert.Equal((1, "", "nosuch is an invalid domain identifier (rc=-6)\n"), Xl(null, "vcpu-pin", "nosuch", "all", "0"));
     }
 

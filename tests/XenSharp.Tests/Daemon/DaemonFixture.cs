@@ -19,9 +19,10 @@ internal sealed class DaemonFixture : IDisposable
     private readonly string _dir = Directory.CreateTempSubdirectory("xsd").FullName;
 
     /// <param name="settings">The daemon's settings (the pool's size is the fixture's); null: the defaults.</param>
-    public DaemonFixture(DaemonSettings? settings = null)
+    /// <param name="pcpus">The scheduler's physical-CPU slots (1 unless a test pins vCPUs to several).</param>
+    public DaemonFixture(DaemonSettings? settings = null, int pcpus = 1)
     {
-        Hypervisor = new XenHypervisor(new HeapMachineMemory(96 << 20), new HypervisorLog(Ring), pcpus: 1);
+        Hypervisor = new XenHypervisor(new HeapMachineMemory(96 << 20), new HypervisorLog(Ring), pcpus: pcpus);
         Toolstack = new DaemonToolstack(Hypervisor, Ring, NullLogger.Instance, (settings ?? new DaemonSettings()) with { PoolBytes = 96 << 20 });
         SocketPath = Path.Combine(_dir, "control.sock");
         Server = ControlServer.Start(SocketPath, Toolstack.HandleAsync, NullLogger.Instance);

@@ -151,6 +151,42 @@ public sealed class DaemonToolstackTests : IDisposable
     }
 
     [Fact]
+    public void VcpuPin_SetsHardAndSoftAffinities_VcpuListShowsThemAsXlPrintsThem()
+    {
+        using var daemon = new DaemonFixture(pcpus: 4);
+        int id = daemon.CreatePaused("v", "vcpus = 3\n");
+        JsonObject Pin(string vcpu, string hard, string? soft = null) => daemon.Request(new JsonObject
+        {
+            ["verb"] = "vcpu-pin", ["domain"] = "v", ["vcpu"] = vcpu, ["hard"] = hard, ["soft"] = soft,
+        });
+        string[] Affinities() => ((JsonArray)daemon.Request(new JsonObject { ["verb"] = "vcpu-list", ["domains"] = new JsonArray("v") })["vcpus"]!)
+            .Select(v => $"{v!["affinity_hard"]} / {v!["affinity_soft"]}").ToArray();
+
+        Assert.Equal(["all / all", "all / all", "all / all"], Affinities());
+        Pin("0", "0-1,3");
+        Pin("1", "all,^2", "2");
+        Assert.Equal(["0-1,3 / all", "0-1,3 / 2", "all / all"], Affinities());
+        Pin("all", "^0,2-3");  // applied in order to an empty set: 2-3
+        Assert.Equal(["2-3 / all", "2-3 / 2", "2-3 / all"], Affinities());
+        Pin("2", "-", "1,3"); // "-": the hard affinity stays
+        Assert.Equal(["2-3 / all", "2-3 / 2", "2-3 / 1,3"], Affinities());
+        Pin("all", "all", "all");
+        Assert.Equal(["all / all", "all / all", "all / all"], Affinities());
+        Assert.Equal([(IReadOnlyList<int>?)null, null, null], daemon.Hypervisor.Control.GetVcpus((ushort)id).Select(v => v.HardAffinity));
+
+        string Refused(string vcpu, string hard) => Assert.Throws<DaemonException>(() => Pin(vcpu, hard)).Message;
+        Assert.Equal("Invalid cpumap '4': CPU 4 is out of range (the host has 4 CPUs: 0-3)", Refused("0", "4"));
+        Assert.Equal("Invalid cpumap '0-7': CPU 7 is out of range (the host has 4 CPUs: 0-3)", Refused("0", "0-7"));
+        Assert.Equal("Invalid cpumap '^1': it leaves no CPU", Refused("0", "^1"));
+        Assert.Equal("Invalid cpumap '3-1': '3-1' is not a CPU or a range of CPUs", Refused("0", "3-1"));
+        Assert.Equal("Invalid cpumap 'x': 'x' is not a CPU or a range of CPUs", Refused("0", "x"));
+        Assert.Equal("Invalid cpumap '': no CPUs", Refused("0", ""));
+        Assert.Equal("Could not set affinity for vcpu `3': domain " + id + " has 3 vCPUs (0-2)", Refused("3", "0"));
+        Assert.Equal("Error: Invalid argument one as VCPU.", Refused("one", "0"));
+        Assert.Equal(["all / all", "all / all", "all / all"], Affinities()); // nothing changed
+    }
+
+    [Fact]
     public void SchedBvt_GetsAndSetsADomainsParameters_AndRefusesBadOnes()
     {
         _daemon.CreatePaused("s");
