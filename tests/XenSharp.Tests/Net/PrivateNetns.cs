@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.Net.Sockets;
 using System.Text;
 using XenSharp.Backends.Net;
+using XenSharp.IntegrationTests.Support;
 using XenSharp.Kvm;
 
 namespace XenSharp.Tests.Net;
@@ -14,12 +15,6 @@ namespace XenSharp.Tests.Net;
 /// </summary>
 internal sealed class PrivateNetns : IDisposable
 {
-    private const uint SiocGifflags = 0x8913;
-    private const uint SiocSifflags = 0x8914;
-    private const uint SiocSifaddr = 0x8916;
-    private const uint SiocSifnetmask = 0x891c;
-    private const short IffUp = 0x1;
-
     private readonly ManualResetEventSlim _ready = new();
     private readonly ManualResetEventSlim _done = new();
     private readonly Thread _thread;
@@ -58,13 +53,7 @@ internal sealed class PrivateNetns : IDisposable
             }
 
             Tap = TapDevice.Open("xstap%d", vnetHeader);
-            using var s = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
-            Ioctl(s, SiocSifaddr, Ifreq(Tap.Name, AddrIn(TestFrames.Ip(address))));
-            Ioctl(s, SiocSifnetmask, Ifreq(Tap.Name, AddrIn(prefix == 0 ? 0 : uint.MaxValue << (32 - prefix))));
-            byte[] flags = Ifreq(Tap.Name, new byte[2]);
-            Ioctl(s, SiocGifflags, flags);
-            flags[16] |= (byte)IffUp;
-            Ioctl(s, SiocSifflags, flags);
+            HostInterfaces.ConfigureIpv4(Tap.Name, TestFrames.Ip(address), prefix);
         }
         catch (Exception e)
         {
@@ -76,31 +65,5 @@ internal sealed class PrivateNetns : IDisposable
 
         _ready.Set();
         _done.Wait();
-    }
-
-    private static void Ioctl(Socket s, uint request, byte[] ifr)
-    {
-        int rc = HostTap.InterfaceIoctl(s.SafeHandle, request, ifr);
-        if (rc != 0)
-        {
-            throw new IOException($"ioctl {request:x}: {HostTap.DescribeErrno(-rc)}");
-        }
-    }
-
-    private static byte[] Ifreq(string name, byte[] union)
-    {
-        var ifr = new byte[HostTap.InterfaceRequestSize];
-        Encoding.ASCII.GetBytes(name).CopyTo(ifr, 0);
-        union.CopyTo(ifr, HostTap.InterfaceNameSize);
-        return ifr;
-    }
-
-    /// <summary>struct sockaddr_in for an address (host order): AF_INET, port 0, the address big-endian.</summary>
-    private static byte[] AddrIn(uint address)
-    {
-        var sa = new byte[16];
-        BinaryPrimitives.WriteUInt16LittleEndian(sa, 2);
-        BinaryPrimitives.WriteUInt32BigEndian(sa.AsSpan(4), address);
-        return sa;
     }
 }
