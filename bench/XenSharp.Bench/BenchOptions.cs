@@ -4,17 +4,17 @@ namespace XenSharp.Bench;
 
 /// <summary>
 /// Command line: <c>--repo DIR --cli XENSHARP.DLL [--out FILE] [--n N] [--repeats R] [--getppid-n N] [--figures LETTERS]
-/// [--lmbench-divisor D] [--linux-timeout SECONDS] [--oracle PATH] [--exit-n N]</c>.
+/// [--lmbench-divisor D] [--linux-timeout SECONDS] [--oracle PATH] [--exit-n N] [--emulated]</c>.
 /// </summary>
 public sealed record BenchOptions(
     string Repo, string CliDll, string? Output, int N, int Repeats, int GetppidN,
-    string Figures, int LmbenchDivisor, int LinuxTimeout, string? Oracle, int ExitN)
+    string Figures, int LmbenchDivisor, int LinuxTimeout, string? Oracle, int ExitN, bool Emulated = false)
 {
     public const string AllFigures = "abcdefgh";
 
     public const string Usage =
         "usage: XenSharp.Bench --repo DIR --cli PATH/xensharp.dll [--out FILE.md] [--n 100000] [--repeats 5] [--getppid-n 1000000]"
-        + " [--figures abcdefgh] [--lmbench-divisor 1] [--linux-timeout 1800] [--oracle PATH/xen-oracle] [--exit-n 20000]";
+        + " [--figures abcdefgh] [--lmbench-divisor 1] [--linux-timeout 1800] [--oracle PATH/xen-oracle] [--exit-n 20000] [--emulated]";
 
     /// <summary>Whether figure <paramref name="letter"/> is to be measured.</summary>
     public bool Runs(char letter) => Figures.Contains(letter, StringComparison.Ordinal);
@@ -23,6 +23,7 @@ public sealed record BenchOptions(
     {
         string? repo = null, cli = null, output = null, oracle = null;
         string figures = AllFigures;
+        bool emulated = false;
         int n = 100_000, repeats = 5, getppidN = 1_000_000, divisor = 1, linuxTimeout = 1800, exitN = 20_000;
         for (int i = 0; i < args.Length; i++)
         {
@@ -48,6 +49,7 @@ public sealed record BenchOptions(
                 case "--linux-timeout": linuxTimeout = Count(); break;
                 case "--exit-n": exitN = Count(); break;
                 case "--oracle": oracle = Value(); break;
+                case "--emulated": emulated = true; break;
                 case "--figures":
                     figures = Value();
                     if (figures.Length == 0 || figures.Any(c => !AllFigures.Contains(c, StringComparison.Ordinal)))
@@ -67,6 +69,6 @@ public sealed record BenchOptions(
 
         return new BenchOptions(
             Path.GetFullPath(repo), Path.GetFullPath(cli), output is null ? null : Path.GetFullPath(output), n, repeats, getppidN,
-            figures, divisor, linuxTimeout, oracle is null or "" ? null : Path.GetFullPath(oracle), exitN);
+            figures, divisor, linuxTimeout, oracle is null or "" ? null : Path.GetFullPath(oracle), exitN, emulated);
     }
 }

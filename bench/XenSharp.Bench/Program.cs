@@ -32,7 +32,9 @@ try
     if (!hasKvm)
     {
         report.Line("");
-        report.Line($"No {XenHypervisor.KvmDevice} here: figures (a)–(d), (e)'s guest column and (f)'s XenSharp column are {LinuxFigures.NoKvm}; the rest is measured.");
+        report.Line(o.Emulated
+            ? $"No {XenHypervisor.KvmDevice} here: figures (a)–(d) are {LinuxFigures.NoKvm}; (e)'s guest column and (f)'s XenSharp column run on {LinuxFigures.EmulatedWhere}; the rest is measured."
+            : $"No {XenHypervisor.KvmDevice} here: figures (a)–(d), (e)'s guest column and (f)'s XenSharp column are {LinuxFigures.NoKvm} (--emulated runs those two on QEMU's emulated CPU); the rest is measured.");
     }
 
     // ---- (e) lmbench rows, (f) Linux boot to the prompt, (g) host-side cost per exit ----
