@@ -5,6 +5,7 @@ using XenSharp.Hypervisor;
 using XenSharp.Hypervisor.Dom0;
 using XenSharp.Hypervisor.Domains;
 using XenSharp.Hypervisor.Memory;
+using XenSharp.Toolstack.Config;
 using XenSharp.Toolstack.Image;
 
 namespace XenSharp.Toolstack.Builder;
@@ -60,6 +61,8 @@ public static class PvDomainBuilder
             {
                 throw new DomainBuildException($"the scheduler refused the domain's parameters (error {rc})");
             }
+
+            SetAffinity(control, domid, request);
 
             DomainImage built = control.OpenImage(domid);
             (int storePort, int consolePort) = Populate(built, request, layout);
@@ -179,6 +182,38 @@ public static class PvDomainBuilder
         if (rc != 0)
         {
             throw new DomainBuildException($"the initial page tables do not validate (error {rc})");
+        }
+    }
+
+    // cpus= and cpus_soft=, vCPU by vCPU, before any of them runs; a CPU the host lacks fails the build in one line.
+    // Without a scheduler (no physical-CPU slots) there is nothing to pin to, as with the BVT parameters.
+    private static void SetAffinity(DomainControl control, ushort domid, BuildRequest request)
+    {
+        if ((request.HardAffinity is null && request.SoftAffinity is null) || control.PhysicalCpus == 0)
+        {
+            return;
+        }
+
+        for (int v = 0; v < request.Vcpus; v++)
+        {
+            SortedSet<int>? hard = Affinity(request.HardAffinity, v, control.PhysicalCpus);
+            SortedSet<int>? soft = Affinity(request.SoftAffinity, v, control.PhysicalCpus);
+            if ((hard is not null || soft is not null) && control.SetVcpuAffinity(domid, v, hard, soft) is int rc and not 0)
+            {
+                throw new DomainBuildException($"the scheduler refused vCPU {v}'s affinity (error {rc})");
+            }
+        }
+    }
+
+    private static SortedSet<int>? Affinity(VcpuAffinity? affinity, int vcpu, int cpus)
+    {
+        try
+        {
+            return affinity?.For(vcpu, cpus);
+        }
+        catch (CpuMapException e)
+        {
+            throw new DomainBuildException($"{affinity!.Key} (vCPU {vcpu}): {e.Message} (see --pcpus)");
         }
     }
 

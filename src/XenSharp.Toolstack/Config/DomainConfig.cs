@@ -49,6 +49,12 @@ public sealed record DomainConfig
     /// </summary>
     public BvtParameters Scheduling { get; init; } = new();
 
+    /// <summary>`cpus=`: the vCPUs' hard affinity (the physical-CPU slots each may run on); null: every slot.</summary>
+    public VcpuAffinity? HardAffinity { get; init; }
+
+    /// <summary>`cpus_soft=`: the vCPUs' soft affinity, recorded and shown by vcpu-list; BVT gives it no effect. Null: every slot.</summary>
+    public VcpuAffinity? SoftAffinity { get; init; }
+
     /// <summary>`disk=[...]`: the domain's virtual block devices, in file order; empty (a shared array) when none.</summary>
     public IReadOnlyList<DiskSpec> Disks { get; init; } = Array.Empty<DiskSpec>();
 

@@ -59,6 +59,8 @@ internal sealed class DomainConfigReader
             OnCrash = Action("on_crash") ?? ShutdownAction.Destroy,
             Type = DomainType(),
             Scheduling = Scheduling(),
+            HardAffinity = Affinity("cpus"),
+            SoftAffinity = Affinity("cpus_soft"),
             Disks = Disks(),
             Vifs = vifs,
             VfrRules = VfrRules(vifs),
@@ -268,6 +270,36 @@ internal sealed class DomainConfigReader
         }
 
         return rules.Count > 0 ? rules : Array.Empty<VfrRuleSpec>();
+    }
+
+    // cpus= / cpus_soft=: a cpumap string for every vCPU, or a list of them, one per vCPU; the syntax checked here, the
+    // CPUs against the host when the domain is built. 4096 stands for "a host large enough for any CPU named".
+    private VcpuAffinity? Affinity(string key)
+    {
+        const int AnyHost = 4096;
+        if (!settings.TryGetValue(key, out var value))
+            return null;
+        string Checked(ConfigValue v, string text)
+        {
+            try
+            {
+                XlCpuMap.Parse(text, AnyHost);
+                return text;
+            }
+            catch (CpuMapException e)
+            {
+                throw Error(v, $"{key}: {e.Message}");
+            }
+        }
+
+        return value switch
+        {
+            ConfigString s => new VcpuAffinity(key, Checked(s, s.Value), Array.Empty<string>(), s.Line),
+            ConfigList list => new VcpuAffinity(key, null, list.Items.Select(item => item is ConfigString s
+                ? Checked(s, s.Value)
+                : throw Error(item, $"each {key} entry must be a string, got {ConfigText.Describe(item)}")).ToArray(), list.Line),
+            _ => throw Error(value, $"{key} must be a string or a list of strings, got {ConfigText.Describe(value)}"),
+        };
     }
 
     // The strings of a device list with their lines; xl wants a list of strings.

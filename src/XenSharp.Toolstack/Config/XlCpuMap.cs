@@ -1,29 +1,41 @@
 using System.Globalization;
 
-namespace XenSharp.Toolstack.Daemon;
+namespace XenSharp.Toolstack.Config;
 
 /// <summary>
-/// xl's cpumap text (xl vcpu-pin's CPUS; xl_utils' cpurange parsing and print_bitmap): parsed into the set of
-/// physical CPUs it names, and printed back as vcpu-list's Affinity column prints it. "all" is every CPU; otherwise
-/// a comma-separated list of items applied in order to an empty set, each "N", "N-M" or "all", and each may start
-/// with '^' to take its CPUs out instead ("all,^2"). Invariant: a parsed set is not empty and every CPU in it is
-/// below the host's count.
+/// xl's cpumap text (xl vcpu-pin's CPUS, a config's cpus= and cpus_soft=; xl's parse_cpurange and print_bitmap):
+/// parsed into the set of physical CPUs it names, and printed back as vcpu-list's Affinity column prints it. A
+/// comma-separated list of items applied in order to an empty set, each "N", "N-M" or "all", or "node:N",
+/// "nodes:N-M" for whole NUMA nodes; each but "all" may start with '^' to take its CPUs out instead ("all,^2").
+/// XenSharp's host is one NUMA node, node 0, holding every CPU. Invariant: a parsed set is not empty and every CPU
+/// in it is below the host's count.
 /// </summary>
 public static class XlCpuMap
 {
-    /// <summary>The CPUs <paramref name="text"/> names on a host of <paramref name="cpus"/>; a <see cref="DaemonException"/> in one line if it is malformed, empty or names a CPU the host lacks.</summary>
+    /// <summary>The CPUs <paramref name="text"/> names on a host of <paramref name="cpus"/>; a <see cref="CpuMapException"/> in one line if it is malformed, empty or names a CPU or node the host lacks.</summary>
     public static SortedSet<int> Parse(string text, int cpus)
     {
         var set = new SortedSet<int>();
         if (text.Length == 0)
-            throw new DaemonException("Invalid cpumap '': no CPUs");
+            throw new CpuMapException("Invalid cpumap '': no CPUs");
         foreach (string raw in text.Split(','))
         {
             bool exclude = raw.StartsWith('^');
             string item = exclude ? raw[1..] : raw;
-            (int from, int to) = item == "all" ? (0, cpus - 1) : Range(text, item);
+            string? nodes = item.StartsWith("node:", StringComparison.Ordinal) ? item[5..]
+                : item.StartsWith("nodes:", StringComparison.Ordinal) ? item[6..] : null;
+            if ((nodes ?? item) == "all" && exclude)
+                throw new CpuMapException($"Invalid cpumap '{text}': can't combine \"^\" and \"all\"");
+            (int from, int to) = (nodes ?? item) == "all" ? (0, cpus - 1) : Range(text, nodes ?? item);
+            if (nodes is not null && nodes != "all")
+            {
+                if (to > 0)
+                    throw new CpuMapException($"Invalid cpumap '{text}': node {to} is out of range (the host is one NUMA node: 0)");
+                (from, to) = (0, cpus - 1);
+            }
+
             if (to >= cpus)
-                throw new DaemonException($"Invalid cpumap '{text}': CPU {to} is out of range (the host has {cpus} CPUs: 0-{cpus - 1})");
+                throw new CpuMapException($"Invalid cpumap '{text}': CPU {to} is out of range (the host has {cpus} CPUs: 0-{cpus - 1})");
             for (int c = from; c <= to; c++)
             {
                 if (exclude)
@@ -34,7 +46,7 @@ public static class XlCpuMap
         }
 
         if (set.Count == 0)
-            throw new DaemonException($"Invalid cpumap '{text}': it leaves no CPU");
+            throw new CpuMapException($"Invalid cpumap '{text}': it leaves no CPU");
         return set;
     }
 
@@ -66,7 +78,7 @@ public static class XlCpuMap
         int dash = item.IndexOf('-', StringComparison.Ordinal);
         string a = dash < 0 ? item : item[..dash], b = dash < 0 ? item : item[(dash + 1)..];
         if (!Cpu(a, out int from) || !Cpu(b, out int to) || to < from)
-            throw new DaemonException($"Invalid cpumap '{text}': '{item}' is not a CPU or a range of CPUs");
+            throw new CpuMapException($"Invalid cpumap '{text}': '{item}' is not a number or a range");
         return (from, to);
     }
 

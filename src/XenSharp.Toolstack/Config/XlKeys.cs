@@ -15,7 +15,7 @@ public static class XlKeys
     {
         "name", "kernel", "ramdisk", "memory", "maxmem", "vcpus", "cmdline", "root", "extra",
         "on_poweroff", "on_reboot", "on_crash", "type", "builder", "cpu_weight",
-        "mcuadv", "warpback", "warpvalue", "warpl", "warpu", "disk", "vif",
+        "mcuadv", "warpback", "warpvalue", "warpl", "warpu", "disk", "vif", "cpus", "cpus_soft",
         "vfr_rules",
     };
 
@@ -23,7 +23,7 @@ public static class XlKeys
     {
         "acpi", "acpi_firmware", "acpi_laptop_slate", "acpi_s3", "acpi_s4", "altp2m", "altp2m_count", "altp2mhvm",
         "apic", "arm_sci", "bios", "bios_path_override", "boot", "bootloader", "bootloader_args",
-        "bootloader_restrict", "bootloader_user", "cap", "channel", "cpuid", "cpus", "cpus_soft",
+        "bootloader_restrict", "bootloader_user", "cap", "channel", "cpuid",
         "device_model", "device_model_args", "device_model_override", "device_model_stubdomain_override",
         "device_model_stubdomain_seclabel", "device_model_user", "device_model_version", "device_tree",
         "display", "dm_restrict", "driver_domain", "dtdev", "e820_host", "extratime", "firmware", "firmware_override",

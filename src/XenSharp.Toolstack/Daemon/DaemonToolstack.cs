@@ -678,6 +678,18 @@ public sealed partial class DaemonToolstack
         return ControlReply.Ok(new JsonObject { ["vcpus"] = array });
     }
 
+    private static SortedSet<int> CpuMap(string text, int cpus)
+    {
+        try
+        {
+            return XlCpuMap.Parse(text, cpus);
+        }
+        catch (CpuMapException e)
+        {
+            throw new DaemonException(e.Message);
+        }
+    }
+
     /// <summary>
     /// vcpu-pin: one vCPU's (or, for "all", every vCPU's) hard affinity, and its soft one if given, in xl's cpumap
     /// text (<see cref="XlCpuMap"/>); a hard "-" leaves the hard affinity as it is. Soft affinity is recorded and
@@ -694,8 +706,8 @@ public sealed partial class DaemonToolstack
             throw new DaemonException($"vcpu-pin: domain {m.Id}: this hypervisor has no scheduler (no physical CPUs to pin to)");
         }
 
-        SortedSet<int>? hard = hardText == "-" ? null : XlCpuMap.Parse(hardText, cpus);
-        SortedSet<int>? soft = softText is null ? null : XlCpuMap.Parse(softText, cpus);
+        SortedSet<int>? hard = hardText == "-" ? null : CpuMap(hardText, cpus);
+        SortedSet<int>? soft = softText is null ? null : CpuMap(softText, cpus);
         if (hard is null && soft is null)
         {
             throw new DaemonException("vcpu-pin: neither a hard nor a soft affinity to set");

@@ -52,7 +52,9 @@ public sealed class DomainHost
         c.Vcpus,
         c.CommandLine,
         c.Ramdisk is null ? null : ReadRamdisk(c.Ramdisk),
-        c.Scheduling);
+        c.Scheduling,
+        c.HardAffinity,
+        c.SoftAffinity);
 
     /// <summary>
     /// Builds a domain, writes its xenstore nodes, introduces it to the store and connects its PV console ring to the

@@ -13,7 +13,7 @@ public class ConfigWarningTests
     [Theory]
     [InlineData("vtpm = [ 'backend=0' ]", "vtpm")]
     [InlineData("bootloader = \"pygrub\"", "bootloader")]
-    [InlineData("cpus = \"0-3\"", "cpus")]
+    [InlineData("cpuid = \"host\"", "cpuid")]
     [InlineData("cap = 50", "cap")]
     [InlineData("uuid = \"6c1a4f55-0a2b-4c3e-9d1e-3f2a1b0c9d8e\"", "uuid")]
     [InlineData("on_watchdog = \"restart\"", "on_watchdog")]
@@ -54,7 +54,7 @@ public class ConfigWarningTests
     [Fact]
     public void UnderstoodKeysAreNotWarnedAbout()
     {
-        const string text = "name = \"g\"\nkernel = \"/k\"\nramdisk = \"/r\"\nmemory = 64\nmaxmem = 128\nvcpus = 2\ncmdline = \"c\"\n"
+        const string text = "name = \"g\"\nkernel = \"/k\"\nramdisk = \"/r\"\nmemory = 64\nmaxmem = 128\nvcpus = 2\ncpus = \"all\"\ncpus_soft = [ \"0\" ]\ncmdline = \"c\"\n"
             + "root = \"/dev/xvda\"\nextra = \"e\"\non_poweroff = \"destroy\"\non_reboot = \"restart\"\non_crash = \"destroy\"\n"
             + "type = \"pv\"\nbuilder = \"generic\"\ncpu_weight = 512\nwarpback = 1\nwarpvalue = 10\nwarpl = 5\nwarpu = 9\n"
             + "disk = [ '/d.img,raw,xvda' ]\nvif = [ 'bridge=xenbr0' ]\nvfr_rules = [ 'action=deny' ]\n";

@@ -1,8 +1,9 @@
 using System.Text.Json.Nodes;
+using XenSharp.Toolstack.Config;
 using XenSharp.Toolstack.Daemon;
 using Xunit;
 
-namespace XenSharp.Tests.Daemon;
+namespace XenSharp.Tests.Config;
 
 /// <summary>xl's cpumap text (vcpu-pin's CPUS, vcpu-list's Affinity column): parsed in order with '^' exclusions, printed as ranges or "all".</summary>
 public sealed class XlCpuMapTests
@@ -14,7 +15,9 @@ public sealed class XlCpuMapTests
     [InlineData("0-3,^1-2", 4, new[] { 0, 3 })]
     [InlineData("^0,2", 4, new[] { 2 })]
     [InlineData("2,1,2", 4, new[] { 1, 2 })]
-    [InlineData("^all,1", 2, new[] { 1 })]
+    [InlineData("node:0", 3, new[] { 0, 1, 2 })]
+    [InlineData("nodes:0-0,^1", 3, new[] { 0, 2 })]
+    [InlineData("nodes:all", 2, new[] { 0, 1 })]
     public void ParsesXlsSyntax(string text, int cpus, int[] expected) => Assert.Equal(expected, XlCpuMap.Parse(text, cpus));
 
     [Theory]
@@ -28,8 +31,13 @@ public sealed class XlCpuMapTests
     [InlineData("-1")]
     [InlineData("2-1")]
     [InlineData(" 1")]
+    [InlineData("^all,1")]
+    [InlineData("^nodes:all")]
+    [InlineData("node:1")]
+    [InlineData("nodes:0-1")]
+    [InlineData("node:")]
     public void RefusesMalformedEmptyOrOutOfRangeMaps(string text) =>
-        Assert.Throws<DaemonException>(() => XlCpuMap.Parse(text, 4));
+        Assert.Throws<CpuMapException>(() => XlCpuMap.Parse(text, 4));
 
     [Theory]
     [InlineData(new[] { 0, 1, 2, 3 }, "all")]

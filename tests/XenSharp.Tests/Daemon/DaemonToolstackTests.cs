@@ -178,8 +178,8 @@ public sealed class DaemonToolstackTests : IDisposable
         Assert.Equal("Invalid cpumap '4': CPU 4 is out of range (the host has 4 CPUs: 0-3)", Refused("0", "4"));
         Assert.Equal("Invalid cpumap '0-7': CPU 7 is out of range (the host has 4 CPUs: 0-3)", Refused("0", "0-7"));
         Assert.Equal("Invalid cpumap '^1': it leaves no CPU", Refused("0", "^1"));
-        Assert.Equal("Invalid cpumap '3-1': '3-1' is not a CPU or a range of CPUs", Refused("0", "3-1"));
-        Assert.Equal("Invalid cpumap 'x': 'x' is not a CPU or a range of CPUs", Refused("0", "x"));
+        Assert.Equal("Invalid cpumap '3-1': '3-1' is not a number or a range", Refused("0", "3-1"));
+        Assert.Equal("Invalid cpumap 'x': 'x' is not a number or a range", Refused("0", "x"));
         Assert.Equal("Invalid cpumap '': no CPUs", Refused("0", ""));
         Assert.Equal("Could not set affinity for vcpu `3': domain " + id + " has 3 vCPUs (0-2)", Refused("3", "0"));
         Assert.Equal("Error: Invalid argument one as VCPU.", Refused("one", "0"));
