@@ -32,12 +32,13 @@ public static class Limits
 
     /// <summary>
     /// Debian's Linux from `xensharp run` to its shell prompt, 120 s (scaled): seconds on hardware KVM, 80-120 s (about 400
-    /// on a machine shared with other lanes) in the hardware lane, whose scale makes it 1200 s there.
+    /// on a machine shared with other lanes) in the hardware lane, whose scale makes it 1200 s there; two domains side by
+    /// side with 4 + 1 vCPUs (LinuxGuestUserlandTests) took 942 s of it on a machine at load average ~20.
     /// </summary>
     public static TimeSpan LinuxBoot { get; } = Scaled(120);
 
     /// <summary>
-    /// One heavy command in a Linux guest's shell (a 20 MB sort, 1000 processes one after another, filling most of 2 GiB),
+    /// One heavy command in a Linux guest's shell (a 20 MB sort, 1000 processes one after another, filling most of 4 GiB),
     /// 120 s (scaled): seconds on hardware KVM, a minute or two in the hardware lane.
     /// </summary>
     public static TimeSpan LinuxWork { get; } = Scaled(120);
