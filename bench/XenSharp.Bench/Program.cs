@@ -32,7 +32,7 @@ try
     if (!hasKvm)
     {
         report.Line("");
-        report.Line($"No {XenHypervisor.KvmDevice} here: figures (a)–(d), (e)'s guest column and (f)'s XenSharp column are {LinuxFigures.NoKvm}; the rest is measured.");
+        report.Line($"No {XenHypervisor.KvmDevice} here: figures (a)–(d), (e)'s guest column, (f)'s XenSharp column and (i)'s guest column are {LinuxFigures.NoKvm}; the rest is measured.");
     }
 
     // ---- (e) lmbench rows, (f) Linux boot to the prompt, (g) host-side cost per exit ----
@@ -65,6 +65,12 @@ try
     {
         report.Line("");
         report.Line($"(h) BVT scheduler: {LinuxFigures.NoKvm}");
+    }
+
+    // ---- (i) split drivers: disk and network throughput ----
+    if (o.Runs('i'))
+    {
+        SplitDriverFigure.Run(o, report, machine, hasKvm, Progress);
     }
 
     if (!hasKvm || !"abcd".Any(o.Runs))
