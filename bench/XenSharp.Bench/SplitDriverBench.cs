@@ -75,6 +75,7 @@ public static class SplitDriverBench
         var stderr = new StringBuilder();
         var psi = new ProcessStartInfo("dotnet", [cliDll, "run", .. configs])
         {
+            RedirectStandardInput = true, // kept open and silent: nothing of the bench's own input reaches the consoles
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
@@ -98,7 +99,7 @@ public static class SplitDriverBench
                     stdout.AppendLine(line);
                 }
 
-                if (line.Contains(" split-", StringComparison.Ordinal) || line.Contains("linux-guest: /init done", StringComparison.Ordinal))
+                if (line.Contains(" split", StringComparison.Ordinal) || line.Contains("linux-guest: /init done", StringComparison.Ordinal)) // results, and splitio's complaints
                 {
                     progress(Report.Invariant($"(i) [{Clock.Seconds(t0, Clock.Now):0.0} s] {line.Trim()}"));
                 }
