@@ -4,17 +4,17 @@ namespace XenSharp.Bench;
 
 /// <summary>
 /// Command line: <c>--repo DIR --cli XENSHARP.DLL [--out FILE] [--n N] [--repeats R] [--getppid-n N] [--figures LETTERS]
-/// [--lmbench-divisor D] [--linux-timeout SECONDS] [--oracle PATH] [--exit-n N] [--emulated]</c>.
+/// [--lmbench-divisor D] [--linux-timeout SECONDS] [--oracle PATH] [--exit-n N] [--io-mib M] [--emulated]</c>.
 /// </summary>
 public sealed record BenchOptions(
     string Repo, string CliDll, string? Output, int N, int Repeats, int GetppidN,
-    string Figures, int LmbenchDivisor, int LinuxTimeout, string? Oracle, int ExitN, bool Emulated = false)
+    string Figures, int LmbenchDivisor, int LinuxTimeout, string? Oracle, int ExitN, int IoMib, bool Emulated = false)
 {
-    public const string AllFigures = "abcdefgh";
+    public const string AllFigures = "abcdefghi";
 
     public const string Usage =
         "usage: XenSharp.Bench --repo DIR --cli PATH/xensharp.dll [--out FILE.md] [--n 100000] [--repeats 5] [--getppid-n 1000000]"
-        + " [--figures abcdefgh] [--lmbench-divisor 1] [--linux-timeout 1800] [--oracle PATH/xen-oracle] [--exit-n 20000] [--emulated]";
+        + " [--figures abcdefghi] [--lmbench-divisor 1] [--linux-timeout 1800] [--oracle PATH/xen-oracle] [--exit-n 20000] [--io-mib 256] [--emulated]";
 
     /// <summary>Whether figure <paramref name="letter"/> is to be measured.</summary>
     public bool Runs(char letter) => Figures.Contains(letter, StringComparison.Ordinal);
@@ -24,7 +24,7 @@ public sealed record BenchOptions(
         string? repo = null, cli = null, output = null, oracle = null;
         string figures = AllFigures;
         bool emulated = false;
-        int n = 100_000, repeats = 5, getppidN = 1_000_000, divisor = 1, linuxTimeout = 1800, exitN = 20_000;
+        int n = 100_000, repeats = 5, getppidN = 1_000_000, divisor = 1, linuxTimeout = 1800, exitN = 20_000, ioMib = 256;
         for (int i = 0; i < args.Length; i++)
         {
             string Value() => i + 1 < args.Length ? args[++i] : throw new BenchException($"{args[i]} needs a value\n{Usage}");
@@ -48,6 +48,7 @@ public sealed record BenchOptions(
                 case "--lmbench-divisor": divisor = Count(); break;
                 case "--linux-timeout": linuxTimeout = Count(); break;
                 case "--exit-n": exitN = Count(); break;
+                case "--io-mib": ioMib = Count(); break;
                 case "--oracle": oracle = Value(); break;
                 case "--emulated": emulated = true; break;
                 case "--figures":
@@ -69,6 +70,6 @@ public sealed record BenchOptions(
 
         return new BenchOptions(
             Path.GetFullPath(repo), Path.GetFullPath(cli), output is null ? null : Path.GetFullPath(output), n, repeats, getppidN,
-            figures, divisor, linuxTimeout, oracle is null or "" ? null : Path.GetFullPath(oracle), exitN, emulated);
+            figures, divisor, linuxTimeout, oracle is null or "" ? null : Path.GetFullPath(oracle), exitN, ioMib, emulated);
     }
 }

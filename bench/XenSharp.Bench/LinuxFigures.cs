@@ -152,7 +152,7 @@ public static class LinuxFigures
     }
 
     /// <summary>out/linux as ./xensharp prepares it: tools/linux-guest downloads and builds what is missing, says so, and is silent otherwise.</summary>
-    private static void PrepareLinux(string repo, Action<string> progress)
+    public static void PrepareLinux(string repo, Action<string> progress)
     {
         ProcessResult r = ProcessResult.Run(Path.Combine(repo, "tools/linux-guest"), [], repo);
         foreach (string line in r.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries))

@@ -33,8 +33,8 @@ try
     {
         report.Line("");
         report.Line(o.Emulated
-            ? $"No {XenHypervisor.KvmDevice} here: figures (a)–(d) are {LinuxFigures.NoKvm}; (e)'s guest column and (f)'s XenSharp column run on {LinuxFigures.EmulatedWhere}; the rest is measured."
-            : $"No {XenHypervisor.KvmDevice} here: figures (a)–(d), (e)'s guest column and (f)'s XenSharp column are {LinuxFigures.NoKvm} (--emulated runs those two on QEMU's emulated CPU); the rest is measured.");
+            ? $"No {XenHypervisor.KvmDevice} here: figures (a)–(d) and (i)'s guest column are {LinuxFigures.NoKvm}; (e)'s and (f)'s guest run on {LinuxFigures.EmulatedWhere}; the rest is measured."
+            : $"No {XenHypervisor.KvmDevice} here: figures (a)–(d), (e)'s guest column, (f)'s XenSharp column and (i)'s guest column are {LinuxFigures.NoKvm} (--emulated runs (e)'s and (f)'s on QEMU's emulated CPU); the rest is measured.");
     }
 
     // ---- (e) lmbench rows, (f) Linux boot to the prompt, (g) host-side cost per exit ----
@@ -67,6 +67,12 @@ try
     {
         report.Line("");
         report.Line($"(h) BVT scheduler: {LinuxFigures.NoKvm}");
+    }
+
+    // ---- (i) split drivers: disk and network throughput ----
+    if (o.Runs('i'))
+    {
+        SplitDriverFigure.Run(o, report, machine, hasKvm, Progress);
     }
 
     if (!hasKvm || !"abcd".Any(o.Runs))
