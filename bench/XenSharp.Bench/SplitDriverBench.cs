@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Text;
+using XenSharp.IntegrationTests.Support;
 
 namespace XenSharp.Bench;
 
@@ -29,7 +30,7 @@ public static class SplitDriverBench
     {
         string linux = Path.Combine(repo, "out", "linux");
         string dir = Directory.CreateTempSubdirectory("xensharp-bench-split-guests-").FullName;
-        BenchNetns? ns = null;
+        NetnsThread? ns = null;
         string? noUplink = null;
         try
         {
@@ -41,7 +42,7 @@ public static class SplitDriverBench
             {
                 try
                 {
-                    ns = BenchNetns.Start();
+                    ns = NetnsThread.StartAsync().GetAwaiter().GetResult();
                 }
                 catch (IOException e)
                 {
@@ -69,7 +70,7 @@ public static class SplitDriverBench
         }
     }
 
-    private static Result Boot(string cliDll, string repo, string splitio, string[] configs, BenchNetns? ns, string? noUplink, TimeSpan limit, Action<string> progress)
+    private static Result Boot(string cliDll, string repo, string splitio, string[] configs, NetnsThread? ns, string? noUplink, TimeSpan limit, Action<string> progress)
     {
         var stdout = new StringBuilder();
         var stderr = new StringBuilder();
@@ -83,7 +84,7 @@ public static class SplitDriverBench
         };
         long t0 = Clock.Now;
         long deadline = t0 + (long)(limit.TotalSeconds * Stopwatch.Frequency);
-        Process p = ns is null ? Start(psi) : ns.Run(() => Start(psi));
+        Process p = ns is null ? Start(psi) : ns.Run(() => Start(psi)).GetAwaiter().GetResult();
         Process? receiver = null;
         using (p)
         {
@@ -131,7 +132,7 @@ public static class SplitDriverBench
             {
                 if (ns is not null)
                 {
-                    while (!ns.HasInterface(Tap))
+                    while (!ns.HasInterface(Tap).GetAwaiter().GetResult())
                     {
                         if (p.HasExited || Clock.Now > deadline)
                         {
@@ -141,13 +142,13 @@ public static class SplitDriverBench
                         Thread.Sleep(200);
                     }
 
-                    ns.Configure(Tap, 0x0a4e0001, 24); // 10.78.0.1/24
+                    ns.Configure(Tap, 0x0a4e0001, 24).GetAwaiter().GetResult(); // 10.78.0.1/24
                     receiver = ns.Run(() => Start(new ProcessStartInfo(splitio, ["recv", Uplink, HostPort.ToString(CultureInfo.InvariantCulture)])
                     {
                         RedirectStandardOutput = true,
                         RedirectStandardError = true,
                         UseShellExecute = false,
-                    }));
+                    })).GetAwaiter().GetResult();
                     progress($"(i) {Tap} is up in the bench's network namespace ({Uplink}/24); splitio receives on port {HostPort}");
                 }
 
