@@ -3,6 +3,7 @@ using XenSharp.Backends.Net;
 using XenSharp.Hypervisor;
 using XenSharp.IntegrationTests.Support;
 using XenSharp.Tests.Builder;
+using XenSharp.Tests.Image;
 using XenSharp.Toolstack.Builder;
 using XenSharp.Toolstack.Config;
 using XenSharp.Toolstack.Run;
@@ -84,5 +85,26 @@ public sealed class DomainHostUplinkTests : IDisposable
         Assert.DoesNotContain(uplink.Port, host.Vfr.Ports);
         var e = Assert.Throws<DomainBuildException>(() => Build(host, Config("late", "bridge=xsup2")));
         Assert.Equal("/etc/xen/late.cfg:3: vif 'bridge=xsup2': bridge xsup2: the host is stopping", e.Message);
+    });
+
+    [TapFact]
+    public void TheRunSessionsEndClosesItsUplinks() => OwnNetns.Run(() =>
+    {
+        // The session's domain is built (its uplink made on this thread) and cannot start (no KVM machine): the run
+        // ends there, and its uplink with it.
+        string kernel = Path.Combine(Path.GetTempPath(), $"xs-uplink-{Guid.NewGuid():N}.elf");
+        File.WriteAllBytes(kernel, TestKernels.Generic([.. TestKernels.GenericNotes, XenNotes.U64(XenNotes.HypercallPage, TestDomains.HypercallPageVa)]).Build().Bytes);
+        try
+        {
+            DomainConfig c = XlConfigParser.Parse($"name = \"r\"\nkernel = \"{kernel}\"\nmemory = 16\nvif = [ 'bridge=xsup3' ]\n", "/etc/xen/r.cfg");
+            var session = new RunSession(_hv, [c], new StringWriter(), new RunOptions());
+            var e = Assert.Throws<InvalidOperationException>(() => session.RunAsync().GetAwaiter().GetResult());
+            Assert.Contains("no KVM machine", e.Message);
+            Assert.False(HostInterfaces.Exists("xsup3"));
+        }
+        finally
+        {
+            File.Delete(kernel);
+        }
     });
 }
