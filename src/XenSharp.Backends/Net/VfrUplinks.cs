@@ -6,6 +6,9 @@ namespace XenSharp.Backends.Net;
 /// it if absent; the kernel removes an interface it created that way when the last descriptor closes — on
 /// <see cref="Dispose"/> or when the process exits; a persistent TAP the host made, `ip tuntap add NAME mode tap`,
 /// stays). Addresses and routes on the host side are the host's business.
+/// An uplink no vif uses any more is not closed: like Xen's bridge it is the host's, not a domain's (the host's
+/// addresses on it outlive a domain's reboot), and its owner (the run session's or daemon's DomainHost) disposes this
+/// when it ends.
 /// Invariant: at most one <see cref="TapUplink"/> per name, held until <see cref="Dispose"/>; a failed open leaves nothing.
 /// </summary>
 public sealed class VfrUplinks : IDisposable

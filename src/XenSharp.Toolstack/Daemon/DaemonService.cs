@@ -10,8 +10,9 @@ namespace XenSharp.Toolstack.Daemon;
 /// `xensharp daemon` put together: the toolstack over one hypervisor, its control socket and its xenstored socket
 /// (StoreSocketServer.DefaultPath unless a live xenstored is there or a path is given). <see cref="RunAsync"/> serves
 /// until <see cref="Stop"/> or SIGTERM/SIGINT, then shuts the guests down (with a timeout), destroys what is left and
-/// removes both sockets. A daemon given a reason why no domain can be created (a host without KVM) is store-only: it
-/// serves both sockets and every verb, but refuses `create` with that reason in one line.
+/// removes both sockets; <see cref="Dispose"/> then closes the host's uplinks. A daemon given a reason why no domain can
+/// be created (a host without KVM) is store-only: it serves both sockets and every verb, but refuses `create` with that
+/// reason in one line.
 /// </summary>
 public sealed class DaemonService : IDisposable
 {
@@ -94,5 +95,6 @@ public sealed class DaemonService : IDisposable
 
         _control.Dispose();
         _storeSocket?.Dispose();
+        Toolstack.Dispose(); // the uplinks, once no request can come
     }
 }

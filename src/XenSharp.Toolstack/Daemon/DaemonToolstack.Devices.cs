@@ -10,8 +10,9 @@ namespace XenSharp.Toolstack.Daemon;
 /// xl block-attach, block-detach, network-attach and network-detach: devices plugged into and out of a running domain
 /// through its <see cref="DomainDevices"/>, as libxl does. A spec is read by the config's own parsers (the same
 /// one-line errors, under the name "command line", as xl's); a device added or removed is added to or removed from the
-/// domain's config too, so a restart builds it with the same devices (libxl updates the stored config likewise). The
-/// wait for a frontend to close happens outside the domain's lock.
+/// domain's config too, so a restart builds it with the same devices (libxl updates the stored config likewise). A
+/// vif's `bridge=NAME` opens the host's uplink NAME first, as a build does (<see cref="Run.DomainHost.EnsureUplink"/>);
+/// it stays with the host when the vif goes. The wait for a frontend to close happens outside the domain's lock.
 /// </summary>
 public sealed partial class DaemonToolstack
 {
@@ -62,6 +63,7 @@ public sealed partial class DaemonToolstack
             }
 
             vif = vif with { Mac = vif.Mac ?? VifMac.Generate() }; // kept in the config: a restart keeps the address
+            _host.EnsureUplink(vif, where); // as a build does: a bridge that cannot be had attaches nothing
             devices.AttachVif(vif, where);
             m.Config = m.Config with { Vifs = [.. m.Config.Vifs, vif] };
             _hv.Log.Write($"{m.Name}: vif {vif.DeviceId} ({VifMac.Format(vif.Mac)}) attached");

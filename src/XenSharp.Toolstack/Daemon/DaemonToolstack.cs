@@ -21,9 +21,10 @@ namespace XenSharp.Toolstack.Daemon;
 /// builds domains with <see cref="DomainHost"/> as `xensharp run` does, supervises each (on_poweroff, on_reboot,
 /// on_crash), and answers xl's verbs. Invariants: <see cref="_domains"/> maps each live instance's id to its domain and
 /// changes only under <see cref="_lock"/>; a domain's lifecycle (start, pause, end, destroy) runs under its own
-/// <see cref="ManagedDomain.Lock"/>, never under <see cref="_lock"/>.
+/// <see cref="ManagedDomain.Lock"/>, never under <see cref="_lock"/>. The host's uplinks (vifs' `bridge=`) stay open
+/// until <see cref="Dispose"/>, after the daemon has stopped serving and its domains are gone.
 /// </summary>
-public sealed partial class DaemonToolstack
+public sealed partial class DaemonToolstack : IDisposable
 {
     /// <summary>libxl's ERROR_INVAL, which xl prints for a name or id that names no domain.</summary>
     public const int ErrorInval = -6;
@@ -50,6 +51,12 @@ public sealed partial class DaemonToolstack
 
     /// <summary>xenstored for the daemon's domains.</summary>
     public Backends.Xenstore.XenStore Store => _host.Store;
+
+    /// <summary>The host's VFR uplinks, by TAP name (a vif's `bridge=`).</summary>
+    public IReadOnlyDictionary<string, Backends.Net.TapUplink> Uplinks => _host.Uplinks.Open;
+
+    /// <summary>The daemon is done: the host's uplinks closed (their TAPs go unless the host made them persistent).</summary>
+    public void Dispose() => _host.Dispose();
 
     /// <summary>The ids of the domains held now.</summary>
     public IReadOnlyList<ushort> DomainIds

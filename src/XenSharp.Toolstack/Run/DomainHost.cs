@@ -16,8 +16,12 @@ namespace XenSharp.Toolstack.Run;
 /// Domain 0's per-domain work, shared by `xensharp run` (<see cref="RunSession"/>) and the daemon: reading a config's
 /// kernel, building the domain and attaching its backends, destroying it in libxl's order, and naming how it ended
 /// with the on_* action that applies. It owns the store every domain is introduced to and domain 0's connection to it.
+/// Invariant: an uplink (a vif's `bridge=NAME`) is opened before the domain or the hot-plugged vif that names it
+/// exists, and stays open while this host lives, used by a domain or not, as Xen's bridge outlives its domains (the
+/// host's addresses on the TAP survive a domain's reboot); <see cref="Dispose"/> (the run session's end, the daemon's
+/// shutdown) closes every one, and the kernel removes each TAP it created for us.
 /// </summary>
-public sealed class DomainHost
+public sealed class DomainHost : IDisposable
 {
     private readonly XenHypervisor _hypervisor;
     private readonly XsClient _dom0;
@@ -38,7 +42,7 @@ public sealed class DomainHost
     /// <summary>The virtual firewall-router every domain's VIFs join (one per host: the daemon's or the run session's).</summary>
     public Vfr Vfr { get; } = new();
 
-    /// <summary>The VFR's uplinks to the host: a TAP for each name a vif's `bridge=` gives, opened by the first domain that names it, kept while this host lives.</summary>
+    /// <summary>The VFR's uplinks to the host: a TAP for each name a vif's `bridge=` gives, opened by the first domain or hot-plugged vif that names it, kept until <see cref="Dispose"/>.</summary>
     public VfrUplinks Uplinks { get; }
 
     /// <summary>Domain 0's own store connection (the toolstack's).</summary>
@@ -87,22 +91,49 @@ public sealed class DomainHost
         }
     }
 
+    /// <summary>
+    /// Opens the uplink <paramref name="vif"/>'s `bridge=` names, if it names one and it is not open yet; before the
+    /// vif is attached, so a bridge that cannot be had leaves nothing to undo.
+    /// </summary>
+    /// <param name="where">The vif, for the message ("guest.cfg:7: vif 'bridge=xs0'", "command line: vif 'bridge=xs0'").</param>
+    /// <exception cref="Devices.DeviceException">The bridge cannot be had: "WHERE: bridge NAME: WHY", one line.</exception>
+    public void EnsureUplink(VifSpec vif, string where)
+    {
+        if (vif.Bridge is not { } bridge)
+        {
+            return;
+        }
+
+        try
+        {
+            Uplinks.Ensure(bridge);
+        }
+        catch (VfrUplinkException e)
+        {
+            throw new Devices.DeviceException($"{where}: bridge {bridge}: {e.Message}");
+        }
+        catch (ObjectDisposedException)
+        {
+            throw new Devices.DeviceException($"{where}: bridge {bridge}: the host is stopping");
+        }
+    }
+
+    /// <summary>Closes every uplink (their TAP descriptors); the domains are the caller's to have ended first.</summary>
+    public void Dispose() => Uplinks.Dispose();
+
     // Before the domain exists: a vif whose bridge cannot be had fails the build with nothing to undo.
     private void EnsureUplinks(DomainConfig config)
     {
         foreach (VifSpec vif in config.Vifs)
         {
-            if (vif.Bridge is { } bridge)
+            string where = config.SourcePath.Length > 0 ? $"{config.SourcePath}:{vif.Line}" : config.Name;
+            try
             {
-                try
-                {
-                    Uplinks.Ensure(bridge);
-                }
-                catch (VfrUplinkException e)
-                {
-                    string where = config.SourcePath.Length > 0 ? $"{config.SourcePath}:{vif.Line}" : config.Name;
-                    throw new DomainBuildException($"{where}: vif '{vif.Entry}': bridge {bridge}: {e.Message}");
-                }
+                EnsureUplink(vif, $"{where}: vif '{vif.Entry}'");
+            }
+            catch (Devices.DeviceException e)
+            {
+                throw new DomainBuildException(e.Message);
             }
         }
     }

@@ -12,7 +12,8 @@ namespace XenSharp.Toolstack.Run;
 /// for each to end, applies its on_poweroff/on_reboot/on_crash action, and turns the endings into an exit status
 /// (the largest per-domain code: 0 poweroff, 1 crash, 3 reboot without restart, 124 timeout).
 /// The session is domain 0's toolstack: it runs the store every domain is introduced to, writes each domain's xenstore
-/// nodes as xl does before the domain starts and removes them when it ends.
+/// nodes as xl does before the domain starts and removes them when it ends. A session runs once: its end closes the
+/// host's uplinks.
 /// </summary>
 public sealed class RunSession
 {
@@ -39,7 +40,20 @@ public sealed class RunSession
     /// <summary>Reads each kernel (and ramdisk) up front, so a bad file fails the run before any domain starts.</summary>
     public static IReadOnlyList<BuildRequest> Prepare(IReadOnlyList<DomainConfig> configs) => configs.Select(DomainHost.Prepare).ToList();
 
+    /// <summary>Runs every domain to its end; then the session is over: its uplinks are closed (<see cref="DomainHost.Dispose"/>).</summary>
     public async Task<IReadOnlyList<DomainOutcome>> RunAsync()
+    {
+        try
+        {
+            return await RunDomainsAsync();
+        }
+        finally
+        {
+            _host.Dispose();
+        }
+    }
+
+    private async Task<IReadOnlyList<DomainOutcome>> RunDomainsAsync()
     {
         IReadOnlyList<BuildRequest> requests = Prepare(_configs);
         using StoreSocketServer? socket = _options.XenstoreSocket is { } path ? StoreSocketServer.Start(Store, path) : null;

@@ -69,6 +69,7 @@ internal sealed class DaemonFixture : IDisposable
     public void Dispose()
     {
         Server.Dispose();
+        Toolstack.Dispose();
         Hypervisor.Dispose();
         Directory.Delete(_dir, recursive: true);
     }

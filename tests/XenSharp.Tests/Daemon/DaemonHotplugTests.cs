@@ -1,7 +1,10 @@
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using XenSharp.Abi;
+using XenSharp.Backends.Net;
 using XenSharp.Backends.Xenstore;
+using XenSharp.IntegrationTests.Support;
+using XenSharp.Tests.Net;
 using XenSharp.Toolstack.Daemon;
 using Xunit;
 
@@ -12,7 +15,9 @@ namespace XenSharp.Tests.Daemon;
 /// paused, whose frontends never move unless the test writes their state as the guest): the devices appear in
 /// block-list and network-list and in the domain's config, xl's one-line refusals, top's figures, and a detach that
 /// waits for the guest's frontend. Here the detach limit is 0 (a paused domain's frontend never closes: removed at
-/// once, and the log says so); the graceful test has one that is never reached.
+/// once, and the log says so); the graceful test has one that is never reached. A vif's `bridge=` opens the host's uplink
+/// as a build does (the TAP test in a network namespace of its own): refused in one line with nothing attached when it
+/// cannot be had; kept when the vif goes, closed when the daemon ends.
 /// </summary>
 public sealed class DaemonHotplugTests : IDisposable
 {
@@ -103,7 +108,7 @@ public sealed class DaemonHotplugTests : IDisposable
     public void NetworkAttach_NumbersInterfacesAsLibxl_AndNetworkDetachTakesADevidOrAMac()
     {
         _daemon.CreatePaused("n");
-        JsonObject first = Ask("network-attach", "n", Specs("mac=00:16:3e:00:00:09", "bridge=br1"));
+        JsonObject first = Ask("network-attach", "n", Specs("mac=00:16:3e:00:00:09", "mtu=1400"));
         Assert.Equal((0, "00:16:3e:00:00:09"), (first["devid"]!.GetValue<int>(), first["mac"]!.GetValue<string>()));
         JsonObject second = Ask("network-attach", "n");
         Assert.Equal(1, second["devid"]!.GetValue<int>());
@@ -119,6 +124,54 @@ public sealed class DaemonHotplugTests : IDisposable
         Assert.Empty(Devices("network-list", "n"));
         Assert.Empty(_daemon.Toolstack.Find("n")!.Config.Vifs);
     }
+
+    [Fact]
+    public void NetworkAttach_ABridgeThatCannotBeHad_IsOneLine_AndAttachesNothing()
+    {
+        int id = _daemon.CreatePaused("n");
+        Assert.Equal(
+            "command line: vif 'mac=00:16:3e:00:00:09,bridge=a/b': bridge a/b: 'a/b' is not an interface name (1 to 15 printable characters, none of / : % or space)",
+            Refusal("network-attach", "n", Specs("mac=00:16:3e:00:00:09", "bridge=a/b")));
+        Assert.Empty(Devices("network-list", "n"));
+        using XsClient dom0 = _daemon.Toolstack.Store.Connect(0);
+        Assert.Null(dom0.Read($"/local/domain/{id}/device/vif"));
+        Assert.Null(dom0.Read($"/local/domain/0/backend/vif/{id}"));
+        Assert.Empty(_daemon.Toolstack.Find("n")!.Config.Vifs);
+        Assert.Empty(_daemon.Toolstack.Uplinks);
+        Assert.Equal(0, Ask("network-attach", "n")["devid"]!.GetValue<int>()); // the refused one took no devid
+    }
+
+    [TapFact]
+    public void NetworkAttach_OpensTheBridgesUplink_WhichStaysAfterTheVifAndGoesWithTheDaemon() => OwnNetns.Run(() =>
+    {
+        // Straight to the toolstack on this thread (the socket's threads are in the host's namespace): the verb runs
+        // synchronously on the caller's thread, so the TAP is made in the test's namespace.
+        JsonObject Here(string verb, Action<JsonObject> more)
+        {
+            var request = new JsonObject { ["verb"] = verb, ["domain"] = "n" };
+            more(request);
+            JsonObject reply = _daemon.Toolstack.HandleAsync(request, CancellationToken.None).GetAwaiter().GetResult().Body;
+            Assert.True(reply["ok"]!.GetValue<bool>(), reply["error"]?.GetValue<string>());
+            return reply;
+        }
+
+        _daemon.CreatePaused("n");
+        Assert.Equal(0, Here("network-attach", Specs("bridge=xshp0"))["devid"]!.GetValue<int>());
+        Assert.Equal(["xshp0"], _daemon.Toolstack.Uplinks.Keys);
+        Assert.True(HostInterfaces.Exists("xshp0"));
+        TapUplink uplink = _daemon.Toolstack.Uplinks["xshp0"];
+        Here("network-attach", Specs("bridge=xshp0")); // a second vif shares it
+        Assert.Same(uplink, Assert.Single(_daemon.Toolstack.Uplinks).Value);
+
+        Here("network-detach", Device("0"));
+        Here("network-detach", Device("1"));
+        Assert.Empty(Devices("network-list", "n"));
+        Assert.True(HostInterfaces.Exists("xshp0")); // the host's, as a bridge is: it outlives the vifs
+
+        _daemon.Toolstack.Dispose(); // the daemon's end
+        Assert.Empty(_daemon.Toolstack.Uplinks);
+        Assert.False(HostInterfaces.Exists("xshp0"));
+    });
 
     [Fact]
     public void List_GivesTopTheDevicesFigures()

@@ -51,7 +51,7 @@ public sealed class VfrUplinksTests
     }
 
     [TapFact]
-    public void ANameMakesOneTapSharedByEveryoneAndDisposeRemovesIt() => InOwnNetns(() =>
+    public void ANameMakesOneTapSharedByEveryoneAndDisposeRemovesIt() => OwnNetns.Run(() =>
     {
         var vfr = new Vfr();
         var uplinks = new VfrUplinks(vfr);
@@ -70,30 +70,6 @@ public sealed class VfrUplinksTests
         Assert.Empty(vfr.Ports);
         Assert.Throws<ObjectDisposedException>(() => uplinks.Ensure("xsup0"));
     });
-
-    private static void InOwnNetns(Action test)
-    {
-        Exception? failed = null;
-        var t = new Thread(() =>
-        {
-            try
-            {
-                int rc = HostTap.UnshareNetworkNamespace();
-                Assert.True(rc == 0, $"unshare(CLONE_NEWNET): {HostTap.DescribeErrno(-rc)}");
-                test();
-            }
-            catch (Exception e)
-            {
-                failed = e;
-            }
-        });
-        t.Start();
-        t.Join();
-        if (failed is not null)
-        {
-            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(failed);
-        }
-    }
 
     private static bool InterfaceExists(string name)
     {
