@@ -74,12 +74,12 @@ public sealed partial class MiniOsDeviceTests(ITestOutputHelper output)
         {
             await Limits.Until(() => StoreSocketClient.Listening(socketPath) || run.HasExited, Limits.Generous, "the xenstore socket");
             await Limits.Until(() => ns.HasInterface(Tap).Result || run.HasExited, Limits.Generous, $"xensharp's TAP {Tap}");
-            Assert.False(run.HasExited, "xensharp ended early");
+            Assert.False(run.HasExited, "xensharp ended early" + Hint(run.StdoutSoFar));
             await ns.Configure(Tap, 0x0a4f0001, 24); // 10.79.0.1/24
 
             // Mini-OS boots (a minute in the hardware lane), its blkfront connects and completes reads.
             await Limits.Until(() => Stats(Console(run.StdoutSoFar)).Any(s => s.Read > 0) || run.HasExited, Limits.Generous, "blkfront's first completed reads");
-            Assert.False(run.HasExited, "xensharp ended before blkfront completed a read");
+            Assert.False(run.HasExited, "xensharp ended before blkfront completed a read" + Hint(run.StdoutSoFar));
             using (var store = new StoreSocketClient(socketPath))
             {
                 Assert.Equal(
@@ -102,7 +102,7 @@ public sealed partial class MiniOsDeviceTests(ITestOutputHelper output)
                     },
                     Limits.Generous,
                     "netfront's receipt of a broadcast from the uplink");
-                Assert.False(run.HasExited, "xensharp ended before netfront received the broadcast");
+                Assert.False(run.HasExited, "xensharp ended before netfront received the broadcast" + Hint(run.StdoutSoFar));
 
                 store.Write("/local/domain/1/control/shutdown", "poweroff");
             }
@@ -156,6 +156,10 @@ public sealed partial class MiniOsDeviceTests(ITestOutputHelper output)
 
     /// <summary>Mini-OS's console lines: the run's output (one domain: its console as it is, no "[minios] " prefix), without CRs.</summary>
     private static string[] Console(string stdout) => Guests.Lines(stdout).Select(l => l.TrimEnd('\r')).ToArray();
+
+    /// <summary>Why Mini-OS may have crashed: a GPF in its event handler is its own stack misalignment (docs/guests.md).</summary>
+    private static string Hint(string stdout) =>
+        stdout.Contains("GPF rip", StringComparison.Ordinal) ? " (Mini-OS took a GPF: was it built with -mstackrealign? docs/guests.md, \"Mini-OS\")" : "";
 
     /// <summary>blkfront's "N read, M write" lines (bytes), printed every ten seconds or so.</summary>
     private static (long Read, long Write)[] Stats(string[] lines) =>
