@@ -66,6 +66,11 @@ public class PvCpuAndMmuTests(ITestOutputHelper output)
         // only the RTC index's two (port 0x70, which latches) reach the host.
         string exits = Assert.Single(Guests.Lines(host.Log), l => l.Contains(") exits: ", StringComparison.Ordinal));
         Assert.Contains("; ports 2 (0x70 2); port I/O answered in the VM 12;", exits);
+
+        // Its set_segment_base calls with FS, GS_KERNEL and GS_USER and a canonical base are answered in the VM too
+        // (Stub/StubHypercalls); the non-canonical base and the unknown selector reach the host, which refuses them.
+        Assert.Contains("; hypercalls answered in the VM 5 (set_segment_base 5, stack_switch 0);", exits);
+        Assert.Contains("set_segment_base 2", exits);
     }
 
     /// <summary>

@@ -18,12 +18,16 @@
 #define HC_physdev_op       33
 
 #define SEGBASE_FS          0
+#define SEGBASE_GS_USER     1
+#define SEGBASE_GS_KERNEL   2
 #define PHYSDEVOP_set_iopl  6
 
 #define MSR_APIC_BASE       0x0000001bu
 #define MSR_PAT             0x00000277u
 #define MSR_EFER            0xc0000080u
 #define MSR_FS_BASE         0xc0000100u
+#define MSR_GS_BASE         0xc0000101u
+#define MSR_SHADOW_GS_BASE  0xc0000102u
 #define XEN_MSR_PAT         0x0000050100070406ul
 
 #define X86_CR0_PE          (1ul << 0)
@@ -136,6 +140,22 @@ static void check_msrs(void)
     test_check(fs == (unsigned long)&fs_probe[1], "wrmsr FS_BASE then rdmsr: %#lx", fs);
     test_check(read_fs0() == fs_probe[1], "%%fs:0 follows the written base");
     wrmsr(MSR_FS_BASE, 0);
+
+    /* The GS bases (answered by the stub in the VM, as FS above): the kernel's is the active GS_BASE, the user's the
+     * inactive one while in kernel mode. A non-canonical base is refused and changes nothing. */
+    rc = hypercall2(HC_set_segment_base, SEGBASE_GS_KERNEL, 0x1234000ul);
+    uint64_t gs = rdmsr(MSR_GS_BASE);
+    test_check(rc == 0 && gs == 0x1234000ul, "set_segment_base(GS_KERNEL) then rdmsr GS_BASE: %#lx (rc %ld)", gs, rc);
+    rc = hypercall2(HC_set_segment_base, SEGBASE_GS_USER, 0x5678000ul);
+    uint64_t shadow = rdmsr(MSR_SHADOW_GS_BASE);
+    test_check(rc == 0 && shadow == 0x5678000ul && rdmsr(MSR_GS_BASE) == 0x1234000ul,
+               "set_segment_base(GS_USER) then rdmsr SHADOW_GS_BASE: %#lx (rc %ld), GS_BASE kept", shadow, rc);
+    rc = hypercall2(HC_set_segment_base, SEGBASE_FS, 0x0000800000000000ul);
+    test_check(rc == -22 && rdmsr(MSR_FS_BASE) == 0, "set_segment_base(FS, non-canonical): rc %ld (-EINVAL), FS_BASE kept", rc);
+    rc = hypercall2(HC_set_segment_base, 7, 0);
+    test_check(rc == -22, "set_segment_base(7, 0): rc %ld (-EINVAL)", rc);
+    hypercall2(HC_set_segment_base, SEGBASE_GS_KERNEL, 0);
+    hypercall2(HC_set_segment_base, SEGBASE_GS_USER, 0);
 }
 
 static void check_port_io(void)

@@ -43,6 +43,7 @@ internal sealed class Domain : IDisposable
             SharedInfo = si.First;
             StubPages.MapSharedInfo(SharedInfo);
             Exits?.CountPortIoInVm(StubPages.PortIoInVm);
+            Exits?.CountHypercallsInVm(StubPages.HypercallsInVm);
             Grants = new Grants.GrantTable(this);
             _extents.Add(Grants.Frames);
 

@@ -29,6 +29,7 @@ internal sealed class ExitCounts
     private long _interrupted;
     private long _started = Stopwatch.GetTimestamp();
     private Func<long>? _portIoInVm;
+    private Func<int, long>? _hypercallsInVm;
 
     /// <summary>Starts the clock of <see cref="Summary"/> again (when the domain's first vCPU starts).</summary>
     public void Restart() => Volatile.Write(ref _started, Stopwatch.GetTimestamp());
@@ -59,6 +60,11 @@ internal sealed class ExitCounts
 
     public long PortIoInVm => _portIoInVm?.Invoke() ?? 0;
 
+    /// <summary>Where <see cref="Summary"/> reads, by hypercall number, the hypercalls the stub answered in the VM (no exits).</summary>
+    public void CountHypercallsInVm(Func<int, long> read) => _hypercallsInVm = read;
+
+    public long HypercallsInVm(int number) => _hypercallsInVm?.Invoke(number) ?? 0;
+
     public long HypercallCount(int number) => Volatile.Read(ref _hypercalls[number]);
 
     public long VectorCount(ulong vector) => Volatile.Read(ref _vectors[vector]);
@@ -73,7 +79,8 @@ internal sealed class ExitCounts
     /// <summary>
     /// One line: the total and the time since the start, then per reason the total and the largest counts, e.g.
     /// <c>exits: 151234 in 95.1 s; hypercalls 112000 (mmu_update 40000, ...); vectors 30000 (#GP 20000, ...); ...</c>;
-    /// after the ports the host emulated, <c>port I/O answered in the VM N</c> (not exits, not in the total).
+    /// after the ports the host emulated, <c>port I/O answered in the VM N</c>, and after the hypercalls,
+    /// <c>hypercalls answered in the VM N (set_segment_base A, stack_switch B)</c> (neither exits, nor in the total).
     /// </summary>
     public string Summary(int top = 10)
     {
@@ -81,6 +88,8 @@ internal sealed class ExitCounts
         var s = new StringBuilder();
         s.Append($"exits: {Total} in {seconds:0.0} s");
         Group(s, "hypercalls", _hypercalls, HypercallName, top);
+        long segmentBase = HypercallsInVm(HypercallNumber.SetSegmentBase), stackSwitch = HypercallsInVm(HypercallNumber.StackSwitch);
+        s.Append($"; hypercalls answered in the VM {segmentBase + stackSwitch} (set_segment_base {segmentBase}, stack_switch {stackSwitch})");
         Group(s, "vectors", _vectors, VectorName, top);
         s.Append($"; kicks from the host {Volatile.Read(ref _interrupted)}");
         Group(s, "emulated", _emulated, i => i == MnemonicSlots ? "?" : ((Iced.Intel.Mnemonic)i).ToString().ToLowerInvariant(), top);

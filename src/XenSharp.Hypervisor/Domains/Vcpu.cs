@@ -53,7 +53,6 @@ internal sealed class Vcpu
 
     private Mfn _kernelL4;
     private Mfn? _userL4;
-    private ulong _kernelSp;
     private ulong _syscallCallback;
     private bool _syscallMasks;
 
@@ -82,16 +81,18 @@ internal sealed class Vcpu
     /// <summary>Guest kernel or user mode. The stub's fast paths switch it too, so the data page holds the truth.</summary>
     public bool InKernelMode => DataPage[StubLayout.DataKernelMode] != 0;
 
-    public ulong KernelSs { get; set; }
+    /// <summary>The kernel stack's SS (stack_switch). The stub answers stack_switch itself, so the data page holds the truth.</summary>
+    public ulong KernelSs
+    {
+        get => DataGet(StubLayout.DataKernelSs);
+        set => DataSet(StubLayout.DataKernelSs, value);
+    }
 
+    /// <summary>The kernel stack for a bounce from user mode (stack_switch). The stub answers stack_switch itself, so the data page holds the truth.</summary>
     public ulong KernelSp
     {
-        get => _kernelSp;
-        set
-        {
-            _kernelSp = value;
-            DataSet(StubLayout.DataKernelSp, value);
-        }
+        get => DataGet(StubLayout.DataKernelSp);
+        set => DataSet(StubLayout.DataKernelSp, value);
     }
 
     public TrapInfo[] TrapTable { get; } = new TrapInfo[256];
@@ -575,6 +576,8 @@ internal sealed class Vcpu
     private void RequestStub() => DataPage[StubLayout.DataRequests] = 1;
 
     private void DataSet(int offset, ulong value) => BinaryPrimitives.WriteUInt64LittleEndian(DataPage[offset..], value);
+
+    private ulong DataGet(int offset) => BinaryPrimitives.ReadUInt64LittleEndian(DataPage[offset..]);
 
     private Span<byte> DataPage => Domain.Pool.Memory.GetSpan(Domain.StubPages.DataMachineAddress(Id), 4096);
 

@@ -145,12 +145,22 @@ internal sealed class DomainStubPages
         _pool.FrameAsEntries(Frames.First.Add(2))[(int)((ulong)vcpu * StubLayout.WindowSize >> 12) + page] & PageTableFlags.AddressMask;
 
     /// <summary>Port I/O instructions the stub answered in the VM, over all vCPUs (<see cref="StubPortIo"/>).</summary>
-    public long PortIoInVm()
+    public long PortIoInVm() => SumOverVcpus(StubLayout.DataPortIoInVm);
+
+    /// <summary>Hypercalls <paramref name="number"/> the stub answered in the VM, over all vCPUs (<see cref="StubHypercalls"/>); 0 for any other number.</summary>
+    public long HypercallsInVm(int number) => number switch
+    {
+        Abi.HypercallNumber.SetSegmentBase => SumOverVcpus(StubLayout.DataSegmentBaseInVm),
+        Abi.HypercallNumber.StackSwitch => SumOverVcpus(StubLayout.DataStackSwitchInVm),
+        _ => 0,
+    };
+
+    private long SumOverVcpus(int offset)
     {
         long sum = 0;
         for (int v = 0; v < VcpuCount; v++)
         {
-            sum += (long)BinaryPrimitives.ReadUInt64LittleEndian(_pool.Memory.GetSpan(DataMachineAddress(v) + StubLayout.DataPortIoInVm, 8));
+            sum += (long)BinaryPrimitives.ReadUInt64LittleEndian(_pool.Memory.GetSpan(DataMachineAddress(v) + (ulong)offset, 8));
         }
 
         return sum;

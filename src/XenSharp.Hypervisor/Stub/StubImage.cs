@@ -157,6 +157,8 @@ internal sealed class StubImage
         Label fastIret = a.CreateLabel("fast_iret");
         Label checkEvents = a.CreateLabel("check_events");
         Label toHost = a.CreateLabel("to_host");
+        Label fastSegmentBase = a.CreateLabel("fast_set_segment_base");
+        Label fastStackSwitch = a.CreateLabel("fast_stack_switch");
         a.cmp(__qword_ptr[rsp + StubFrame.Vector], (int)StubVector.GuestSyscall);
         a.jne(dispatch);
         a.cmp(__byte_ptr[rsp + D + StubLayout.DataKernelMode], 0);
@@ -166,6 +168,10 @@ internal sealed class StubImage
         a.jne(dispatch);
         a.cmp(__qword_ptr[rsp + StubFrame.Rax], Abi.HypercallNumber.Iret);
         a.je(fastIret);
+        a.cmp(__qword_ptr[rsp + StubFrame.Rax], Abi.HypercallNumber.SetSegmentBase);
+        a.je(fastSegmentBase);
+        a.cmp(__qword_ptr[rsp + StubFrame.Rax], Abi.HypercallNumber.StackSwitch);
+        a.je(fastStackSwitch);
         a.jmp(dispatch);
         a.Label(ref userSyscall);
         a.cmp(__byte_ptr[rsp + D + StubLayout.DataSlowPath], 0);
@@ -194,6 +200,7 @@ internal sealed class StubImage
         EmitFastSyscall(a, ref fastSyscall, dispatch, checkEvents, out Label bounceWriteStart, out Label bounceWriteEnd);
         EmitFastIret(a, ref fastIret, dispatch, checkEvents, out Label iretReadStart, out Label iretReadEnd);
         StubPortIo.Emit(a, ref portIo, toHost, checkEvents, out Label portFetchStart, out Label portFetchEnd);
+        StubHypercalls.Emit(a, ref fastSegmentBase, ref fastStackSwitch, dispatch, checkEvents);
 
         // After a fast path: an event that became deliverable needs the host's upcall.
         a.Label(ref checkEvents);
@@ -359,6 +366,7 @@ internal sealed class StubImage
         {
             (common, "common"), (dispatch, "dispatch"), (toHost, "to_host"), (fastSyscall, "fast_syscall"), (fastIret, "fast_iret"),
             (checkEvents, "check_events"), (restore, "restore"), (stubFault, "stub_fault"), (start, "start"), (portIo, "port_io"),
+            (fastSegmentBase, "fast_set_segment_base"), (fastStackSwitch, "fast_stack_switch"),
         })
         {
             symbols.Add((result.GetLabelRIP(label), name));

@@ -55,6 +55,12 @@ internal static class StubLayout
     public const int DataIoBreakpoints = 0x169; // byte: emulated DR7 I/O breakpoints are armed (port I/O goes to the host)
     public const int DataPortIoInVm = 0x170;   // u64: port I/O instructions the stub answered; only the stub writes it
 
+    // Hypercalls the stub answers without leaving the VM (StubHypercalls): the kernel stack stack_switch sets (the SP
+    // above, and its SS here: the data page holds the truth for both), and the stub's own counts.
+    public const int DataKernelSs = 0x178;
+    public const int DataSegmentBaseInVm = 0x180; // u64: set_segment_base calls answered; only the stub writes it
+    public const int DataStackSwitchInVm = 0x188; // u64: stack_switch calls answered; only the stub writes it
+
     // Page-table entries the host rewrote, for the stub to write again from inside the VM (shadow-paging KVM).
     public const int DataResyncCount = 0x160;  // u32
     public const int DataResyncMore = 0x164;   // byte: more are pending; exit again after this batch
