@@ -20,6 +20,7 @@
 #define SEGBASE_FS          0
 #define SEGBASE_GS_USER     1
 #define SEGBASE_GS_KERNEL   2
+#define SEGBASE_GS_USER_SEL 3
 #define PHYSDEVOP_set_iopl  6
 
 #define MSR_APIC_BASE       0x0000001bu
@@ -154,8 +155,16 @@ static void check_msrs(void)
     test_check(rc == -22 && rdmsr(MSR_FS_BASE) == 0, "set_segment_base(FS, non-canonical): rc %ld (-EINVAL), FS_BASE kept", rc);
     rc = hypercall2(HC_set_segment_base, 7, 0);
     test_check(rc == -22, "set_segment_base(7, 0): rc %ld (-EINVAL)", rc);
+    /* GS_USER_SEL loads a selector's base as the user GS base: NUL (what Linux loads at each switch to a user task)
+     * gives 0, as does Xen's flat ring-3 data selector. */
+    rc = hypercall2(HC_set_segment_base, SEGBASE_GS_USER_SEL, 0);
+    shadow = rdmsr(MSR_SHADOW_GS_BASE);
+    test_check(rc == 0 && shadow == 0, "set_segment_base(GS_USER_SEL, NUL): user GS base %#lx (rc %ld)", shadow, rc);
+    hypercall2(HC_set_segment_base, SEGBASE_GS_USER, 0x5678000ul);
+    rc = hypercall2(HC_set_segment_base, SEGBASE_GS_USER_SEL, 0xe02b);
+    shadow = rdmsr(MSR_SHADOW_GS_BASE);
+    test_check(rc == 0 && shadow == 0, "set_segment_base(GS_USER_SEL, 0xe02b): user GS base %#lx (rc %ld)", shadow, rc);
     hypercall2(HC_set_segment_base, SEGBASE_GS_KERNEL, 0);
-    hypercall2(HC_set_segment_base, SEGBASE_GS_USER, 0);
 }
 
 static void check_port_io(void)

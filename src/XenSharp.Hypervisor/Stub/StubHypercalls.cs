@@ -10,12 +10,15 @@ namespace XenSharp.Hypervisor.Stub;
 /// <list type="bullet">
 /// <item><c>set_segment_base(SEGBASE_FS | SEGBASE_GS_USER | SEGBASE_GS_KERNEL, base)</c> with a canonical base: one
 /// <c>wrmsr</c> of FS_BASE, KERNEL_GS_BASE (the guest's user GS base while it is in kernel mode, which a hypercall
-/// always is) or GS_BASE, where Pv/Emulation/SegmentBases keeps them; RAX 0.</item>
+/// always is) or GS_BASE, where Pv/Emulation/SegmentBases keeps them; RAX 0. And
+/// <c>set_segment_base(SEGBASE_GS_USER_SEL, NUL)</c>, which Linux's load_gs_index makes at every switch to a user task:
+/// the user GS base becomes 0, as the host's handler gives it (the %gs selector itself is not loaded, there either).</item>
 /// <item><c>stack_switch(ss, sp)</c>: the data page's kernel SS (RPL forced to 3) and SP, which the host reads from there
 /// (Vcpu.KernelSs, KernelSp); RAX 0.</item>
 /// </list>
 /// Invariants: a call is answered here only in guest kernel mode with the fast paths on (the hypercall path's own
-/// checks); anything else — another selector (GS_USER_SEL), a non-canonical base — goes to the host with the frame
+/// checks); anything else — GS_USER_SEL with a selector other than NUL, an unknown selector, a non-canonical base —
+/// goes to the host with the frame
 /// untouched, which answers as before. Each answer is counted in the data page (only the stub writes those counts) and
 /// then leaves through check_events, so an event that became deliverable still gets its upcall.
 /// </summary>
@@ -24,6 +27,7 @@ internal static class StubHypercalls
     private const int SegbaseFs = 0;
     private const int SegbaseGsUser = 1;
     private const int SegbaseGsKernel = 2;
+    private const int SegbaseGsUserSel = 3;
     private const int D = StubLayout.FrameToData;
 
     /// <summary>Emits the two paths; <paramref name="toHost"/> is the hypercall dispatch, <paramref name="done"/> check_events.</summary>
@@ -46,7 +50,13 @@ internal static class StubHypercalls
         a.je(write);
         a.mov(ecx, unchecked((int)Pv.Policy.MsrIndex.GsBase));
         a.cmp(rdi, SegbaseGsKernel);
-        a.jne(toHost);                  // GS_USER_SEL and unknown selectors
+        a.je(write);
+        a.cmp(rdi, SegbaseGsUserSel);
+        a.jne(toHost);                  // unknown selectors: the host's -EINVAL
+        a.test(eax, 0xfffc);
+        a.jnz(toHost);                  // a selector other than NUL: the host reads its descriptor
+        a.mov(ecx, unchecked((int)Pv.Policy.MsrIndex.ShadowGsBase));
+        a.xor(eax, eax);                // NUL loads base 0 as the user GS base
         a.Label(ref write);
         a.mov(rdx, rax);
         a.shr(rdx, 32);
