@@ -1,6 +1,4 @@
-using System.Buffers.Binary;
 using System.Net.Sockets;
-using System.Text;
 using XenSharp.Abi;
 using XenSharp.IntegrationTests.Support;
 using Xunit;
@@ -23,19 +21,17 @@ public class XenstoreSocketTests
         string socketPath = Path.Combine(dir.Path, "run", "socket");
         using CliRun run = CliProcess.Start(["run", cfg, "--pool-mb", "256", "--xenstore-socket", socketPath]);
 
-        await Limits.Until(() => Listening(socketPath) || run.HasExited, Limits.Generous, "the xenstore socket");
+        await Limits.Until(() => StoreSocketClient.Listening(socketPath) || run.HasExited, Limits.Generous, "the xenstore socket");
         Assert.False(run.HasExited, run.HasExited ? (await run.WaitAsync(Limits.Generous)).ToString() : "");
-        using (var s = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified) { ReceiveTimeout = (int)Limits.Generous.TotalMilliseconds })
+        using (var s = new StoreSocketClient(socketPath))
         {
-            s.Connect(new UnixDomainSocketEndPoint(socketPath));
-
             // The socket opens before the domain's nodes are written.
-            await Limits.Until(() => Request(s, XsMessageType.Read, "/local/domain/1/name\0") == (XsMessageType.Read, "waiter"), Limits.Generous, "the domain's name in the store");
+            await Limits.Until(() => s.Request(XsMessageType.Read, "/local/domain/1/name\0") == (XsMessageType.Read, "waiter"), Limits.Generous, "the domain's name in the store");
 
             // As with xl, the toolstack writes a domain's nodes first and introduces it to the store after.
             await Limits.Until(
-                () => Request(s, XsMessageType.IsDomainIntroduced, "1\0") == (XsMessageType.IsDomainIntroduced, "T\0"), Limits.Generous, "the domain's introduction");
-            Assert.Equal((XsMessageType.Write, "OK\0"), Request(s, XsMessageType.Write, "/local/domain/1/data/from-host\0hi"));
+                () => s.Request(XsMessageType.IsDomainIntroduced, "1\0") == (XsMessageType.IsDomainIntroduced, "T\0"), Limits.Generous, "the domain's introduction");
+            Assert.Equal((XsMessageType.Write, "OK\0"), s.Request(XsMessageType.Write, "/local/domain/1/data/from-host\0hi"));
             Assert.False(run.HasExited);
         }
 
@@ -69,52 +65,12 @@ public class XenstoreSocketTests
         int pid = 0;
         Task<CliResult> run = CliProcess.RunAsync(["run", cfg, "--timeout", "120", "--pool-mb", "256", "--xenstore-socket", socketPath], started: p => pid = p);
 
-        await Limits.Until(() => Listening(socketPath) || run.IsCompleted, Limits.Generous, "the xenstore socket");
+        await Limits.Until(() => StoreSocketClient.Listening(socketPath) || run.IsCompleted, Limits.Generous, "the xenstore socket");
         Assert.False(run.IsCompleted, run.IsCompleted ? run.Result.ToString() : "");
         CliProcess.Signal(pid, signal);
         CliResult r = await run;
 
         Assert.NotEqual(124, r.ExitCode); // ended by the signal, not by --timeout
         Assert.False(File.Exists(socketPath), r.ToString());
-    }
-
-    private static bool Listening(string path)
-    {
-        using var s = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-        try
-        {
-            s.Connect(new UnixDomainSocketEndPoint(path));
-            return true;
-        }
-        catch (SocketException)
-        {
-            return false;
-        }
-    }
-
-    private static (XsMessageType Type, string Payload) Request(Socket s, XsMessageType type, string payload)
-    {
-        byte[] p = Encoding.ASCII.GetBytes(payload);
-        var m = new byte[16 + p.Length];
-        BinaryPrimitives.WriteUInt32LittleEndian(m, (uint)type);
-        BinaryPrimitives.WriteUInt32LittleEndian(m.AsSpan(12), (uint)p.Length);
-        p.CopyTo(m, 16);
-        s.Send(m);
-        byte[] h = Exactly(s, 16);
-        byte[] body = Exactly(s, (int)BinaryPrimitives.ReadUInt32LittleEndian(h.AsSpan(12)));
-        return ((XsMessageType)BinaryPrimitives.ReadUInt32LittleEndian(h), Encoding.ASCII.GetString(body));
-    }
-
-    private static byte[] Exactly(Socket s, int n)
-    {
-        var b = new byte[n];
-        for (int got = 0; got < n;)
-        {
-            int r = s.Receive(b, got, n - got, SocketFlags.None);
-            Assert.True(r > 0, "the store closed the socket");
-            got += r;
-        }
-
-        return b;
     }
 }

@@ -54,7 +54,8 @@ public sealed class StoreSocketClient : IDisposable
 
     public void Dispose() => _socket.Dispose();
 
-    private (XsMessageType Type, string Payload) Request(XsMessageType type, string payload)
+    /// <summary>One request in the wire format and the store's answer: its type (<see cref="XsMessageType.Error"/> for an error) and payload.</summary>
+    public (XsMessageType Type, string Payload) Request(XsMessageType type, string payload)
     {
         byte[] p = Encoding.ASCII.GetBytes(payload);
         var m = new byte[16 + p.Length];
