@@ -1,4 +1,5 @@
 using Iced.Intel;
+using XenSharp.Hypervisor.Hypercalls;
 using static Iced.Intel.AssemblerRegisters;
 
 namespace XenSharp.Hypervisor.Stub;
@@ -18,16 +19,11 @@ namespace XenSharp.Hypervisor.Stub;
 /// </list>
 /// Invariants: a call is answered here only in guest kernel mode with the fast paths on (the hypercall path's own
 /// checks); anything else — GS_USER_SEL with a selector other than NUL, an unknown selector, a non-canonical base —
-/// goes to the host with the frame
-/// untouched, which answers as before. Each answer is counted in the data page (only the stub writes those counts) and
+/// goes to the host with the frame untouched, which answers as before (the selectors are <see cref="SegmentHypercalls"/>'s). Each answer is counted in the data page (only the stub writes those counts) and
 /// then leaves through check_events, so an event that became deliverable still gets its upcall.
 /// </summary>
 internal static class StubHypercalls
 {
-    private const int SegbaseFs = 0;
-    private const int SegbaseGsUser = 1;
-    private const int SegbaseGsKernel = 2;
-    private const int SegbaseGsUserSel = 3;
     private const int D = StubLayout.FrameToData;
 
     /// <summary>Emits the two paths; <paramref name="toHost"/> is the hypercall dispatch, <paramref name="done"/> check_events.</summary>
@@ -43,15 +39,15 @@ internal static class StubHypercalls
         a.jne(toHost);                  // non-canonical: the host's -EINVAL
         a.mov(rdi, __qword_ptr[rsp + StubFrame.Rdi]);
         a.mov(ecx, unchecked((int)Pv.Policy.MsrIndex.FsBase));
-        a.cmp(rdi, SegbaseFs);
+        a.cmp(rdi, (int)SegmentHypercalls.SegbaseFs);
         a.je(write);
         a.mov(ecx, unchecked((int)Pv.Policy.MsrIndex.ShadowGsBase));
-        a.cmp(rdi, SegbaseGsUser);
+        a.cmp(rdi, (int)SegmentHypercalls.SegbaseGsUser);
         a.je(write);
         a.mov(ecx, unchecked((int)Pv.Policy.MsrIndex.GsBase));
-        a.cmp(rdi, SegbaseGsKernel);
+        a.cmp(rdi, (int)SegmentHypercalls.SegbaseGsKernel);
         a.je(write);
-        a.cmp(rdi, SegbaseGsUserSel);
+        a.cmp(rdi, (int)SegmentHypercalls.SegbaseGsUserSel);
         a.jne(toHost);                  // unknown selectors: the host's -EINVAL
         a.test(eax, 0xfffc);
         a.jnz(toHost);                  // a selector other than NUL: the host reads its descriptor

@@ -279,7 +279,7 @@ internal sealed class DomainConfigReader
         const int AnyHost = 4096;
         if (!settings.TryGetValue(key, out var value))
             return null;
-        string Checked(ConfigValue v, string text)
+        string Checked(string text, int line)
         {
             try
             {
@@ -288,16 +288,14 @@ internal sealed class DomainConfigReader
             }
             catch (CpuMapException e)
             {
-                throw Error(v, $"{key}: {e.Message}");
+                throw new ConfigException(file, line, $"{key}: {e.Message}");
             }
         }
 
         return value switch
         {
-            ConfigString s => new VcpuAffinity(key, Checked(s, s.Value), Array.Empty<string>(), s.Line),
-            ConfigList list => new VcpuAffinity(key, null, list.Items.Select(item => item is ConfigString s
-                ? Checked(s, s.Value)
-                : throw Error(item, $"each {key} entry must be a string, got {ConfigText.Describe(item)}")).ToArray(), list.Line),
+            ConfigString s => new VcpuAffinity(key, Checked(s.Value, s.Line), Array.Empty<string>(), s.Line),
+            ConfigList list => new VcpuAffinity(key, null, Entries(key).Select(e => Checked(e.Entry, e.Line)).ToArray(), list.Line),
             _ => throw Error(value, $"{key} must be a string or a list of strings, got {ConfigText.Describe(value)}"),
         };
     }

@@ -22,12 +22,13 @@ public static class XlCpuMap
         {
             bool exclude = raw.StartsWith('^');
             string item = exclude ? raw[1..] : raw;
-            string? nodes = item.StartsWith("node:", StringComparison.Ordinal) ? item[5..]
-                : item.StartsWith("nodes:", StringComparison.Ordinal) ? item[6..] : null;
-            if ((nodes ?? item) == "all" && exclude)
+            bool nodes = item.StartsWith("node:", StringComparison.Ordinal) || item.StartsWith("nodes:", StringComparison.Ordinal);
+            string range = nodes ? item[(item.IndexOf(':', StringComparison.Ordinal) + 1)..] : item;
+            bool all = range == "all";
+            if (all && exclude)
                 throw new CpuMapException($"Invalid cpumap '{text}': can't combine \"^\" and \"all\"");
-            (int from, int to) = (nodes ?? item) == "all" ? (0, cpus - 1) : Range(text, nodes ?? item);
-            if (nodes is not null && nodes != "all")
+            (int from, int to) = all ? (0, cpus - 1) : Range(text, range);
+            if (nodes && !all)
             {
                 if (to > 0)
                     throw new CpuMapException($"Invalid cpumap '{text}': node {to} is out of range (the host is one NUMA node: 0)");
